@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+)
+
+// errHelpShown is returned when -h printed a command's flags.
+var errHelpShown = errors.New("help shown")
+
+// newFlags makes a FlagSet for a subcommand whose errors are reported by run.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("fnet-tui "+name, flag.ContinueOnError)
+	return fs
+}
+
+// parseFlags parses args allowing flags and positional arguments in any
+// order ("parity W E --tol 1e-3" as well as "parity --tol 1e-3 W E"), which
+// the standard library's flag package does not. It returns the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // let fs.Parse report it
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdoutWriter())
+			fs.PrintDefaults()
+			return nil, errHelpShown
+		}
+		return nil, usagef("%v", err)
+	}
+	return positional, nil
+}

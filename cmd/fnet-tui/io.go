@@ -1,0 +1,8 @@
+package main
+
+import (
+	"io"
+	"os"
+)
+
+func stdoutWriter() io.Writer { return os.Stdout }

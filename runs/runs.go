@@ -1,0 +1,203 @@
+// Package runs is the run-directory contract between trainers and readers
+// (the dashboard, `fnet-tui runs`): every training run is one process that
+// owns one directory holding config.toml, status.json, metrics.jsonl,
+// train.log and checkpoints/. See docs/RUNS.md.
+package runs
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Run states, in status.json's "state".
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateStopping = "stopping"
+	StateStopped  = "stopped"
+	StateDone     = "done"
+	StateFailed   = "failed"
+)
+
+// File and directory names inside a run directory.
+const (
+	ConfigFile     = "config.toml"
+	StatusFile     = "status.json"
+	MetricsFile    = "metrics.jsonl"
+	LogFile        = "train.log"
+	CheckpointsDir = "checkpoints"
+	LatestLink     = "latest"
+	PredictionsDir = "predictions"
+)
+
+// Status is status.json. It is rewritten atomically (temp file + rename).
+type Status struct {
+	State       string     `json:"state"`
+	Kind        string     `json:"kind"` // "pretrain" or "finetune"
+	Task        string     `json:"task"` // GLUE task for finetuning, else ""
+	Config      string     `json:"config,omitempty"`
+	PID         int        `json:"pid"`
+	Host        string     `json:"host"`
+	Device      string     `json:"device"`
+	Step        int        `json:"step"`
+	TotalSteps  int        `json:"total_steps"`
+	StartedAt   time.Time  `json:"started_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+	Error       string     `json:"error"`
+	ResumedFrom string     `json:"resumed_from"`
+}
+
+// Metric is one line of metrics.jsonl: "t", "step", "split" and any number
+// of named values. Non-finite values are written as null.
+type Metric struct {
+	T      time.Time
+	Step   int
+	Split  string // "train", "eval", "system"
+	Task   string // GLUE task on finetuning eval lines
+	Values map[string]float64
+}
+
+// MarshalJSON writes the flat object of the contract, NaN/Inf as null.
+func (m Metric) MarshalJSON() ([]byte, error) {
+	obj := make(map[string]any, len(m.Values)+4)
+	for k, v := range m.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			obj[k] = nil
+		} else {
+			obj[k] = v
+		}
+	}
+	obj["t"] = m.T.UTC().Format(time.RFC3339Nano)
+	obj["step"] = m.Step
+	obj["split"] = m.Split
+	if m.Task != "" {
+		obj["task"] = m.Task
+	}
+	return json.Marshal(obj)
+}
+
+// UnmarshalJSON reads one metrics line; unknown fields become Values,
+// non-numeric ones are ignored, null becomes NaN. "t" may be RFC 3339 or unix seconds.
+func (m *Metric) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*m = Metric{Values: map[string]float64{}}
+	for k, v := range raw {
+		switch k {
+		case "t":
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				t, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					return fmt.Errorf("field t: %w", err)
+				}
+				m.T = t
+			} else {
+				var f float64
+				if err := json.Unmarshal(v, &f); err != nil {
+					return fmt.Errorf("field t: %w", err)
+				}
+				sec, frac := math.Modf(f)
+				m.T = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+			}
+		case "step":
+			var f float64
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("field step: %w", err)
+			}
+			m.Step = int(f)
+		case "split":
+			_ = json.Unmarshal(v, &m.Split)
+		case "task":
+			_ = json.Unmarshal(v, &m.Task)
+		default:
+			if string(v) == "null" {
+				m.Values[k] = math.NaN()
+				continue
+			}
+			var f float64
+			if json.Unmarshal(v, &f) == nil {
+				m.Values[k] = f
+			}
+		}
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to a temp file beside path, syncs it and
+// renames it over path, so readers see the old or the new file, never half.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := firstErr(werr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, perm); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// WriteStatus rewrites dir/status.json atomically.
+func WriteStatus(dir string, s Status) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
+}
+
+// ReadStatus reads dir/status.json.
+func ReadStatus(dir string) (Status, error) {
+	var s Status
+	b, err := os.ReadFile(filepath.Join(dir, StatusFile))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", filepath.Join(dir, StatusFile), err)
+	}
+	return s, nil
+}
+
+// NewRunID makes "<kind>-<config-name>-<YYYYmmdd-HHMMSS>", filesystem-safe.
+func NewRunID(kind, configName string, t time.Time) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, strings.TrimSuffix(filepath.Base(configName), filepath.Ext(configName)))
+	return fmt.Sprintf("%s-%s-%s", kind, name, t.Format("20060102-150405"))
+}
