@@ -1,8 +1,8 @@
-// Package runs is the run-directory contract between trainers and readers
+// Package rundir is the run-directory contract between trainers and readers
 // (the dashboard, `fnet-tui runs`): every training run is one process that
 // owns one directory holding config.toml, status.json, metrics.jsonl,
 // train.log and checkpoints/. See docs/RUNS.md.
-package runs
+package rundir
 
 import (
 	"encoding/json"
