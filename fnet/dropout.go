@@ -17,7 +17,7 @@ func DropoutSiteFFN(l int) uint32 { return uint32(1 + l) }
 
 // dropoutHash is SplitMix64's finaliser over the packed counter.
 func dropoutHash(seed, step uint64, site, i uint32) uint64 {
-	x := seed ^ (step * 0x9E3779B97F4A7C15) ^ (uint64(site)<<32 | uint64(i))*0xD1B54A32D192ED03
+	x := seed ^ (step * 0x9E3779B97F4A7C15) ^ (uint64(site)<<32|uint64(i))*0xD1B54A32D192ED03
 	x ^= x >> 30
 	x *= 0xBF58476D1CE4E5B9
 	x ^= x >> 27
