@@ -1,0 +1,143 @@
+package rundir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RunEntry is one run directory found by ScanRuns.
+type RunEntry struct {
+	ID        string // the directory's name
+	Dir       string
+	Status    Status
+	StatusErr error     // status.json unreadable or malformed (the run still shows)
+	ModTime   time.Time // of status.json, or of the directory when it has none
+}
+
+// ScanRuns lists the run directories under root: every subdirectory that
+// holds a status.json or a metrics.jsonl. Hidden entries (".launch", temp
+// files) are skipped. A missing root is not an error: there are no runs yet.
+// Runs are sorted newest first by start time, then by ID.
+func ScanRuns(root string) ([]RunEntry, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runs folder %s: %w", root, err)
+	}
+	var runs []RunEntry
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		re := RunEntry{ID: e.Name(), Dir: dir}
+		fi, serr := os.Stat(filepath.Join(dir, StatusFile))
+		switch {
+		case serr == nil:
+			re.ModTime = fi.ModTime()
+			re.Status, re.StatusErr = ReadStatus(dir)
+		case errors.Is(serr, fs.ErrNotExist):
+			if _, merr := os.Stat(filepath.Join(dir, MetricsFile)); merr != nil {
+				continue // not a run directory
+			}
+			re.StatusErr = fmt.Errorf("%s: no %s", dir, StatusFile)
+			if di, err := e.Info(); err == nil {
+				re.ModTime = di.ModTime()
+			}
+		default:
+			re.StatusErr = serr
+		}
+		runs = append(runs, re)
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		a, b := runs[i].Status.StartedAt, runs[j].Status.StartedAt
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return runs[i].ID > runs[j].ID
+	})
+	return runs, nil
+}
+
+// Checkpoint is one complete checkpoint directory of a run.
+type Checkpoint struct {
+	Step    int
+	Dir     string
+	Latest  bool // the `latest` link points here
+	ModTime time.Time
+}
+
+// checkpointPrefix names checkpoint directories: step-000002000.
+const checkpointPrefix = "step-"
+
+// Checkpoints lists dir/checkpoints/step-* oldest first. Only directories
+// whose name parses are listed: temp names of a checkpoint being written
+// are skipped, so a reader never offers half a checkpoint.
+func Checkpoints(runDir string) ([]Checkpoint, error) {
+	cdir := filepath.Join(runDir, CheckpointsDir)
+	ents, err := os.ReadDir(cdir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	latest, _ := os.Readlink(filepath.Join(cdir, LatestLink))
+	latest = filepath.Base(latest)
+	var out []Checkpoint
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, checkpointPrefix) {
+			continue
+		}
+		step, err := strconv.Atoi(strings.TrimPrefix(name, checkpointPrefix))
+		if err != nil {
+			continue
+		}
+		c := Checkpoint{Step: step, Dir: filepath.Join(cdir, name), Latest: name == latest}
+		if fi, err := e.Info(); err == nil {
+			c.ModTime = fi.ModTime()
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
+
+// LatestCheckpoint resolves dir/checkpoints/latest, the newest complete
+// checkpoint. ok is false when the run has none yet.
+func LatestCheckpoint(runDir string) (dir string, ok bool) {
+	link := filepath.Join(runDir, CheckpointsDir, LatestLink)
+	target, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return "", false
+	}
+	return target, true
+}
+
+// Live reports whether the run's process still exists: a status saying
+// "running" whose pid is gone means the trainer died without a word.
+// Runs recorded on another host are taken at their word.
+func (s Status) Live() bool {
+	if s.State != StateRunning && s.State != StateStarting && s.State != StateStopping {
+		return false
+	}
+	if s.PID <= 0 {
+		return false
+	}
+	if h, err := os.Hostname(); err == nil && s.Host != "" && s.Host != h {
+		return true
+	}
+	err := syscall.Kill(s.PID, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
