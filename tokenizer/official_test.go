@@ -40,6 +40,14 @@ func runOfficial(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+func fmtIDs(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, " ")
+}
+
 // officialEncode returns the official library's ids for each line.
 func officialEncode(t *testing.T, model string, lines []string) [][]int {
 	t.Helper()

@@ -263,12 +263,17 @@ func (sp *SentencePiece) emit(dst []int, seg string, id int) []int {
 	return append(dst, id)
 }
 
-// Decode implements Tokenizer: pieces are joined with U+2581 turned back
-// into spaces, byte pieces reassembled into UTF-8, <unk> shown as the
-// model's unk_surface (" ⁇ "), and special ids other than [MASK] dropped.
+// Decode implements Tokenizer. It follows the official decoder: pieces are
+// joined with U+2581 turned back into spaces, the dummy-prefix space of the
+// first piece dropped, byte pieces reassembled into UTF-8 and <unk> shown
+// as the model's unk_surface (" ⁇ "). Special ids other than [MASK] are
+// dropped together with a lone "▁" piece just before them, so
+// "[CLS] a [SEP]" decodes to "a".
 func (sp *SentencePiece) Decode(ids []int) string {
 	var b strings.Builder
 	var pending []byte // bytes of consecutive byte pieces
+	atStart := true    // nothing written yet: the first "▁" is the dummy prefix
+	lastLoneSpace := -1
 	flush := func() {
 		for len(pending) > 0 {
 			r, n := utf8.DecodeRune(pending)
@@ -279,8 +284,11 @@ func (sp *SentencePiece) Decode(ids []int) string {
 				b.Write(pending[:n])
 			}
 			pending = pending[n:]
+			atStart = false
 		}
 	}
+	spec := sp.model.normalizer
+	stripFirst := (spec.addDummyPrefix || spec.removeExtraWhitespaces) && !sp.model.trainer.treatWhitespaceAsSuffix
 	for _, id := range ids {
 		if id < 0 || id >= len(sp.model.pieces) {
 			continue
@@ -293,24 +301,36 @@ func (sp *SentencePiece) Decode(ids []int) string {
 		p := sp.model.pieces[id]
 		switch {
 		case id == sp.special.Mask:
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), " ") {
-				b.WriteByte(' ')
+			if p.typ == pieceControl && b.Len() > 0 && !strings.HasSuffix(b.String(), " ") {
+				b.WriteByte(' ') // markers cut out before encoding lost their space
 			}
 			b.WriteString(p.piece)
+			atStart = false
 		case p.typ == pieceUnknown:
 			b.WriteString(sp.model.trainer.unkSurface)
+			atStart = false
 		case sp.IsSpecial(id):
+			if lastLoneSpace >= 0 && lastLoneSpace == b.Len()-1 {
+				s := b.String()[:lastLoneSpace]
+				b.Reset()
+				b.WriteString(s)
+			}
 		default:
-			b.WriteString(strings.ReplaceAll(p.piece, spaceSymbol, " "))
+			piece := p.piece
+			if atStart && stripFirst {
+				piece = strings.TrimPrefix(piece, spaceSymbol)
+			}
+			if piece == spaceSymbol {
+				lastLoneSpace = b.Len()
+			}
+			b.WriteString(strings.ReplaceAll(piece, spaceSymbol, " "))
+			if piece != "" {
+				atStart = false
+			}
 		}
 	}
 	flush()
-	out := b.String()
-	spec := sp.model.normalizer
-	if spec.addDummyPrefix || spec.removeExtraWhitespaces {
-		out = strings.TrimPrefix(out, " ")
-	}
-	return out
+	return b.String()
 }
 
 // String describes the model in one line, for logs.
