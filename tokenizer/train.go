@@ -244,7 +244,7 @@ type trainWord struct {
 
 type pairKey uint64
 
-func mkPair(a, b int32) pairKey     { return pairKey(uint64(uint32(a))<<32 | uint64(uint32(b))) }
+func mkPair(a, b int32) pairKey       { return pairKey(uint64(uint32(a))<<32 | uint64(uint32(b))) }
 func (p pairKey) split() (a, b int32) { return int32(uint32(p >> 32)), int32(uint32(p)) }
 
 type bpeTrainer struct {
