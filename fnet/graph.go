@@ -25,7 +25,7 @@ type graph struct {
 
 	// host buffers bound to the input nodes; filled before each run
 	ids, types, mlmPos, mlmLabels, labels, clsPos []int
-	mlmWeights, targets                            []float32
+	mlmWeights, targets                           []float32
 
 	loss                      *G.Node
 	embeddings, mlmLogits     *G.Node   // activations, for parity checks and inference
