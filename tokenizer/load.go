@@ -1,11 +1,62 @@
 package tokenizer
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"unicode/utf8"
 
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
+
+// Load reads a tokenizer file, telling the format by its content: a
+// SentencePiece ModelProto (binary protobuf) or a WordPiece vocab.txt
+// (UTF-8 text, one token per line). Errors name the file.
+func Load(path string) (Tokenizer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// Parse is Load for bytes already in memory.
+func Parse(data []byte) (Tokenizer, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty tokenizer file")
+	}
+	if looksLikeText(data) {
+		wp, err := NewWordPiece(data)
+		if err != nil {
+			return nil, fmt.Errorf("WordPiece vocab: %w", err)
+		}
+		return wp, nil
+	}
+	sp, err := NewSentencePiece(data)
+	if err != nil {
+		return nil, fmt.Errorf("SentencePiece model: %w", err)
+	}
+	return sp, nil
+}
+
+// looksLikeText is true for UTF-8 without control bytes other than tab, CR
+// and LF. A ModelProto never passes: its piece entries carry tag bytes such
+// as 0x15 (score) and short length bytes.
+func looksLikeText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, c := range data {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
 
 // LoadSentencePiece reads a SentencePiece .model file.
 func LoadSentencePiece(path string) (*SentencePiece, error) {
@@ -15,20 +66,29 @@ func LoadSentencePiece(path string) (*SentencePiece, error) {
 	}
 	sp, err := NewSentencePiece(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: SentencePiece model: %w", path, err)
 	}
 	return sp, nil
 }
 
-// WriteFile writes tok in its native format (a SentencePiece ModelProto or
-// a WordPiece vocab.txt), atomically, so checkpoints can carry it.
-func WriteFile(tok Tokenizer, path string) error {
-	var data []byte
+// Marshal returns tok in its native file format: the ModelProto bytes of a
+// SentencePiece model, the vocab.txt lines of a WordPiece vocabulary.
+func Marshal(tok Tokenizer) ([]byte, error) {
 	switch t := tok.(type) {
 	case *SentencePiece:
-		data = t.raw
-	default:
-		return fmt.Errorf("write %s: cannot serialize a %T tokenizer", path, tok)
+		return t.raw, nil
+	case *WordPiece:
+		return t.marshal(), nil
+	}
+	return nil, fmt.Errorf("cannot serialize a %T tokenizer", tok)
+}
+
+// WriteFile writes tok in its native format, atomically (temp file +
+// rename), so checkpoints can carry it; Load reads it back.
+func WriteFile(tok Tokenizer, path string) error {
+	data, err := Marshal(tok)
+	if err != nil {
+		return fmt.Errorf("write tokenizer %s: %w", path, err)
 	}
 	if err := rundir.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("write tokenizer %s: %w", path, err)
