@@ -147,3 +147,28 @@ func (t *Tailer) reset() {
 	t.file = nil
 	t.lineNo = 0
 }
+
+// SeekEnd skips what the file holds now, so the next Poll returns only
+// lines written from here on (used for logs, whose start is not wanted).
+// A half line at the end is skipped too. A missing file is not an error.
+func (t *Tailer) SeekEnd() error {
+	f, err := os.Open(t.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	t.reset()
+	t.file = fi
+	t.off = fi.Size()
+	head := make([]byte, min(fi.Size(), headLen))
+	n, _ := f.ReadAt(head, 0)
+	t.head = append(t.head[:0], head[:n]...)
+	return nil
+}

@@ -150,3 +150,17 @@ func appendFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func TestTailerSeekEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "train.log")
+	appendFile(t, path, "old 1\nold 2\n")
+	tl := NewTailer(path)
+	if err := tl.SeekEnd(); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "new\n")
+	res, err := tl.Poll()
+	if err != nil || len(res.Lines) != 1 || string(res.Lines[0]) != "new" || res.Reset {
+		t.Fatalf("after SeekEnd: %v %q reset=%v", err, res.Lines, res.Reset)
+	}
+}
