@@ -1,0 +1,189 @@
+package tui
+
+import (
+	"math"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/NimbleMarkets/ntcharts/v2/canvas"
+	"github.com/NimbleMarkets/ntcharts/v2/canvas/graph"
+	"github.com/NimbleMarkets/ntcharts/v2/linechart"
+	"github.com/NimbleMarkets/ntcharts/v2/sparkline"
+)
+
+// chartSeries is one curve to draw: full-resolution data, downsampled at
+// draw time to the chart's width.
+type chartSeries struct {
+	xs, ys []float64
+	style  lipgloss.Style
+}
+
+// chartOpts are the chart's toggles.
+type chartOpts struct {
+	logY  bool
+	timeX bool // x is wall-clock seconds, else steps
+}
+
+// renderChart draws the series as braille lines on one pair of axes,
+// w×h cells including the axis labels. Each series is downsampled to
+// min/max per braille column first, so the cost does not depend on how
+// many points a run has logged.
+func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
+	if w < 10 || h < 4 {
+		return ""
+	}
+	x0, x1 := math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		if a, b, ok := finiteRange(s.xs); ok {
+			x0, x1 = min(x0, a), max(x1, b)
+		}
+	}
+	if math.IsInf(x0, 0) {
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, st.dim.Render("waiting for metrics…"))
+	}
+	if x1 <= x0 {
+		x1 = x0 + 1
+	}
+	// The y labels take a few columns; 2 braille dots per remaining column.
+	buckets := 2 * max(w-8, 1)
+	sampled := make([][]point, len(ss))
+	y0, y1 := math.Inf(1), math.Inf(-1)
+	for i, s := range ss {
+		pts := Downsample(s.xs, s.ys, x0, x1, buckets)
+		if o.logY { // log is monotonic: min/max per bucket survive it
+			k := 0
+			for _, p := range pts {
+				if p.Y > 0 {
+					pts[k] = point{p.X, math.Log10(p.Y)}
+					k++
+				}
+			}
+			pts = pts[:k]
+		}
+		for _, p := range pts {
+			y0, y1 = min(y0, p.Y), max(y1, p.Y)
+		}
+		sampled[i] = pts
+	}
+	if math.IsInf(y0, 0) {
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, st.dim.Render("no positive values for a log scale"))
+	}
+	padY := (y1 - y0) * 0.05
+	if padY == 0 {
+		padY = math.Max(math.Abs(y0)*0.05, 0.05)
+	}
+	y0, y1 = y0-padY, y1+padY
+
+	yfmt := func(_ int, v float64) string {
+		if o.logY {
+			v = math.Pow(10, v)
+		}
+		return fmtAxis(v)
+	}
+	xfmt := func(_ int, v float64) string {
+		if o.timeX {
+			return fmtDuration(secondsDuration(v))
+		}
+		return fmtSI(math.Round(v))
+	}
+	lc := linechart.New(w, h, x0, x1, y0, y1,
+		linechart.WithXYSteps(max(w/6, 4), max(h/4, 2)),
+		linechart.WithXLabelFormatter(xfmt),
+		linechart.WithYLabelFormatter(yfmt),
+		linechart.WithStyles(st.axis, st.axis, lipgloss.NewStyle()),
+	)
+	lc.DrawXYAxisAndLabel()
+	gw, gh := lc.GraphWidth(), lc.GraphHeight()
+	if gw <= 0 || gh <= 0 {
+		return lc.View()
+	}
+	origin := canvas.Point{X: lc.Origin().X + 1, Y: 0}
+	for i, pts := range sampled {
+		if len(pts) == 0 {
+			continue
+		}
+		grid := graph.NewBrailleGrid(gw, gh, x0, x1, y0, y1)
+		prev := grid.GridPoint(canvas.Float64Point{X: pts[0].X, Y: pts[0].Y})
+		grid.Set(prev)
+		for _, p := range pts[1:] {
+			cur := grid.GridPoint(canvas.Float64Point{X: p.X, Y: p.Y})
+			for _, q := range graph.GetLinePointsWithLimit(prev, cur, 4*(gw+gh)) {
+				grid.Set(q)
+			}
+			prev = cur
+		}
+		graph.DrawBraillePatterns(&lc.Canvas, origin, grid.BraillePatterns(), ss[i].style)
+	}
+	return lc.View()
+}
+
+// finiteRange is the smallest and largest finite value of a non-decreasing
+// series, found from its ends.
+func finiteRange(xs []float64) (lo, hi float64, ok bool) {
+	i, j := 0, len(xs)-1
+	for i <= j && !finite(xs[i]) {
+		i++
+	}
+	for j >= i && !finite(xs[j]) {
+		j--
+	}
+	if i > j {
+		return 0, 0, false
+	}
+	return xs[i], xs[j], true
+}
+
+// sparkLine draws ys (downsampled to the width by bucket means) as a
+// braille sparkline, scaled from 0 to the series' maximum.
+func sparkLine(ys []float64, w, h int, style lipgloss.Style) string {
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	data := bucketMeans(ys, w)
+	if len(data) == 0 {
+		return strings.TrimRight(strings.Repeat(strings.Repeat(" ", w)+"\n", h), "\n")
+	}
+	// Scale to [0, 1] here: the sparkline's own maximum starts at 1 and
+	// would flatten a learning rate of 1e-4.
+	top := 0.0
+	for _, y := range data {
+		top = max(top, y)
+	}
+	if top > 0 {
+		for i := range data {
+			data[i] /= top
+		}
+	}
+	sl := sparkline.New(w, h, sparkline.WithStyle(style), sparkline.WithMaxValue(1))
+	sl.PushAll(data)
+	sl.DrawBraille()
+	return sl.View()
+}
+
+// bucketMeans averages ys into at most n buckets, skipping non-finite values.
+func bucketMeans(ys []float64, n int) []float64 {
+	if len(ys) <= n {
+		out := make([]float64, 0, len(ys))
+		for _, y := range ys {
+			if finite(y) {
+				out = append(out, y)
+			}
+		}
+		return out
+	}
+	out := make([]float64, 0, n)
+	for b := range n {
+		lo, hi := b*len(ys)/n, (b+1)*len(ys)/n
+		sum, k := 0.0, 0
+		for _, y := range ys[lo:hi] {
+			if finite(y) {
+				sum += y
+				k++
+			}
+		}
+		if k > 0 {
+			out = append(out, sum/float64(k))
+		}
+	}
+	return out
+}

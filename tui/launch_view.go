@@ -1,0 +1,227 @@
+package tui
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+)
+
+// launch form fields, in tab order.
+const (
+	fieldConfig = iota
+	fieldOverrides
+	fieldCheckpoint
+	numFields
+)
+
+// ckptChoice is a checkpoint offered for finetuning or the REPL.
+type ckptChoice struct {
+	RunID string
+	Step  int
+	Dir   string
+}
+
+// allCheckpoints lists every run's checkpoints, newest run first and
+// latest step first within a run.
+func allCheckpoints(s *store, kind string) []ckptChoice {
+	var out []ckptChoice
+	for _, r := range s.list() {
+		if kind != "" && r.Status.Kind != kind {
+			continue
+		}
+		for i := len(r.Checkpoints) - 1; i >= 0; i-- {
+			c := r.Checkpoints[i]
+			out = append(out, ckptChoice{RunID: r.ID, Step: c.Step, Dir: c.Dir})
+		}
+	}
+	return out
+}
+
+// launchView is the form that starts a pretraining or finetuning run.
+type launchView struct {
+	st            styles
+	width, height int
+	configsDir    string
+	configs       []configEntry
+	configErr     error
+	cursor        int
+	overrides     textinput.Model
+	field         int
+	ckCursor      int
+	note          string // result of the last launch
+	noteErr       bool
+}
+
+func newLaunchView(st styles, configsDir string) launchView {
+	ti := textinput.New()
+	ti.Prompt = "--set "
+	ti.Placeholder = "key=value ... e.g. train.steps=200 train.batch_size=8"
+	ti.SetVirtualCursor(true)
+	v := launchView{st: st, configsDir: configsDir, overrides: ti}
+	v.reload()
+	return v
+}
+
+func (v *launchView) reload() { v.configs, v.configErr = listConfigs(v.configsDir) }
+
+func (v *launchView) SetSize(w, h int) {
+	v.width, v.height = w, h
+	v.overrides.SetWidth(max(w-10, 10))
+}
+
+func (v *launchView) typing() bool { return v.field == fieldOverrides }
+
+func (v *launchView) current() (configEntry, bool) {
+	if len(v.configs) == 0 {
+		return configEntry{}, false
+	}
+	v.cursor = min(max(v.cursor, 0), len(v.configs)-1)
+	return v.configs[v.cursor], true
+}
+
+// focus moves to a field, skipping the checkpoint list for pretraining.
+func (v *launchView) focus(f int) tea.Cmd {
+	c, _ := v.current()
+	if f == fieldCheckpoint && c.Kind != "finetune" {
+		f = fieldConfig
+	}
+	v.field = f % numFields
+	if v.field == fieldOverrides {
+		return v.overrides.Focus()
+	}
+	v.overrides.Blur()
+	return nil
+}
+
+// Update handles a key; it returns a spec when the user asked to launch.
+func (v *launchView) Update(msg tea.KeyPressMsg, act action, s *store) (*LaunchSpec, tea.Cmd) {
+	switch act {
+	case actNextField:
+		return nil, v.focus(v.field + 1)
+	case actOpen:
+		if v.field == fieldOverrides { // enter leaves the text field
+			return nil, v.focus(fieldConfig)
+		}
+		spec, err := v.spec(s)
+		if err != nil {
+			v.note, v.noteErr = err.Error(), true
+			return nil, nil
+		}
+		return &spec, nil
+	}
+	switch v.field {
+	case fieldConfig:
+		switch act {
+		case actUp:
+			v.cursor = max(v.cursor-1, 0)
+			v.ckCursor = 0
+		case actDown:
+			v.cursor = min(v.cursor+1, max(len(v.configs)-1, 0))
+			v.ckCursor = 0
+		}
+	case fieldCheckpoint:
+		n := len(allCheckpoints(s, "pretrain"))
+		switch act {
+		case actUp:
+			v.ckCursor = max(v.ckCursor-1, 0)
+		case actDown:
+			v.ckCursor = min(v.ckCursor+1, max(n-1, 0))
+		}
+	case fieldOverrides:
+		if act == actBack {
+			return nil, v.focus(fieldConfig)
+		}
+		var cmd tea.Cmd
+		v.overrides, cmd = v.overrides.Update(msg)
+		return nil, cmd
+	}
+	return nil, nil
+}
+
+// spec is the run the form describes now.
+func (v *launchView) spec(s *store) (LaunchSpec, error) {
+	c, ok := v.current()
+	if !ok {
+		return LaunchSpec{}, fmt.Errorf("no configs in %s", v.configsDir)
+	}
+	ov, err := ParseOverrides(v.overrides.Value())
+	if err != nil {
+		return LaunchSpec{}, err
+	}
+	spec := LaunchSpec{Kind: c.Kind, Config: c.Path, Overrides: ov}
+	if c.Kind == "finetune" {
+		cks := allCheckpoints(s, "pretrain")
+		if len(cks) == 0 {
+			return LaunchSpec{}, fmt.Errorf("finetuning needs a pretrained checkpoint: no pretraining run has one yet")
+		}
+		spec.From = cks[min(v.ckCursor, len(cks)-1)].Dir
+	}
+	return spec, nil
+}
+
+func (v *launchView) View(s *store, runsDir string) string {
+	var b strings.Builder
+	label := func(f int, text string) string {
+		if v.field == f {
+			return v.st.selected.Render(" "+text+" ") + "\n"
+		}
+		return v.st.header.Render(" "+text+" ") + "\n"
+	}
+	b.WriteString(label(fieldConfig, "Config ("+v.configsDir+")"))
+	listH := max(v.height-12, 3)
+	switch {
+	case v.configErr != nil:
+		b.WriteString(v.st.err.Render("  "+v.configErr.Error()) + "\n")
+	case len(v.configs) == 0:
+		b.WriteString(v.st.dim.Render("  no pretrain-*.toml or glue-*.toml configs") + "\n")
+	}
+	first := max(0, v.cursor-listH+1)
+	for i := first; i < len(v.configs) && i < first+listH; i++ {
+		c := v.configs[i]
+		line := "  " + pad(c.Name, 28) + " " + v.st.dim.Render(c.Kind)
+		if i == v.cursor {
+			line = "▸ " + v.st.selected.Render(pad(c.Name, 28)) + " " + c.Kind
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString("\n" + label(fieldOverrides, "Overrides") + "  " + v.overrides.View() + "\n")
+	c, _ := v.current()
+	if c.Kind == "finetune" {
+		b.WriteString("\n" + label(fieldCheckpoint, "Finetune from checkpoint"))
+		cks := allCheckpoints(s, "pretrain")
+		if len(cks) == 0 {
+			b.WriteString(v.st.dim.Render("  no pretraining checkpoints yet") + "\n")
+		}
+		v.ckCursor = min(v.ckCursor, max(len(cks)-1, 0))
+		firstCk := max(0, v.ckCursor-2)
+		for i := firstCk; i < len(cks) && i < firstCk+3; i++ {
+			line := fmt.Sprintf("%s step %d", truncMiddle(cks[i].RunID, 30), cks[i].Step)
+			if i == v.ckCursor {
+				line = "▸ " + v.st.selected.Render(line)
+			} else {
+				line = "  " + line
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	if spec, err := v.spec(s); err == nil {
+		args, _ := spec.Args(runsDir)
+		b.WriteString("\n" + v.st.dim.Render(truncate("$ fnet-tui "+strings.Join(args, " "), v.width)) + "\n")
+	}
+	if v.note != "" {
+		st := v.st.ok
+		if v.noteErr {
+			st = v.st.err
+		}
+		b.WriteString(st.Render(truncate(v.note, v.width)) + "\n")
+	}
+	return b.String()
+}
+
+// launchedNote is the form's message after a launch.
+func launchedNote(l *Launched) string {
+	return fmt.Sprintf("started pid %d (output: %s); it appears in Runs once it writes its folder", l.PID, filepath.Base(l.LogPath))
+}
