@@ -192,7 +192,7 @@ func TestLoadMalformed(t *testing.T) {
 	rte := "index\tsentence1\tsentence2\tlabel\n"
 	cases := []struct {
 		name, file, content, task, split string
-		want                              string // file-relative "path:line: message" suffix
+		want                             string // file-relative "path:line: message" suffix
 	}{
 		{"short row", "RTE/dev.tsv", rte + "0\ta\tb\tentailment\n1\ta\tnot_entailment\n", "rte", "dev", "RTE/dev.tsv:3: has 3 tab-separated fields, want 4"},
 		{"long row", "RTE/dev.tsv", rte + "0\ta\tb\tc\tentailment\n", "rte", "dev", "RTE/dev.tsv:2: has 5 tab-separated fields, want 4"},
