@@ -392,3 +392,14 @@ func (f *File) Get(name string) (*Tensor, error) {
 	}
 	return t, nil
 }
+
+// Float64 returns element i at the highest precision the file stored.
+func (t *Tensor) Float64(i int) float64 {
+	if t.F64 != nil {
+		return t.F64[i]
+	}
+	if t.F32 != nil {
+		return float64(t.F32[i])
+	}
+	return float64(t.Int[i])
+}
