@@ -160,15 +160,25 @@ func (n *spNormalizer) normalize(s string) string {
 	}
 	isPrevSpace := spec.removeExtraWhitespaces
 	for s != "" {
+		// Fast path: an ASCII byte that no rule or user-defined symbol
+		// touches is copied as is (identity models see almost only these).
+		if c := s[0]; c < utf8.RuneSelf && c != ' ' && n.trie == nil && (n.userDefined == nil || !n.userDefined.first[c]) {
+			b.WriteByte(c)
+			isPrevSpace = false
+			s = s[1:]
+			continue
+		}
 		p, l := n.normalizePrefix(s)
 		if isPrevSpace {
 			p = strings.TrimLeft(p, " ")
 		}
 		if p != "" {
-			if spec.escapeWhitespaces && strings.IndexByte(p, ' ') >= 0 {
-				b.WriteString(strings.ReplaceAll(p, " ", spaceSymbol))
-			} else {
-				b.WriteString(p)
+			for i := 0; i < len(p); i++ {
+				if p[i] == ' ' && spec.escapeWhitespaces {
+					b.WriteString(spaceSymbol)
+				} else {
+					b.WriteByte(p[i])
+				}
 			}
 			isPrevSpace = p[len(p)-1] == ' '
 		}

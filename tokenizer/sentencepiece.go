@@ -34,6 +34,9 @@ type SentencePiece struct {
 	// CONTROL, so the official encoder would split their literal text into
 	// characters; we cut them out of the input first, as Hugging Face does.
 	controlMarkers *prefixSet
+
+	wordSplit bool // BPE may run word by word (see wordSplittable)
+	cache     *wordCache
 }
 
 // NewSentencePiece parses a serialized ModelProto (the bytes of a .model file).
@@ -116,6 +119,8 @@ func newSentencePiece(m *modelProto, raw []byte) (*SentencePiece, error) {
 	}
 	sp.norm = norm
 	sp.findSpecials()
+	sp.wordSplit = sp.wordSplittable()
+	sp.cache = &wordCache{}
 	return sp, nil
 }
 

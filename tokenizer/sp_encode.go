@@ -1,6 +1,11 @@
 package tokenizer
 
-import "unicode/utf8"
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+)
 
 // bpeSymbol is one live segment of the normalized text during BPE merging,
 // linked to its neighbours; a merged-away symbol has start == end.
@@ -67,10 +72,40 @@ func (h *candidateHeap) pop() bpeCandidate {
 	return top
 }
 
-// encodeBPE segments normalized text as the C++ bpe::Model::Encode does:
-// start from characters (and whole user-defined symbols), then repeatedly
-// merge the adjacent pair whose concatenation is the highest-scoring piece.
+// encodeBPE segments normalized text as the C++ bpe::Model::Encode does.
+// When no piece can span a U+2581 (see wordSplittable) each word is
+// segmented on its own, which gives the same result, and words seen before
+// come from a cache.
 func (sp *SentencePiece) encodeBPE(dst []int, text string) []int {
+	if !sp.wordSplit {
+		return sp.encodeBPEText(dst, text)
+	}
+	for text != "" {
+		end := len(text)
+		if i := strings.Index(text[1:], spaceSymbol); i >= 0 {
+			end = i + 1
+		}
+		word := text[:end]
+		text = text[end:]
+		ids, ok := sp.cache.get(word)
+		if !ok {
+			ids = sp.encodeBPEText(nil, word)
+			sp.cache.put(word, ids)
+		}
+		// A run of unknowns never crosses a word (U+2581 is a known
+		// piece), but keep the official merging rule exact regardless.
+		if len(ids) > 0 && len(dst) > 0 && ids[0] == sp.unkID && dst[len(dst)-1] == sp.unkID && !sp.model.trainer.byteFallback {
+			ids = ids[1:]
+		}
+		dst = append(dst, ids...)
+	}
+	return dst
+}
+
+// encodeBPEText runs the BPE merge loop over the whole of text: start from
+// characters (and whole user-defined symbols), then repeatedly merge the
+// adjacent pair whose concatenation is the highest-scoring piece.
+func (sp *SentencePiece) encodeBPEText(dst []int, text string) []int {
 	syms := make([]bpeSymbol, 0, len(text))
 	for pos := 0; pos < len(text); {
 		l := sp.userDefined.longestPrefix(text[pos:])
@@ -247,4 +282,50 @@ func (sp *SentencePiece) encodeUnigram(dst []int, text string) []int {
 		dst, prevUnk = sp.emitMergingUnk(dst, text[s[0]:s[1]], best[s[1]].id, prevUnk)
 	}
 	return dst
+}
+
+// wordCacheLimit bounds the word cache; past it new words are encoded
+// every time (memory stays bounded on endless vocabularies of words).
+const wordCacheLimit = 1 << 18
+
+// wordCache maps a normalized word to its ids; safe for concurrent use.
+type wordCache struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+func (c *wordCache) get(w string) ([]int, bool) {
+	v, ok := c.m.Load(w)
+	if !ok {
+		return nil, false
+	}
+	return v.([]int), true
+}
+
+func (c *wordCache) put(w string, ids []int) {
+	if c.n.Load() >= wordCacheLimit {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(strings.Clone(w), ids); !loaded {
+		c.n.Add(1)
+	}
+}
+
+// wordSplittable reports whether BPE may segment word by word: no piece has
+// U+2581 after its first character, whitespace is a prefix (not a suffix),
+// and "▁" itself is a piece, so neither merges nor unknown runs can cross a
+// word boundary.
+func (sp *SentencePiece) wordSplittable() bool {
+	if sp.model.trainer.modelType != modelBPE || sp.model.trainer.treatWhitespaceAsSuffix {
+		return false
+	}
+	if _, ok := sp.pieces[spaceSymbol]; !ok {
+		return false
+	}
+	for p := range sp.pieces {
+		if len(p) > len(spaceSymbol) && strings.Contains(p[1:], spaceSymbol) {
+			return false
+		}
+	}
+	return true
 }

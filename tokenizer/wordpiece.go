@@ -142,42 +142,68 @@ func (wp *WordPiece) encodeText(ids []int, text string) []int {
 	return ids
 }
 
-// basicTokens is BERT's BasicTokenizer.
+// basicTokens is BERT's BasicTokenizer: drop control characters, split on
+// whitespace and around CJK ideographs, lower-case and strip accents
+// (uncased vocabularies), then split off each punctuation character.
 func (wp *WordPiece) basicTokens(text string) []string {
-	var b strings.Builder
-	for _, r := range text {
-		switch {
-		case r == 0 || r == utf8.RuneError || isBertControl(r):
-		case isBertWhitespace(r):
-			b.WriteByte(' ')
-		case isCJK(r):
-			b.WriteByte(' ')
-			b.WriteRune(r)
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
+	var out []string
+	var cur []byte
+	flush := func() {
+		if len(cur) > 0 {
+			out = wp.splitPunct(out, string(cur))
+			cur = cur[:0]
 		}
 	}
-	var out []string
-	for _, tok := range strings.Fields(b.String()) {
-		if wp.lower {
-			tok = stripAccents(strings.ToLower(tok))
-		}
-		// split on punctuation: each punctuation character is a token
-		start := 0
-		for i, r := range tok {
-			if isBertPunct(r) {
-				if i > start {
-					out = append(out, tok[start:i])
-				}
-				n := utf8.RuneLen(r)
-				out = append(out, tok[i:i+n])
-				start = i + n
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf { // ASCII fast path
+			i++
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+				flush()
+			case c < 0x20 || c == 0x7f: // control characters are removed
+			default:
+				cur = append(cur, c)
 			}
+			continue
 		}
-		if start < len(tok) {
-			out = append(out, tok[start:])
+		r, n := utf8.DecodeRuneInString(text[i:])
+		i += n
+		switch {
+		case r == utf8.RuneError || isBertControl(r):
+		case isBertWhitespace(r):
+			flush()
+		case isCJK(r):
+			flush()
+			out = append(out, string(r))
+		default:
+			cur = utf8.AppendRune(cur, r)
 		}
+	}
+	flush()
+	return out
+}
+
+// splitPunct lower-cases and strips accents (uncased vocabularies) and
+// appends the token's pieces between punctuation characters, each
+// punctuation character being a token of its own.
+func (wp *WordPiece) splitPunct(out []string, tok string) []string {
+	if wp.lower {
+		tok = stripAccents(strings.ToLower(tok))
+	}
+	start := 0
+	for i, r := range tok {
+		if isBertPunct(r) {
+			if i > start {
+				out = append(out, tok[start:i])
+			}
+			n := utf8.RuneLen(r)
+			out = append(out, tok[i:i+n])
+			start = i + n
+		}
+	}
+	if start < len(tok) {
+		out = append(out, tok[start:])
 	}
 	return out
 }
