@@ -1,0 +1,437 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
+)
+
+// Engine is FNet on one CUDA device. All parameters live in one flat
+// float32 buffer (HF order, each aligned), with flat gradient, AdamW moment
+// and GEMM-typed (bf16 or float32) weight-copy buffers of the same layout,
+// so the optimizer and the gradient norm are one launch each. Activations
+// for a batch shape are carved from one arena allocated on first use.
+//
+// An Engine is not safe for concurrent use; each call pins its goroutine to
+// an OS thread while it makes the device's context current there.
+type Engine struct {
+	cfg   fnet.Config
+	heads fnet.Heads
+	opt   fnet.AdamWConfig
+	seed  uint64
+	prec  Precision
+	// mixTF32 runs the Fourier-mixing GEMMs on float32 operands in TF32
+	// (bf16 mode only): the DFT tables then keep 10 mantissa bits, not 7.
+	mixTF32 bool
+
+	s      *runtimeState
+	stream uintptr
+	blas   uintptr
+	mod    *module
+	l      *launcher
+
+	specs   []fnet.ParamSpec
+	offsets map[string]int // element offset of each parameter in the flat buffers
+	nFlat   int            // elements in each flat buffer (aligned)
+	params  DevPtr         // float32 master weights
+	grads   DevPtr
+	m, v    DevPtr
+	shadow  DevPtr // GEMM-typed copy of the weights (== params in tf32/fp32 mode)
+	fixed   DevPtr // the fixed arena (flat buffers, stats, norm scratch)
+	step    int
+
+	stats     DevPtr // 8 float64 sums (see statIndex)
+	normParts DevPtr // sumsq partials
+	normOut   DevPtr // the last gradient norm (1 float32)
+
+	act    *activations
+	tables map[int]*dftTables
+
+	closed bool
+}
+
+// Stats slots on the device.
+const (
+	statMLMLoss = iota
+	statMLMCount
+	statMLMCorrect
+	statNSPLoss
+	statNSPCorrect
+	statTaskLoss
+	statTaskCorrect
+	numStats = 8
+)
+
+const normPartials = 1024
+
+// maxSeqHeadOutputs bounds the classifier width (seq_head_fwd keeps the
+// logits in registers).
+const maxSeqHeadOutputs = 16
+
+// engineKernelNames lists every kernel the engine launches (checked
+// against the source by a unit test).
+var engineKernelNames = []string{
+	"dropout_mask", "f32_to_g", "g_to_f32", "embed_ln_fwd", "ln_fwd", "ln_bwd", "colsum_ln_partial",
+	"colsum_f32_partial", "colsum_g_partial", "colsum_final", "bias_dropout", "dropout_to_g", "bias_gelu",
+	"gelu_bwd", "bias_gelu_f32", "gelu_bwd_f32", "embed_bwd", "gather_rows", "scatter_add_rows", "mlm_xent",
+	"pooler_fwd", "seq_head_fwd", "seq_head_bwd_w", "seq_head_bwd_x", "pooler_bwd_w", "pooler_bwd_x",
+	"sumsq_partial", "adamw",
+}
+
+// Options tune an Engine beyond NewEngine's arguments.
+type Options struct {
+	// MixTF32 computes the Fourier mixing in TF32 even in bf16 mode.
+	MixTF32 bool
+	// Params, when set, are the initial weights (else fnet.InitParams(seed)).
+	Params map[string][]float32
+}
+
+// NewEngine builds a CUDA engine with freshly initialised parameters
+// (fnet.InitParams with seed, the same draw as the CPU engine's), which
+// also seeds the dropout masks.
+func NewEngine(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, seed uint64, mode Precision) (fnet.Engine, error) {
+	return NewEngineWithOptions(cfg, heads, opt, seed, mode, Options{})
+}
+
+// NewEngineWithOptions is NewEngine with Options.
+func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, seed uint64, mode Precision, o Options) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if heads.Classifier {
+		n := cfg.NumLabels
+		if n <= 0 {
+			n = 2
+		}
+		if n > maxSeqHeadOutputs {
+			return nil, fmt.Errorf("cuda engine: %d classifier outputs; at most %d supported", n, maxSeqHeadOutputs)
+		}
+	}
+	if (heads.NSP || heads.Classifier) && !heads.Pooler {
+		return nil, fmt.Errorf("cuda engine: NSP and classifier heads need the pooler")
+	}
+	s, err := getRuntime()
+	if err != nil {
+		return nil, err
+	}
+	if mode == BF16 && s.info.CCMajor < 8 {
+		return nil, fmt.Errorf("cuda engine: bf16 needs compute capability 8.0 or newer (%s is %d.%d); use precision tf32 or fp32", s.info.Name, s.info.CCMajor, s.info.CCMinor)
+	}
+	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: o.MixTF32 && mode == BF16, s: s, tables: map[int]*dftTables{}}
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := e.setup(); err != nil {
+		e.release()
+		return nil, err
+	}
+	p := o.Params
+	if p == nil {
+		p = fnet.InitParams(cfg, heads, seed)
+	}
+	if err := e.setParams(p); err != nil {
+		e.release()
+		return nil, err
+	}
+	return e, nil
+}
+
+// enter pins the goroutine to its OS thread and makes the context current
+// there (CUDA contexts are per thread; goroutines move between threads).
+func (e *Engine) enter() (func(), error) {
+	if e.closed {
+		return nil, fmt.Errorf("cuda engine: used after Close")
+	}
+	runtime.LockOSThread()
+	if err := e.s.drv.setCurrent(e.s.ctx); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	return runtime.UnlockOSThread, nil
+}
+
+func (e *Engine) setup() error {
+	var err error
+	if e.stream, err = e.s.drv.streamCreate(); err != nil {
+		return err
+	}
+	if e.blas, err = e.s.cublas.newHandle(e.stream); err != nil {
+		return err
+	}
+	if e.mod, err = loadModule(e.s, e.prec); err != nil {
+		return err
+	}
+	e.l = &launcher{s: e.s, m: e.mod, stream: e.stream}
+	e.specs = fnet.ParamSpecs(e.cfg, e.heads)
+	e.offsets = map[string]int{}
+	off := 0
+	for _, ps := range e.specs {
+		e.offsets[ps.Name] = off
+		off += alignElems(fnet.NumElements(ps.Shape))
+	}
+	e.nFlat = off
+	n := uint64(e.nFlat)
+	var plan memPlan
+	plan.add("params", &e.params, 4*n)
+	plan.add("grads", &e.grads, 4*n)
+	plan.add("adam.m", &e.m, 4*n)
+	plan.add("adam.v", &e.v, 4*n)
+	if e.prec == BF16 {
+		plan.add("weights.bf16", &e.shadow, 2*n)
+	}
+	plan.add("stats", &e.stats, 8*numStats)
+	plan.add("norm.partials", &e.normParts, 4*normPartials)
+	plan.add("norm", &e.normOut, 4)
+	if e.fixed, err = e.s.drv.memAlloc(plan.size()); err != nil {
+		return fmt.Errorf("parameters and optimizer state (%s): %w", plan.String(), err)
+	}
+	plan.bind(e.fixed)
+	if e.prec != BF16 {
+		e.shadow = e.params
+	}
+	for _, p := range []DevPtr{e.params, e.grads, e.m, e.v} {
+		if err := e.s.drv.memsetD32(p, 0, e.nFlat, e.stream); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release frees what the engine holds (without the context dance).
+func (e *Engine) release() {
+	if e.act != nil {
+		_ = e.s.drv.memFree(e.act.arena)
+		e.act = nil
+	}
+	for _, t := range e.tables {
+		_ = e.s.drv.memFree(t.arena)
+	}
+	e.tables = map[int]*dftTables{}
+	if e.fixed != 0 {
+		_ = e.s.drv.memFree(e.fixed)
+		e.fixed = 0
+	}
+	if e.stream != 0 {
+		_ = e.s.drv.streamDestroy(e.stream)
+		e.stream = 0
+	}
+}
+
+// Close frees the device memory. The kernels stay loaded for later engines.
+func (e *Engine) Close() error {
+	if e.closed {
+		return nil
+	}
+	unlock, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	err = e.s.drv.streamSync(e.stream)
+	e.release()
+	e.closed = true
+	return err
+}
+
+func (e *Engine) Config() fnet.Config { return e.cfg }
+func (e *Engine) Heads() fnet.Heads   { return e.heads }
+
+// Device names the GPU and the precision, e.g. "cuda:0 (NVIDIA H100 80GB HBM3, bf16)".
+func (e *Engine) Device() string {
+	mix := ""
+	if e.mixTF32 {
+		mix = ", tf32 mixing"
+	}
+	return fmt.Sprintf("cuda:%d (%s, %s%s)", e.s.ordinal, e.s.info.Name, e.prec, mix)
+}
+
+// Precision is the engine's GEMM precision.
+func (e *Engine) Precision() Precision { return e.prec }
+
+// Usage reads the device's utilisation and memory through NVML (for the
+// run directory's "system" metrics: gpu_util, gpu_mem_gib).
+func (e *Engine) Usage() (GPUUsage, error) {
+	if e.s.nvml == nil {
+		return GPUUsage{}, fmt.Errorf("NVML unavailable: %v", e.s.nvmlErr)
+	}
+	return e.s.nvml.usage(e.s.info.PCIBusID)
+}
+
+// param returns the device address of a parameter's slot in a flat buffer.
+func (e *Engine) param(base DevPtr, name string) DevPtr {
+	off, ok := e.offsets[name]
+	if !ok {
+		panic("cuda engine: no parameter " + name)
+	}
+	return base + DevPtr(off*4)
+}
+
+// gparam is the same in the GEMM-typed weight copy.
+func (e *Engine) gparam(name string) DevPtr {
+	return e.shadow + DevPtr(e.offsets[name]*e.prec.gemmElemSize())
+}
+
+// Params copies the parameters out.
+func (e *Engine) Params() map[string][]float32 {
+	out, err := e.readFlat(e.params)
+	if err != nil {
+		panic(fmt.Sprintf("cuda engine: reading parameters: %v", err))
+	}
+	return out
+}
+
+// Gradients copies the accumulated gradients out (for parity checks).
+func (e *Engine) Gradients() (map[string][]float32, error) { return e.readFlat(e.grads) }
+
+func (e *Engine) readFlat(base DevPtr) (map[string][]float32, error) {
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	host := make([]float32, e.nFlat)
+	if err := e.s.drv.dtoh(unsafe.Pointer(&host[0]), base, 4*e.nFlat, e.stream); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]float32, len(e.specs))
+	for _, ps := range e.specs {
+		off := e.offsets[ps.Name]
+		out[ps.Name] = append([]float32(nil), host[off:off+fnet.NumElements(ps.Shape)]...)
+	}
+	return out, nil
+}
+
+// checkSet reports every missing or misshaped tensor of a parameter map.
+func (e *Engine) checkSet(what string, p map[string][]float32) error {
+	var missing, bad []string
+	for _, ps := range e.specs {
+		d, ok := p[ps.Name]
+		if !ok {
+			missing = append(missing, ps.Name)
+		} else if len(d) != fnet.NumElements(ps.Shape) {
+			bad = append(bad, fmt.Sprintf("%s has %d values, want %v", ps.Name, len(d), ps.Shape))
+		}
+	}
+	if len(missing) == 0 && len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("cuda engine: %s: missing %v, misshaped %v", what, missing, bad)
+}
+
+func (e *Engine) writeFlat(base DevPtr, p map[string][]float32) error {
+	host := make([]float32, e.nFlat)
+	for _, ps := range e.specs {
+		copy(host[e.offsets[ps.Name]:], p[ps.Name])
+	}
+	return e.s.drv.htod(base, unsafe.Pointer(&host[0]), 4*e.nFlat, e.stream)
+}
+
+// SetParams overwrites every parameter (extra names, such as the tied
+// decoder aliases of a Hugging Face checkpoint, are ignored).
+func (e *Engine) SetParams(p map[string][]float32) error {
+	unlock, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return e.setParams(p)
+}
+
+func (e *Engine) setParams(p map[string][]float32) error {
+	if err := e.checkSet("SetParams", p); err != nil {
+		return err
+	}
+	if err := e.writeFlat(e.params, p); err != nil {
+		return err
+	}
+	return e.refreshShadow()
+}
+
+// refreshShadow rewrites the GEMM-typed weight copy from the master weights.
+func (e *Engine) refreshShadow() error {
+	if e.prec != BF16 {
+		return nil
+	}
+	n := int64(e.nFlat)
+	return e.l.launch("f32_to_g", elementwiseGrid(n), block1D, 0, e.params, n, e.shadow)
+}
+
+// Optimizer copies out the AdamW state.
+func (e *Engine) Optimizer() fnet.OptimizerState {
+	m, err := e.readFlat(e.m)
+	if err != nil {
+		panic(fmt.Sprintf("cuda engine: reading optimizer state: %v", err))
+	}
+	v, err := e.readFlat(e.v)
+	if err != nil {
+		panic(fmt.Sprintf("cuda engine: reading optimizer state: %v", err))
+	}
+	return fnet.OptimizerState{Step: e.step, M: m, V: v}
+}
+
+// SetOptimizer restores AdamW's state.
+func (e *Engine) SetOptimizer(s fnet.OptimizerState) error {
+	if s.Step < 0 {
+		return fmt.Errorf("cuda engine: SetOptimizer: negative step %d", s.Step)
+	}
+	if err := e.checkSet("SetOptimizer moments m", s.M); err != nil {
+		return err
+	}
+	if err := e.checkSet("SetOptimizer moments v", s.V); err != nil {
+		return err
+	}
+	unlock, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := e.writeFlat(e.m, s.M); err != nil {
+		return err
+	}
+	if err := e.writeFlat(e.v, s.V); err != nil {
+		return err
+	}
+	e.step = s.Step
+	return nil
+}
+
+// Step clips the accumulated gradients to maxNorm (when > 0), applies one
+// AdamW update and zeroes the gradients, all on the device; the gradient
+// norm is the one value read back.
+func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
+	unlock, err := e.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	e.step++
+	n := int64(e.nFlat)
+	if err := e.l.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
+		return 0, err
+	}
+	t := float64(e.step)
+	bc1 := 1 - math.Pow(e.opt.Beta1, t)
+	bc2 := 1 - math.Pow(e.opt.Beta2, t)
+	var pg DevPtr
+	if e.prec == BF16 {
+		pg = e.shadow
+	}
+	grid := [3]uint32{uint32(e.s.info.SMs * 8), 1, 1}
+	if err := e.l.launch("adamw", grid, block1D, 0, e.params, e.grads, e.m, e.v, pg, n,
+		float32(e.opt.Beta1), float32(e.opt.Beta2), float32(e.opt.Eps), float32(lr*e.opt.WeightDecay),
+		float32(lr/bc1), float32(1/math.Sqrt(bc2)), e.normParts, int32(normPartials), float32(maxNorm), e.normOut); err != nil {
+		return 0, err
+	}
+	var norm float32
+	if err := e.s.drv.dtoh(unsafe.Pointer(&norm), e.normOut, 4, e.stream); err != nil {
+		return 0, err
+	}
+	return float64(norm), nil
+}
+
+var _ fnet.Engine = (*Engine)(nil)

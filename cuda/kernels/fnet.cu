@@ -1,0 +1,613 @@
+// FNet training kernels for fnet-tui's CUDA engine, compiled at run time by
+// NVRTC. The Go side prepends "#define GEMM_BF16 0|1": gemm_t is the storage
+// type of every tensor that feeds a cuBLAS GEMM (bf16 in bf16 mode, float in
+// tf32/fp32 mode); everything else (residual stream, LayerNorm statistics,
+// parameters, gradients, optimizer state) is float32.
+//
+// No headers: NVRTC runs without a CUDA toolkit, so bf16 is handled as raw
+// 16-bit words (cuBLAS reads the same bits).
+//
+// Conventions: row-major tensors; "rows" are tokens (B*S) unless named
+// otherwise; one warp per row for row-wise reductions; elementwise kernels
+// use grid-stride loops. Gradient kernels add into their outputs.
+
+typedef unsigned short bf16_t;
+typedef unsigned long long u64;
+typedef unsigned int u32;
+
+__device__ __forceinline__ float bf16_to_f(bf16_t h) { return __uint_as_float(((u32)h) << 16); }
+
+// Round to nearest even, NaN kept NaN.
+__device__ __forceinline__ bf16_t f_to_bf16(float f) {
+    u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16_t)(u >> 16);
+}
+
+#if GEMM_BF16
+typedef bf16_t gemm_t;
+__device__ __forceinline__ float g2f(gemm_t v) { return bf16_to_f(v); }
+__device__ __forceinline__ gemm_t f2g(float v) { return f_to_bf16(v); }
+#else
+typedef float gemm_t;
+__device__ __forceinline__ float g2f(gemm_t v) { return v; }
+__device__ __forceinline__ gemm_t f2g(float v) { return v; }
+#endif
+
+#define FULL_MASK 0xffffffffu
+#define GELU_C 0.7978845608028654f
+#define GELU_A 0.044715f
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+// Block-wide sum for blockDim.x a multiple of 32 (<= 1024); every thread
+// gets the result. scratch holds 32 floats.
+__device__ float block_sum(float v, float* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < nw ? scratch[lane] : 0.f;
+    v = warp_sum(v);
+    return v;
+}
+
+// fnet.DropoutKeep's hash: SplitMix64's finaliser over the packed counter.
+__device__ __forceinline__ u64 dropout_hash(u64 seed, u64 step, u32 site, u32 i) {
+    u64 x = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (((((u64)site) << 32) | (u64)i) * 0xD1B54A32D192ED03ull);
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x;
+}
+
+// v·scale if element i survives, else 0; thr == 0 means no dropout.
+__device__ __forceinline__ float drop_apply(float v, u64 seed, u64 step, u32 site, u32 thr, float scale, u32 i) {
+    if (thr == 0) return v;
+    return ((u32)(dropout_hash(seed, step, site, i) >> 40) >= thr) ? v * scale : 0.f;
+}
+
+__device__ __forceinline__ float gelu_f(float x) {
+    float t = tanhf(GELU_C * (x + GELU_A * x * x * x));
+    return 0.5f * x * (1.f + t);
+}
+
+__device__ __forceinline__ float gelu_grad(float x) {
+    float t = tanhf(GELU_C * (x + GELU_A * x * x * x));
+    return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * GELU_A * x * x);
+}
+
+// ---------------------------------------------------------------------------
+// dropout_mask writes 1 for kept and 0 for dropped elements: only for
+// checking the device hash against the CPU's.
+extern "C" __global__ void dropout_mask(u64 seed, u64 step, u32 site, u32 thr, long long n, float* out) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = drop_apply(1.f, seed, step, site, thr, 1.f, (u32)i);
+}
+
+// f32_to_g converts n floats to the GEMM storage type.
+extern "C" __global__ void f32_to_g(const float* src, long long n, gemm_t* dst) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = f2g(src[i]);
+}
+
+// g_to_f32 converts back (for reading GEMM-typed buffers in checks).
+extern "C" __global__ void g_to_f32(const gemm_t* src, long long n, float* dst) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = g2f(src[i]);
+}
+
+// ---------------------------------------------------------------------------
+// Embeddings: x = word[id] + pos[s] + type[tt]; LayerNorm. Saves x̂ and
+// 1/σ for the backward pass and writes the normalised row for the
+// projection GEMM.
+extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const float* word, const float* pos,
+                                        const float* typ, const float* gamma, const float* beta, int rows, int S,
+                                        int H, float eps, float* xhat, float* rstd, gemm_t* out_g) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* w = word + (size_t)ids[row] * H;
+    const float* p = pos + (size_t)(row % S) * H;
+    const float* t = typ + (size_t)tt[row] * H;
+    float* xh = xhat + (size_t)row * H;
+    float sum = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float v = w[j] + p[j] + t[j];
+        xh[j] = v;
+        sum += v;
+    }
+    float mean = warp_sum(sum) / H;
+    float sq = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float d = xh[j] - mean;
+        sq += d * d;
+    }
+    float rs = 1.f / sqrtf(warp_sum(sq) / H + eps);
+    for (int j = lane; j < H; j += 32) {
+        float n = (xh[j] - mean) * rs;
+        xh[j] = n;
+        out_g[(size_t)row * H + j] = f2g(n * gamma[j] + beta[j]);
+    }
+    if (lane == 0) rstd[row] = rs;
+}
+
+// ln_fwd: y = LayerNorm(res + dropout(add + bias)) row by row (res, bias
+// optional; thr == 0: no dropout). Writes x̂, 1/σ, y in float32 (out,
+// optional) and in the GEMM type (out_g, optional; may not alias out).
+extern "C" __global__ void ln_fwd(const float* res, const float* add, const float* bias, u64 seed, u64 step, u32 site,
+                                  u32 thr, float dscale, const float* gamma, const float* beta, int rows, int H,
+                                  float eps, float* xhat, float* rstd, float* out, gemm_t* out_g) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    size_t base = (size_t)row * H;
+    float* xh = xhat + base;
+    float sum = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float a = add[base + j];
+        if (bias) a += bias[j];
+        a = drop_apply(a, seed, step, site, thr, dscale, (u32)(base + j));
+        float v = res ? res[base + j] + a : a;
+        xh[j] = v;
+        sum += v;
+    }
+    float mean = warp_sum(sum) / H;
+    float sq = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float d = xh[j] - mean;
+        sq += d * d;
+    }
+    float rs = 1.f / sqrtf(warp_sum(sq) / H + eps);
+    for (int j = lane; j < H; j += 32) {
+        float n = (xh[j] - mean) * rs;
+        xh[j] = n;
+        float y = n * gamma[j] + beta[j];
+        if (out) out[base + j] = y;
+        if (out_g) out_g[base + j] = f2g(y);
+    }
+    if (lane == 0) rstd[row] = rs;
+}
+
+// ln_bwd: dx = (1/σ)(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ. Writes dx in
+// float32 (optional) and, optionally, dropout(dx) in the GEMM type (dx_g;
+// thr == 0: no dropout). The parameter gradients come from colsum_ln.
+extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const float* rstd, const float* gamma, int rows,
+                                  int H, float* dx, gemm_t* dx_g, u64 seed, u64 step, u32 site, u32 thr,
+                                  float dscale) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    size_t base = (size_t)row * H;
+    float sg = 0.f, sgx = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float g = dy[base + j] * gamma[j];
+        sg += g;
+        sgx += g * xhat[base + j];
+    }
+    float mg = warp_sum(sg) / H, mgx = warp_sum(sgx) / H;
+    float rs = rstd[row];
+    for (int j = lane; j < H; j += 32) {
+        float xh = xhat[base + j];
+        float d = rs * (dy[base + j] * gamma[j] - mg - xh * mgx);
+        if (dx) dx[base + j] = d;
+        if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(base + j)));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Column sums in two deterministic stages: blocks of 32 columns × 8 row
+// lanes write per-chunk partial sums; colsum_final adds scale × the sum of
+// the partials into the gradient.
+
+// colsum_ln_partial: part[c, j] = Σ dy·x̂ and part[c, H + j] = Σ dy over the
+// rows of chunk c (the LayerNorm γ and β gradients).
+extern "C" __global__ void colsum_ln_partial(const float* dy, const float* xhat, int rows, int H, int rpc, float* part) {
+    __shared__ float sa[8][33], sb[8][33];
+    int j = blockIdx.x * 32 + threadIdx.x;
+    int c = blockIdx.y;
+    int r0 = c * rpc, r1 = min(rows, r0 + rpc);
+    float a = 0.f, b = 0.f;
+    if (j < H) {
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) {
+            float g = dy[(size_t)r * H + j];
+            a += g * xhat[(size_t)r * H + j];
+            b += g;
+        }
+    }
+    sa[threadIdx.y][threadIdx.x] = a;
+    sb[threadIdx.y][threadIdx.x] = b;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < H) {
+        for (int k = 1; k < 8; k++) {
+            a += sa[k][threadIdx.x];
+            b += sb[k][threadIdx.x];
+        }
+        part[(size_t)c * 2 * H + j] = a;
+        part[(size_t)c * 2 * H + H + j] = b;
+    }
+}
+
+// colsum_f32_partial: part[c, j] = Σ dropout(src) over chunk c's rows.
+extern "C" __global__ void colsum_f32_partial(const float* src, u64 seed, u64 step, u32 site, u32 thr, float dscale,
+                                              int rows, int C, int rpc, float* part) {
+    __shared__ float sa[8][33];
+    int j = blockIdx.x * 32 + threadIdx.x;
+    int c = blockIdx.y;
+    int r0 = c * rpc, r1 = min(rows, r0 + rpc);
+    float a = 0.f;
+    if (j < C) {
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) {
+            size_t i = (size_t)r * C + j;
+            a += drop_apply(src[i], seed, step, site, thr, dscale, (u32)i);
+        }
+    }
+    sa[threadIdx.y][threadIdx.x] = a;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < C) {
+        for (int k = 1; k < 8; k++) a += sa[k][threadIdx.x];
+        part[(size_t)c * C + j] = a;
+    }
+}
+
+// colsum_g_partial: the same for a GEMM-typed source, no dropout.
+extern "C" __global__ void colsum_g_partial(const gemm_t* src, int rows, int C, int rpc, float* part) {
+    __shared__ float sa[8][33];
+    int j = blockIdx.x * 32 + threadIdx.x;
+    int c = blockIdx.y;
+    int r0 = c * rpc, r1 = min(rows, r0 + rpc);
+    float a = 0.f;
+    if (j < C) {
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) a += g2f(src[(size_t)r * C + j]);
+    }
+    sa[threadIdx.y][threadIdx.x] = a;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < C) {
+        for (int k = 1; k < 8; k++) a += sa[k][threadIdx.x];
+        part[(size_t)c * C + j] = a;
+    }
+}
+
+// colsum_final: out[j] += scale · Σ_c part[c·ld + j] for j < C.
+extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, int C, float scale, float* out) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= C) return;
+    float s = 0.f;
+    for (int c = 0; c < chunks; c++) s += part[(size_t)c * ld + j];
+    out[j] += scale * s;
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise.
+
+// bias_dropout: out = dropout(in + bias) for [rows, C], in float32 and the
+// GEMM type (out_g optional).
+extern "C" __global__ void bias_dropout(const float* in, const float* bias, u64 seed, u64 step, u32 site, u32 thr,
+                                        float dscale, long long rows, int C, float* out, gemm_t* out_g) {
+    long long n = rows * C;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = drop_apply(in[i] + bias[i % C], seed, step, site, thr, dscale, (u32)i);
+        out[i] = v;
+        if (out_g) out_g[i] = f2g(v);
+    }
+}
+
+// dropout_to_g: out = dropout(in) in the GEMM type (the backward of bias_dropout).
+extern "C" __global__ void dropout_to_g(const float* in, u64 seed, u64 step, u32 site, u32 thr, float dscale,
+                                        long long n, gemm_t* out) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = f2g(drop_apply(in[i], seed, step, site, thr, dscale, (u32)i));
+}
+
+// bias_gelu: h = gelu(u + b) for the feed-forward [rows, C] (u is the GEMM
+// output, kept for the backward pass).
+extern "C" __global__ void bias_gelu(const gemm_t* u, const float* b, long long rows, int C, gemm_t* h) {
+    long long n = rows * C;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        h[i] = f2g(gelu_f(g2f(u[i]) + b[i % C]));
+}
+
+// gelu_bwd: du = dh · gelu'(u + b).
+extern "C" __global__ void gelu_bwd(const gemm_t* dh, const gemm_t* u, const float* b, long long rows, int C,
+                                    gemm_t* du) {
+    long long n = rows * C;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        du[i] = f2g(g2f(dh[i]) * gelu_grad(g2f(u[i]) + b[i % C]));
+}
+
+// The masked-LM head's small [M, H] tensors stay in float32.
+extern "C" __global__ void bias_gelu_f32(const float* u, const float* b, long long rows, int C, float* h) {
+    long long n = rows * C;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        h[i] = gelu_f(u[i] + b[i % C]);
+}
+
+extern "C" __global__ void gelu_bwd_f32(const float* dh, const float* u, const float* b, long long rows, int C,
+                                        float* du, gemm_t* du_g) {
+    long long n = rows * C;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float d = dh[i] * gelu_grad(u[i] + b[i % C]);
+        du[i] = d;
+        du_g[i] = f2g(d);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Embedding backward: one block per position s; threads over columns. The
+// position gradient is owned by its block; word and type rows can repeat
+// across the batch, so they are added atomically.
+extern "C" __global__ void embed_bwd(const float* d, const int* ids, const int* tt, int B, int S, int H, float* dword,
+                                     float* dpos, float* dtyp) {
+    int s = blockIdx.x;
+    for (int j = threadIdx.x; j < H; j += blockDim.x) {
+        float acc = 0.f;
+        for (int b = 0; b < B; b++) {
+            int row = b * S + s;
+            float g = d[(size_t)row * H + j];
+            acc += g;
+            atomicAdd(&dword[(size_t)ids[row] * H + j], g);
+            atomicAdd(&dtyp[(size_t)tt[row] * H + j], g);
+        }
+        dpos[(size_t)s * H + j] += acc;
+    }
+}
+
+// gather_rows: out[b·K + k] = x[b, pos[b·K + k]] (the masked positions).
+extern "C" __global__ void gather_rows(const gemm_t* x, const int* pos, int B, int S, int K, int H, gemm_t* out) {
+    long long n = (long long)B * K * H;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        long long r = i / H;
+        int j = (int)(i - r * H);
+        int b = (int)(r / K);
+        out[i] = x[((size_t)b * S + pos[r]) * H + j];
+    }
+}
+
+// scatter_add_rows is gather_rows' adjoint (slots may share a position).
+extern "C" __global__ void scatter_add_rows(const float* d, const int* pos, int B, int S, int K, int H, float* dx) {
+    long long n = (long long)B * K * H;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        long long r = i / H;
+        int j = (int)(i - r * H);
+        int b = (int)(r / K);
+        atomicAdd(&dx[((size_t)b * S + pos[r]) * H + j], d[i]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Masked-LM cross-entropy, one block per masked slot: logits + bias,
+// log-sum-exp, CE, argmax; adds w·CE, w, w·[argmax == label] into stats[0..2]
+// and, when dlogits is set, writes gscale·w·(softmax − onehot).
+extern "C" __global__ void mlm_xent(const float* logits, const float* bias, const int* labels, const float* w, int M,
+                                    int V, float gscale, double* stats, gemm_t* dlogits) {
+    __shared__ float scratch[32];
+    __shared__ float smax[32];
+    __shared__ int sarg[32];
+    int r = blockIdx.x;
+    if (r >= M) return;
+    const float* x = logits + (size_t)r * V;
+    float mx = -3.402823466e38f;
+    int arg = 0x7fffffff;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) {
+        float z = x[v] + bias[v];
+        if (z > mx) { mx = z; arg = v; }
+    }
+    // (max, first index) across the block
+    for (int o = 16; o > 0; o >>= 1) {
+        float om = __shfl_xor_sync(FULL_MASK, mx, o);
+        int oa = __shfl_xor_sync(FULL_MASK, arg, o);
+        if (om > mx || (om == mx && oa < arg)) { mx = om; arg = oa; }
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (lane == 0) { smax[warp] = mx; sarg[warp] = arg; }
+    __syncthreads();
+    if (warp == 0) {
+        mx = lane < nw ? smax[lane] : -3.402823466e38f;
+        arg = lane < nw ? sarg[lane] : 0x7fffffff;
+        for (int o = 16; o > 0; o >>= 1) {
+            float om = __shfl_xor_sync(FULL_MASK, mx, o);
+            int oa = __shfl_xor_sync(FULL_MASK, arg, o);
+            if (om > mx || (om == mx && oa < arg)) { mx = om; arg = oa; }
+        }
+        if (lane == 0) { smax[0] = mx; sarg[0] = arg; }
+    }
+    __syncthreads();
+    mx = smax[0];
+    arg = sarg[0];
+    float se = 0.f;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) se += expf(x[v] + bias[v] - mx);
+    se = block_sum(se, scratch);
+    int label = labels[r];
+    float wr = w[r];
+    if (threadIdx.x == 0) {
+        double ce = log((double)se) + (double)mx - (double)(x[label] + bias[label]);
+        atomicAdd(&stats[0], (double)wr * ce);
+        atomicAdd(&stats[1], (double)wr);
+        if (arg == label) atomicAdd(&stats[2], (double)wr);
+    }
+    if (dlogits) {
+        float k = gscale * wr, inv = 1.f / se;
+        gemm_t* dl = dlogits + (size_t)r * V;
+        for (int v = threadIdx.x; v < V; v += blockDim.x) {
+            float p = expf(x[v] + bias[v] - mx) * inv;
+            dl[v] = f2g(k * (p - (v == label ? 1.f : 0.f)));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pooler and sequence heads (NSP, GLUE classifier): tiny, in float32.
+
+// pooler_fwd: pooled[b, o] = tanh(b[o] + W[o]·x[b, 0]); one warp per (b, o).
+extern "C" __global__ void pooler_fwd(const float* x, int S, int H, const float* W, const float* bias, int B,
+                                      float* pooled) {
+    int wid = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (wid >= B * H) return;
+    int b = wid / H, o = wid % H;
+    const float* xr = x + (size_t)b * S * H;
+    const float* wr = W + (size_t)o * H;
+    float s = 0.f;
+    for (int k = lane; k < H; k += 32) s += wr[k] * xr[k];
+    s = warp_sum(s);
+    if (lane == 0) pooled[(size_t)b * H + o] = tanhf(s + bias[o]);
+}
+
+// seq_head_fwd: logits = pooled·Wᵀ + bias (n outputs, n <= 16), one warp per
+// sequence. mode 0: softmax CE against labels; mode 1: squared error
+// against targets (n == 1). Adds loss and correct into stats[0], stats[1];
+// writes logits and, when dlog is set, gscale·dloss/dlogits (for MSE
+// gscale·2·(logit − target)).
+extern "C" __global__ void seq_head_fwd(const float* pooled, const float* W, const float* bias, int B, int H, int n,
+                                        const int* labels, const float* targets, int mode, float gscale,
+                                        double* stats, float* logits, float* dlog) {
+    int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (b >= B) return;
+    float z[16];
+#pragma unroll
+    for (int o = 0; o < 16; o++) {
+        z[o] = 0.f;
+        if (o < n) {
+            float s = 0.f;
+            for (int k = lane; k < H; k += 32) s += W[(size_t)o * H + k] * pooled[(size_t)b * H + k];
+            z[o] = warp_sum(s) + bias[o];
+        }
+    }
+    if (lane != 0) return;
+#pragma unroll
+    for (int o = 0; o < 16; o++)
+        if (o < n) logits[(size_t)b * n + o] = z[o];
+    if (mode == 1) {
+        float e = z[0] - targets[b];
+        atomicAdd(&stats[0], (double)e * (double)e);
+        if (dlog) dlog[b] = gscale * 2.f * e;
+        return;
+    }
+    float mx = z[0];
+    int arg = 0;
+#pragma unroll
+    for (int o = 1; o < 16; o++)
+        if (o < n && z[o] > mx) { mx = z[o]; arg = o; }
+    float se = 0.f;
+#pragma unroll
+    for (int o = 0; o < 16; o++)
+        if (o < n) se += expf(z[o] - mx);
+    int label = labels[b];
+    float zl = 0.f;
+#pragma unroll
+    for (int o = 0; o < 16; o++)
+        if (o == label) zl = z[o];
+    atomicAdd(&stats[0], log((double)se) + (double)mx - (double)zl);
+    if (arg == label) atomicAdd(&stats[1], 1.0);
+    if (dlog) {
+#pragma unroll
+        for (int o = 0; o < 16; o++)
+            if (o < n) dlog[(size_t)b * n + o] = gscale * (expf(z[o] - mx) / se - (o == label ? 1.f : 0.f));
+    }
+}
+
+// seq_head_bwd_w: dW[o, k] += Σ_b dlog[b, o]·pooled[b, k]; db[o] += Σ_b dlog[b, o].
+extern "C" __global__ void seq_head_bwd_w(const float* dlog, const float* pooled, int B, int H, int n, float* dW,
+                                          float* db) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n * H) return;
+    int o = i / H, k = i % H;
+    float s = 0.f, sb = 0.f;
+    for (int b = 0; b < B; b++) {
+        float d = dlog[(size_t)b * n + o];
+        s += d * pooled[(size_t)b * H + k];
+        sb += d;
+    }
+    dW[i] += s;
+    if (k == 0) db[o] += sb;
+}
+
+// seq_head_bwd_x: dz[b, k] = (1 − pooled²)·Σ_o dlog[b, o]·W[o, k] (through the pooler's tanh).
+extern "C" __global__ void seq_head_bwd_x(const float* dlog, const float* W, const float* pooled, int B, int H, int n,
+                                          float* dz) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= B * H) return;
+    int b = i / H, k = i % H;
+    float s = 0.f;
+    for (int o = 0; o < n; o++) s += dlog[(size_t)b * n + o] * W[(size_t)o * H + k];
+    float p = pooled[i];
+    dz[i] = s * (1.f - p * p);
+}
+
+// pooler_bwd_w: dW[o, k] += Σ_b dz[b, o]·x[b, 0, k]; db[o] += Σ_b dz[b, o].
+extern "C" __global__ void pooler_bwd_w(const float* dz, const float* x, int S, int H, int B, float* dW, float* db) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= H * H) return;
+    int o = i / H, k = i % H;
+    float s = 0.f, sb = 0.f;
+    for (int b = 0; b < B; b++) {
+        float d = dz[(size_t)b * H + o];
+        s += d * x[(size_t)b * S * H + k];
+        sb += d;
+    }
+    dW[i] += s;
+    if (k == 0) db[o] += sb;
+}
+
+// pooler_bwd_x: dx[b, 0, k] += Σ_o dz[b, o]·W[o, k].
+extern "C" __global__ void pooler_bwd_x(const float* dz, const float* W, int S, int H, int B, float* dx) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= B * H) return;
+    int b = i / H, k = i % H;
+    float s = 0.f;
+    for (int o = 0; o < H; o++) s += dz[(size_t)b * H + o] * W[(size_t)o * H + k];
+    dx[(size_t)b * S * H + k] += s;
+}
+
+// ---------------------------------------------------------------------------
+// Optimizer: the global gradient norm in two deterministic stages, then
+// AdamW with the clip factor folded in, which also zeroes the gradients and
+// refreshes the GEMM-typed copy of the weights.
+
+extern "C" __global__ void sumsq_partial(const float* g, long long n, float* part) {
+    __shared__ float scratch[32];
+    float s = 0.f;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = g[i];
+        s += v * v;
+    }
+    s = block_sum(s, scratch);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+extern "C" __global__ void adamw(float* p, float* g, float* m, float* v, gemm_t* pg, long long n, float b1, float b2,
+                                 float eps, float decay, float step_size, float inv_sqrt_bc2, const float* part,
+                                 int nparts, float max_norm, float* norm_out) {
+    __shared__ float scratch[32];
+    __shared__ float sclip;
+    float s = 0.f;
+    for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += part[i];
+    s = block_sum(s, scratch);
+    if (threadIdx.x == 0) {
+        float norm = sqrtf(s);
+        sclip = (max_norm > 0.f && norm > max_norm) ? max_norm / norm : 1.f;
+        if (blockIdx.x == 0) norm_out[0] = norm;
+    }
+    __syncthreads();
+    float clip = sclip;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float gi = g[i] * clip;
+        float mi = b1 * m[i] + (1.f - b1) * gi;
+        float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float pi = p[i];
+        pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps) + decay * pi;
+        p[i] = pi;
+        g[i] = 0.f;
+        if (pg) pg[i] = f2g(pi);
+    }
+}
