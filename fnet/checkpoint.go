@@ -251,3 +251,14 @@ func MarshalConfigIndent(c Config) []byte {
 	b, _ := json.MarshalIndent(c, "", "  ")
 	return append(b, '\n')
 }
+
+// LoadModelFile reads the parameters of cfg/heads from a safetensors file.
+func LoadModelFile(path string, cfg Config, heads Heads) (map[string][]float32, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParamsFromFile(f, cfg, heads)
+}
+
+func readFile(path string) (*safetensors.File, error) { return safetensors.ReadFile(path) }

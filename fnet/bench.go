@@ -1,0 +1,173 @@
+package fnet
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/fnet-tui/fnet-tui/kernels"
+)
+
+// BenchShape is the batch of a training-step benchmark. The presets match
+// the PyTorch reference's (../shared/ref/fnet_ref.py --preset), so the two
+// time the same work: B sequences of S tokens, K = round(0.15·S) masked
+// positions each, masked-LM head only, no dropout.
+type BenchShape struct{ B, S, K int }
+
+// BenchShapes are the reference's batch sizes per preset.
+var BenchShapes = map[string]BenchShape{
+	"mini":  {16, 128, 19},
+	"small": {8, 256, 38},
+	"base":  {2, 512, 77},
+	"large": {2, 512, 77},
+}
+
+// BenchResult is one benchmark run.
+type BenchResult struct {
+	Preset        string    `json:"preset"`
+	Device        string    `json:"device"`
+	Threads       int       `json:"threads"`
+	Mixing        string    `json:"mixing"`
+	Batch         int       `json:"batch"`
+	SeqLen        int       `json:"seq_len"`
+	Masked        int       `json:"masked_per_seq"`
+	Steps         int       `json:"steps"`
+	Warmup        int       `json:"warmup"`
+	MsPerStep     float64   `json:"ms_per_step"` // median
+	MsMin         float64   `json:"ms_min"`
+	MsP90         float64   `json:"ms_p90"`
+	FwdBwdMs      float64   `json:"fwd_bwd_ms"` // median of forward+backward
+	AdamWMs       float64   `json:"adamw_ms"`   // median of the optimizer step
+	TokensPerS    float64   `json:"tokens_per_s"`
+	GFLOPPerStep  float64   `json:"gflop_per_step"`
+	GFLOPs        float64   `json:"gflops"` // achieved, model FLOPs / median time
+	LossFirst     float64   `json:"loss_first"`
+	LossLast      float64   `json:"loss_last"`
+	AllocsPerStep float64   `json:"allocs_per_step"`
+	StepMs        []float64 `json:"step_ms"`
+}
+
+// SyntheticBatch draws the reference's benchmark batch: random word ids in
+// [5, V), [CLS]=1 at position 0, token types 0 then 1 from the middle, K
+// sorted distinct masked positions in [1, S) replaced by [MASK]=4.
+func SyntheticBatch(cfg Config, s BenchShape, seed uint64) *Batch {
+	rng := rand.New(rand.NewPCG(seed, 0xfe))
+	b := &Batch{B: s.B, S: s.S, K: s.K,
+		InputIDs: make([]int, s.B*s.S), TypeIDs: make([]int, s.B*s.S),
+		MaskedPos: make([]int, s.B*s.K), MaskedLabels: make([]int, s.B*s.K), MaskedWeight: make([]float32, s.B*s.K),
+		Labels: make([]int, s.B)}
+	for r := 0; r < s.B; r++ {
+		for j := 0; j < s.S; j++ {
+			b.InputIDs[r*s.S+j] = 5 + rng.IntN(cfg.VocabSize-5)
+			if j >= s.S/2 {
+				b.TypeIDs[r*s.S+j] = 1
+			}
+		}
+		b.InputIDs[r*s.S] = 1
+		perm := rng.Perm(s.S - 1)[:s.K]
+		sort.Ints(perm)
+		for k, p := range perm {
+			pos := p + 1
+			b.MaskedPos[r*s.K+k] = pos
+			b.MaskedLabels[r*s.K+k] = b.InputIDs[r*s.S+pos]
+			b.MaskedWeight[r*s.K+k] = 1
+			b.InputIDs[r*s.S+pos] = 4
+		}
+		b.Labels[r] = rng.IntN(2)
+	}
+	return b
+}
+
+// TrainFLOPs is the model's matmul FLOPs per training step (multiply-add = 2),
+// counted as the reference's flops_estimate does: 3× the forward for dense
+// layers and the head, 2× for the FFT mixing.
+func TrainFLOPs(c Config, s BenchShape) float64 {
+	T := float64(s.B * s.S)
+	M := float64(s.B * s.K)
+	H, F, L, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumLayers), float64(c.VocabSize)
+	dense := 2 * T * (L*2*H*F + H*H)
+	head := 2 * M * (H*H + V*H)
+	mix := L * float64(s.B) * 2.5 * float64(s.S) * H * math.Log2(float64(s.S)*H)
+	return 3*dense + 3*head + 2*mix
+}
+
+// RunBench times full training steps (forward, backward, AdamW) of the CPU
+// engine on a synthetic batch, after warm-up.
+func RunBench(preset string, steps, warmup int, mix kernels.MixMethod) (*BenchResult, error) {
+	cfg, err := PresetConfig(preset)
+	if err != nil {
+		return nil, err
+	}
+	shape, ok := BenchShapes[preset]
+	if !ok {
+		return nil, fmt.Errorf("no benchmark shape for preset %q", preset)
+	}
+	cfg.DropoutProb = 0
+	cfg.SeqLen = shape.S
+	eng, err := NewCPUEngine(cfg, MaskedLMHeads, DefaultAdamW, CPUOptions{Seed: 1, MixMethod: mix})
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	batch := SyntheticBatch(cfg, shape, 1)
+	res := &BenchResult{Preset: preset, Device: eng.Device(), Threads: runtime.GOMAXPROCS(0),
+		Mixing: eng.MixMethod(shape.S).String(), Batch: shape.B, SeqLen: shape.S, Masked: shape.K,
+		Steps: steps, Warmup: warmup, GFLOPPerStep: TrainFLOPs(cfg, shape) / 1e9}
+	var fb, opt []float64
+	var ms runtime.MemStats
+	var mallocs uint64
+	for i := 0; i < warmup+steps; i++ {
+		if i == warmup {
+			runtime.ReadMemStats(&ms)
+			mallocs = ms.Mallocs
+		}
+		t0 := time.Now()
+		st, err := eng.ForwardBackward(batch, uint64(i), 1)
+		if err != nil {
+			return nil, err
+		}
+		t1 := time.Now()
+		if _, err := eng.Step(1e-4, 0); err != nil {
+			return nil, err
+		}
+		t2 := time.Now()
+		if i == 0 {
+			res.LossFirst = st.MLMLoss()
+		}
+		res.LossLast = st.MLMLoss()
+		if i >= warmup {
+			res.StepMs = append(res.StepMs, ms64(t2.Sub(t0)))
+			fb = append(fb, ms64(t1.Sub(t0)))
+			opt = append(opt, ms64(t2.Sub(t1)))
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	res.AllocsPerStep = float64(ms.Mallocs-mallocs) / float64(max(steps, 1))
+	sorted := append([]float64{}, res.StepMs...)
+	sort.Float64s(sorted)
+	res.MsPerStep = median(sorted)
+	res.MsMin = sorted[0]
+	res.MsP90 = sorted[min(len(sorted)-1, int(math.Round(0.9*float64(len(sorted)-1))))]
+	sort.Float64s(fb)
+	sort.Float64s(opt)
+	res.FwdBwdMs, res.AdamWMs = median(fb), median(opt)
+	res.TokensPerS = float64(shape.B*shape.S) / (res.MsPerStep / 1e3)
+	res.GFLOPs = res.GFLOPPerStep / (res.MsPerStep / 1e3)
+	return res, nil
+}
+
+func ms64(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
