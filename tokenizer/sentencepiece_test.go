@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -246,5 +247,71 @@ func TestLoadDetectsFormatAndWriteFileRoundTrips(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	if _, err := Load(empty); err == nil || !strings.Contains(err.Error(), empty) {
 		t.Fatalf("empty file error %v", err)
+	}
+}
+
+// TestWordSplitMatchesWholeText checks the word-by-word BPE (with its
+// cache) against the merge loop run over whole lines.
+func TestWordSplitMatchesWholeText(t *testing.T) {
+	lines := readSentences(t, gutenbergPath(t, "pg16_peter_pan.txt"), 2000)
+	sp, err := TrainBPE(seqOf(lines[:1000]), TrainOptions{VocabSize: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sp.wordSplit {
+		t.Fatal("a trained model should allow word-by-word encoding")
+	}
+	for _, l := range append(lines[1000:], trickyLines...) {
+		n := sp.Normalize(l)
+		if n == "" {
+			continue
+		}
+		whole := sp.encodeBPEText(nil, n)
+		if got := sp.Encode(l); !slices.Equal(got, whole) {
+			t.Fatalf("%q: word-split %v, whole-text %v", l, got, whole)
+		}
+	}
+	// A piece spanning a space turns word splitting off, and whole-text
+	// merging then reaches it.
+	sp = mustSP(t, tinyModel("▁a▁b", "▁a", "▁b", "▁", "a", "b"))
+	if sp.wordSplit {
+		t.Fatal("word splitting left on with a piece containing an inner ▁")
+	}
+	if got := pieces(sp, sp.Encode("a b")); !slices.Equal(got, []string{"▁a▁b"}) {
+		t.Fatalf("a b -> %v, want [▁a▁b]", got)
+	}
+}
+
+// TestConcurrentEncode runs encoders from several goroutines (run with
+// -race): the word cache is shared.
+func TestConcurrentEncode(t *testing.T) {
+	lines := readSentences(t, gutenbergPath(t, "pg11_alices_adventures_in_wonderland.txt"), 400)
+	sp, err := TrainBPE(seqOf(lines), TrainOptions{VocabSize: 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]int, len(lines))
+	for i, l := range lines {
+		want[i] = sp.encodeBPEText(nil, sp.Normalize(l))
+	}
+	errs := make(chan string, 4)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := range lines {
+				i := (k*7 + g*13) % len(lines)
+				if got := sp.Encode(lines[i]); !slices.Equal(got, want[i]) {
+					errs <- lines[i]
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for l := range errs {
+		t.Errorf("concurrent encode of %q differs", l)
 	}
 }
