@@ -13,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // goStdSource is one package of the Go standard library. Its single document
@@ -24,8 +26,15 @@ import (
 // Code blocks and headings are left out. One document per package keeps
 // related sentences together, which NSP needs, and gives declarations too
 // short to make an example on their own a context.
+//
+// The parsed sentences are cached (the whole library is about 1.5 MB of
+// prose), so epochs after the first do not parse the sources again.
 type goStdSource struct {
 	goroot, importPath, version string
+
+	once      sync.Once
+	sentences []string
+	err       error
 }
 
 func (s *goStdSource) name() string        { return "gostd:" + s.importPath }
@@ -127,36 +136,41 @@ func (s *goStdSource) read(from Cursor, sourceIndex int, yield func(Document) bo
 	if from.Doc > 0 {
 		return nil // a package is one document
 	}
+	s.once.Do(func() { s.sentences, s.err = s.parse() })
+	if s.err != nil || len(s.sentences) == 0 {
+		return s.err
+	}
+	yield(Document{ID: docID(s.name(), 0), Sentences: slices.Clone(s.sentences), Source: sourceIndex, Cursor: Cursor{Line: 1}})
+	return nil
+}
+
+// parse reads the package's documentation as sentences.
+func (s *goStdSource) parse() ([]string, error) {
 	dir := filepath.Join(s.goroot, "src", filepath.FromSlash(s.importPath))
 	ctx := s.buildContext()
 	pkg, err := ctx.ImportDir(dir, 0)
 	var noGo *build.NoGoError
 	var multi *build.MultiplePackageError
 	if errors.As(err, &noGo) || errors.As(err, &multi) {
-		return nil // nothing for linux/amd64, or a directory of ignored programs
+		return nil, nil // nothing for linux/amd64, or a directory of ignored programs
 	}
 	if err != nil {
-		return fmt.Errorf("corpus: gostd: %s: %w", dir, err)
+		return nil, fmt.Errorf("corpus: gostd: %s: %w", dir, err)
 	}
 	fset := token.NewFileSet()
 	var files []*ast.File
 	for _, name := range append(append([]string{}, pkg.GoFiles...), pkg.CgoFiles...) {
 		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
-			return fmt.Errorf("corpus: gostd: %w", err)
+			return nil, fmt.Errorf("corpus: gostd: %w", err)
 		}
 		files = append(files, f)
 	}
 	dp, err := doc.NewFromFiles(fset, files, s.importPath)
 	if err != nil {
-		return fmt.Errorf("corpus: gostd: %s: %w", dir, err)
+		return nil, fmt.Errorf("corpus: gostd: %s: %w", dir, err)
 	}
-	sentences := docSentences(dp)
-	if len(sentences) == 0 {
-		return nil
-	}
-	yield(Document{ID: docID(s.name(), 0), Sentences: sentences, Source: sourceIndex, Cursor: Cursor{Line: 1}})
-	return nil
+	return docSentences(dp), nil
 }
 
 // docSentences collects a package's doc comments in go doc order.
