@@ -407,7 +407,7 @@ func (m *Model) runAction(act action) tea.Cmd {
 		}
 		st, id, stop := r.Status, r.ID, m.opts.Stop
 		m.confirm = &confirmation{
-			question: fmt.Sprintf("Stop %s? It saves a checkpoint, then exits. [y/N]", id),
+			question: fmt.Sprintf("Stop %s? It checkpoints, then exits. [y/N]", displayID(r, 24)),
 			yes:      func() tea.Msg { return stoppedMsg{id: id, err: stop(st)} },
 		}
 	case actResume:

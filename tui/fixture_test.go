@@ -32,6 +32,7 @@ type fixtureSpec struct {
 	stepTime  time.Duration
 	seed      int64
 	errText   string
+	pid       int // with live: the process the status names (default this one)
 }
 
 // writeFixtureRun writes the run and returns its directory.
@@ -115,6 +116,9 @@ func writeFixtureRun(tb testing.TB, root string, f fixtureSpec) string {
 	}
 	if f.live {
 		st.PID = os.Getpid()
+		if f.pid != 0 {
+			st.PID = f.pid
+		}
 	} else {
 		st.PID = 1 << 22 // no such process
 		end := t
@@ -132,7 +136,7 @@ var fixtureNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // standardFixtures writes a mix of runs: one live pretraining run, a
 // finished one, a failed finetune and one on a GPU.
 func standardFixtures(tb testing.TB) string {
-	root := tb.TempDir()
+	root := filepath.Join(tb.TempDir(), "runs")
 	base := fixtureNow.Add(-2 * time.Hour)
 	writeFixtureRun(tb, root, fixtureSpec{id: "pretrain-pretrain-mini-20250601-100000", kind: "pretrain",
 		state: rundir.StateDone, steps: 600, total: 600, evalEvery: 100, ckptEvery: 200,

@@ -184,13 +184,14 @@ func shortHelp(v viewID, width int) string {
 		}
 		seen[b.act] = true
 		h := b.Help()
-		parts = append(parts, h.Key+" "+firstWord(h.Desc))
+		parts = append(parts, h.Key+" "+shortDesc(h.Desc))
 	}
 	return truncate(strings.Join(parts, " · "), width)
 }
 
-func firstWord(s string) string {
-	if i := strings.IndexAny(s, " ("); i > 0 {
+// shortDesc drops a description's parenthesised remark for the footer.
+func shortDesc(s string) string {
+	if i := strings.Index(s, " ("); i > 0 {
 		return s[:i]
 	}
 	return s

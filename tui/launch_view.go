@@ -207,8 +207,9 @@ func (v *launchView) View(s *store, runsDir string) string {
 			b.WriteString(line + "\n")
 		}
 	}
-	if spec, err := v.spec(s); err == nil {
-		args, _ := spec.Args(runsDir)
+	if spec, err := v.spec(s); err != nil {
+		b.WriteString("\n" + v.st.err.Render(truncate("cannot start: "+err.Error(), v.width)) + "\n")
+	} else if args, err := spec.Args(runsDir); err == nil {
 		b.WriteString("\n" + v.st.dim.Render(truncate("$ fnet-tui "+strings.Join(args, " "), v.width)) + "\n")
 	}
 	if v.note != "" {

@@ -221,7 +221,7 @@ func (v *replView) View(s *store) string {
 		if v.infoErr {
 			st = v.st.err
 		}
-		b.WriteString("\n" + st.Render(v.info) + "\n")
+		b.WriteString("\n" + st.Width(max(v.width, 10)).Render(v.info) + "\n")
 	}
 	return b.String()
 }

@@ -112,7 +112,7 @@ type runsColumns struct {
 func columnsFor(w int) runsColumns {
 	c := runsColumns{state: 8, kind: 8, step: 11, bar: 6, loss: 6, tps: 6, eta: 6}
 	if w >= 100 {
-		c.bar, c.kind, c.age = 10, 12, 5
+		c.bar, c.kind, c.age = 10, 12, 6
 	}
 	if w >= 120 {
 		c.device = 12
