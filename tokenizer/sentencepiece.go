@@ -60,7 +60,7 @@ func newSentencePiece(m *modelProto, raw []byte) (*SentencePiece, error) {
 		reserved: map[string]int{},
 		unkID:    -1, bosID: -1, eosID: -1,
 		isByte:   make([]int16, len(m.pieces)),
-		minScore: math.MaxFloat32, maxScore: math.SmallestNonzeroFloat32,
+		minScore: math.MaxFloat32, maxScore: 0x1p-126, // C++ FLT_MAX and FLT_MIN
 	}
 	for i := range sp.byteIDs {
 		sp.byteIDs[i] = -1
