@@ -179,7 +179,7 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 		return sentencePredictor{filepath.Base(dir)}, nil
 	}
 	press(m, "down", "down", "down") // the mini run
-	cmd := press(m, "p")               // query its latest checkpoint
+	cmd := press(m, "p")             // query its latest checkpoint
 	if m.view != viewREPL || cmd == nil {
 		t.Fatalf("p: view %d", m.view)
 	}
