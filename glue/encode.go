@@ -216,3 +216,12 @@ func Encode(tok tokenizer.Tokenizer, task Task, examples []Example, seqLen int) 
 	}
 	return e.Range(0, e.Len()), nil
 }
+
+// Indices returns the examples' Index values, in order, for WriteSubmission.
+func Indices(examples []Example) []int {
+	out := make([]int, len(examples))
+	for i, ex := range examples {
+		out[i] = ex.Index
+	}
+	return out
+}

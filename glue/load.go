@@ -47,16 +47,18 @@ func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.
 type MissingError struct {
 	Task, Split string
 	File        string // full path
-	Command     string // the glue download command that fetches it
+	Archive     string // the glue download name of the task's files
+	Command     string // the glue download command that fetches them into this data folder
 	ReadOnly    bool   // the data folder has no write permission bits
 }
 
 func (e *MissingError) Error() string {
-	msg := fmt.Sprintf("glue: %s %s split: %s does not exist; download the task with: %s", e.Task, e.Split, e.File, e.Command)
+	msg := fmt.Sprintf("glue: %s %s split: %s does not exist; ", e.Task, e.Split, e.File)
 	if e.ReadOnly {
-		msg += fmt.Sprintf(" --data DIR (this data folder is read-only), then set %s=DIR", EnvGlueDir)
+		return msg + fmt.Sprintf("its data folder is read-only, so download the task elsewhere with: fnet-tui glue download --data DIR %s, then set %s=DIR",
+			e.Archive, EnvGlueDir)
 	}
-	return msg
+	return msg + "download the task with: " + e.Command
 }
 
 func (e *MissingError) Unwrap() error { return fs.ErrNotExist }
@@ -83,7 +85,8 @@ func Load(dataDir, task, split string) ([]Example, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		st, serr := os.Stat(dataDir)
 		readOnly := serr == nil && st.Mode().Perm()&0o222 == 0
-		return nil, &MissingError{Task: t.Name, Split: split, File: path, Command: DownloadCommand(dataDir, t.Archive), ReadOnly: readOnly}
+		return nil, &MissingError{Task: t.Name, Split: split, File: path, Archive: t.Archive,
+			Command: DownloadCommand(dataDir, t.Archive), ReadOnly: readOnly}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("glue: %w", err)
@@ -134,6 +137,7 @@ func parse(r io.Reader, path string, t Task, l layout) ([]Example, error) {
 		out     []Example
 		seen    = map[int]int{}
 		lineNo  int
+		fields  []string
 	)
 	if l.implicit != nil {
 		c, err := l.resolve(l.implicit)
@@ -162,14 +166,17 @@ func parse(r io.Reader, path string, t Task, l layout) ([]Example, error) {
 			}
 			cols, haveHdr = c, true
 		} else {
-			ex, msg := parseRow(line, t, l, cols, len(out))
+			fields = splitTabs(line, fields[:0])
+			ex, msg := parseRow(line, fields, t, l, cols, len(out))
 			if msg != "" {
 				return nil, &ParseError{path, lineNo, msg}
 			}
-			if prev, dup := seen[ex.Index]; dup {
-				return nil, &ParseError{path, lineNo, fmt.Sprintf("index %d repeats line %d", ex.Index, prev)}
+			if cols.index >= 0 { // row numbers are unique by construction
+				if prev, dup := seen[ex.Index]; dup {
+					return nil, &ParseError{path, lineNo, fmt.Sprintf("index %d repeats line %d", ex.Index, prev)}
+				}
+				seen[ex.Index] = lineNo
 			}
-			seen[ex.Index] = lineNo
 			ex.Line = lineNo
 			out = append(out, ex)
 		}
@@ -185,11 +192,10 @@ func parse(r io.Reader, path string, t Task, l layout) ([]Example, error) {
 
 // parseRow turns one data line into an Example; msg is non-empty when the
 // line is malformed.
-func parseRow(line string, t Task, l layout, c columns, row int) (ex Example, msg string) {
+func parseRow(line string, fields []string, t Task, l layout, c columns, row int) (ex Example, msg string) {
 	if line == "" {
 		return ex, "blank line"
 	}
-	fields := strings.Split(line, "\t")
 	labelCol := c.label
 	if l.labelLast && c.label >= 0 {
 		// MNLI rows may carry fewer annotator labels than the header names;
@@ -231,6 +237,18 @@ func parseRow(line string, t Task, l layout, c columns, row int) (ex Example, ms
 		ex.Score = v
 	}
 	return ex, ""
+}
+
+// splitTabs is strings.Split(line, "\t") reusing buf's storage.
+func splitTabs(line string, buf []string) []string {
+	for {
+		i := strings.IndexByte(line, '\t')
+		if i < 0 {
+			return append(buf, line)
+		}
+		buf = append(buf, line[:i])
+		line = line[i+1:]
+	}
 }
 
 func labelID(t Task, s string) int {

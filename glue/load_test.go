@@ -133,7 +133,7 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 	defer os.Chmod(dir, 0o755)
 	_, err = Load(dir, "qnli", "train")
-	if err == nil || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), "--data DIR") {
+	if err == nil || !strings.HasSuffix(err.Error(), "read-only, so download the task elsewhere with: fnet-tui glue download --data DIR QNLI, then set FNET_GLUE_DIR=DIR") {
 		t.Errorf("err = %v, want the read-only hint", err)
 	}
 }
