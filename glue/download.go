@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Downloader fetches GLUE archives into a data folder. Each archive is
@@ -22,7 +23,7 @@ import (
 type Downloader struct {
 	DataDir string
 	BaseURL string       // DefaultBaseURL when empty
-	Client  *http.Client // http.DefaultClient when nil
+	Client  *http.Client // when nil, a client that honours proxy variables and gives up on a server silent for a minute
 	// Force replaces task folders that are already complete; without it
 	// they are left alone. Incomplete folders are always replaced.
 	Force bool
@@ -145,7 +146,9 @@ func (d *Downloader) get(ctx context.Context, r Remote, dst string) (int64, erro
 	req.Header.Set("User-Agent", "fnet-tui")
 	client := d.Client
 	if client == nil {
-		client = http.DefaultClient
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = time.Minute
+		client = &http.Client{Transport: tr}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
