@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"image/color"
 	"math"
 	"strings"
 
@@ -16,6 +17,29 @@ import (
 type chartSeries struct {
 	xs, ys []float64
 	style  lipgloss.Style
+	cache  *sampleCache // reuses the last downsampling when nothing changed
+}
+
+// sampleCache holds one series' last downsampled points and what they were
+// computed from; a redraw with the same data and range reuses them.
+type sampleCache struct {
+	n        int
+	xs0, ys0 *float64 // identity of the slices (raw vs smoothed, step vs time)
+	x0, x1   float64
+	buckets  int
+	pts      []point
+}
+
+func (c *sampleCache) get(xs, ys []float64, x0, x1 float64, buckets int) []point {
+	if c == nil || len(xs) == 0 || len(ys) == 0 {
+		return Downsample(xs, ys, x0, x1, buckets)
+	}
+	if c.n == len(ys) && c.xs0 == &xs[0] && c.ys0 == &ys[0] && c.x0 == x0 && c.x1 == x1 && c.buckets == buckets {
+		return c.pts
+	}
+	c.pts = Downsample(xs, ys, x0, x1, buckets)
+	c.n, c.xs0, c.ys0, c.x0, c.x1, c.buckets = len(ys), &xs[0], &ys[0], x0, x1, buckets
+	return c.pts
 }
 
 // chartOpts are the chart's toggles.
@@ -49,16 +73,15 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 	sampled := make([][]point, len(ss))
 	y0, y1 := math.Inf(1), math.Inf(-1)
 	for i, s := range ss {
-		pts := Downsample(s.xs, s.ys, x0, x1, buckets)
+		pts := s.cache.get(s.xs, s.ys, x0, x1, buckets)
 		if o.logY { // log is monotonic: min/max per bucket survive it
-			k := 0
+			logPts := make([]point, 0, len(pts)) // a copy: pts may be cached
 			for _, p := range pts {
 				if p.Y > 0 {
-					pts[k] = point{p.X, math.Log10(p.Y)}
-					k++
+					logPts = append(logPts, point{p.X, math.Log10(p.Y)})
 				}
 			}
-			pts = pts[:k]
+			pts = logPts
 		}
 		for _, p := range pts {
 			y0, y1 = min(y0, p.Y), max(y1, p.Y)
@@ -95,7 +118,7 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 	lc.DrawXYAxisAndLabel()
 	gw, gh := lc.GraphWidth(), lc.GraphHeight()
 	if gw <= 0 || gh <= 0 {
-		return lc.View()
+		return canvasView(&lc.Canvas)
 	}
 	origin := canvas.Point{X: lc.Origin().X + 1, Y: 0}
 	for i, pts := range sampled {
@@ -114,7 +137,63 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 		}
 		graph.DrawBraillePatterns(&lc.Canvas, origin, grid.BraillePatterns(), ss[i].style)
 	}
-	return lc.View()
+	return canvasView(&lc.Canvas)
+}
+
+// canvasView renders a canvas like its View, but styles each run of cells
+// sharing a foreground colour once instead of every cell: the chart's cells
+// differ only in colour, and per-cell rendering dominated the redraw.
+func canvasView(c *canvas.Model) string {
+	var b strings.Builder
+	w, h := c.Width(), c.Height()
+	b.Grow(w * h * 3)
+	var run []rune
+	var runFg color.Color
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		if runFg == nil {
+			b.WriteString(string(run))
+		} else {
+			b.WriteString(lipgloss.NewStyle().Foreground(runFg).Render(string(run)))
+		}
+		run = run[:0]
+	}
+	for y := range h {
+		for x := range w {
+			cell := c.Cell(canvas.Point{X: x, Y: y})
+			r := cell.Rune
+			if r == 0 {
+				r = ' '
+			}
+			fg := cell.Style.GetForeground()
+			if _, none := fg.(lipgloss.NoColor); none {
+				fg = nil
+			}
+			if r != ' ' && !sameColor(fg, runFg) {
+				flush()
+				runFg = fg
+			}
+			run = append(run, r)
+		}
+		flush()
+		runFg = nil
+		if y < h-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// sameColor compares two colours by value (nil is the terminal default).
+func sameColor(a, b color.Color) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	r1, g1, b1, a1 := a.RGBA()
+	r2, g2, b2, a2 := b.RGBA()
+	return r1 == r2 && g1 == g2 && b1 == b2 && a1 == a2
 }
 
 // finiteRange is the smallest and largest finite value of a non-decreasing

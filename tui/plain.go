@@ -183,9 +183,12 @@ func RunPlain(ctx context.Context, opts Options, w io.Writer) error {
 	}
 	p := newPoller(opts.RunsDir, opts.Now)
 	s := newStore()
+	// Report changes since the table above.
 	lastStep := map[string]int{}
 	lastState := map[string]string{}
-	first := true
+	for _, r := range rows {
+		lastStep[r.ID], lastState[r.ID] = r.Step, r.State
+	}
 	for {
 		msg := p.poll()
 		if msg.Err != nil {
@@ -198,11 +201,6 @@ func RunPlain(ctx context.Context, opts Options, w io.Writer) error {
 		anyLive := false
 		for _, r := range s.list() {
 			st := r.state()
-			if first {
-				lastStep[r.ID], lastState[r.ID] = r.step(), st
-				anyLive = anyLive || r.Live
-				continue
-			}
 			if prev, ok := lastState[r.ID]; ok && prev != st {
 				fmt.Fprintf(w, "%s %s %s -> %s\n", opts.Now().Format("15:04:05"), r.ID, prev, st)
 			}
@@ -212,7 +210,6 @@ func RunPlain(ctx context.Context, opts Options, w io.Writer) error {
 			lastStep[r.ID], lastState[r.ID] = r.step(), st
 			anyLive = anyLive || r.Live
 		}
-		first = false
 		waiting := launched != nil && !anyPID(s, launched.PID)
 		if !anyLive && !waiting {
 			return nil

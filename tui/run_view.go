@@ -164,7 +164,7 @@ func (v *runView) series(runs []*runData) []chartSeries {
 			if v.raw {
 				ys = s.y
 			}
-			out = append(out, chartSeries{xs: xs, ys: ys, style: v.st.runStyle(r.ID, ev)})
+			out = append(out, chartSeries{xs: xs, ys: ys, style: v.st.runStyle(r.ID, ev), cache: &s.cache})
 		}
 	}
 	return out

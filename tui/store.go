@@ -16,6 +16,7 @@ type series struct {
 	step, wall, y []float64
 	smooth        []float64
 	ema           ema
+	cache         sampleCache
 }
 
 func (s *series) add(step, wall, y float64) {
