@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds, on a machine with Go (no GPU needed), what scripts/gpu/check.sh
+# runs on the GPU machine (which has no Go): static binaries of fnet-tui and
+# of the cuda package's tests, plus the shared reference fixtures.
+# Everything goes to .device-carry/ (git-ignored), which the device call carries.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p .device-carry/fixtures
+root=$(pwd)
+# Build the committed tree only: a colleague's half-written file in this
+# shared checkout must not break (or leak into) the device binaries.
+src=$(mktemp -d)
+trap 'rm -rf "$src"' EXIT
+git archive --format=tar HEAD | tar -x -C "$src"
+export CGO_ENABLED=0
+(cd "$src" && go build -tags pure -ldflags='-s -w' -o "$root/.device-carry/fnet-tui" ./cmd/fnet-tui)
+(cd "$src" && go test -tags pure -ldflags='-s -w' -c -o "$root/.device-carry/cuda.test" ./cuda/)
+git rev-parse --short HEAD > .device-carry/COMMIT
+if [ -d ../shared/ref/fixtures ]; then
+  cp ../shared/ref/fixtures/*.safetensors ../shared/ref/fixtures/*.json .device-carry/fixtures/
+fi
+ls -la .device-carry .device-carry/fixtures

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The GPU check, run on the lent device machine from the repository root
+# after scripts/gpu/build.sh ran here: nvidia-smi, fnet-tui doctor, every
+# kernel against its CPU version, the engine against the CPU engine and the
+# PyTorch reference fixtures (fp32/tf32 ≤ 1e-3, bf16 ≤ 2e-2), our FNet-Base
+# seq-512 training step against Hugging Face's FNetForPreTraining, a short
+# pretraining run with falling loss, and cuBLAS's GEMM ceiling.
+#
+# Each stage has its own time limit and a failing stage does not stop the
+# later ones. Logs go to $OUT (or ./gpu-out); the summary is printed last.
+set -u
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+ROOT=$(pwd)
+BIN=$ROOT/.device-carry
+export FNET_PARITY_DIR=$BIN/fixtures
+export FNET_CUDA_CACHE=${FNET_CUDA_CACHE:-/tmp/fnet-tui-kernels}
+export PYTHONUNBUFFERED=1
+BATCH=${FNET_BENCH_BATCH:-32}
+export FNET_BENCH_BATCH=$BATCH
+declare -a SUMMARY
+# Go test binaries expect to run in their package's directory.
+CT=(bash -c 'cd cuda && exec "$0" "$@"' "$BIN/cuda.test")
+
+stage() { # name timeout command...
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  echo "=== $name (limit ${limit}s)"
+  timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  local verdict=ok
+  [ $rc -ne 0 ] && verdict="FAILED rc=$rc"
+  [ $rc -eq 124 ] && verdict="TIMED OUT"
+  SUMMARY+=("$(printf '%-10s %-14s %4ss' "$name" "$verdict" $((SECONDS - t0)))")
+  tail -n "${TAIL:-25}" "$OUT/$name.log"
+}
+
+stage smi 15 nvidia-smi
+stage doctor 30 $BIN/fnet-tui doctor
+stage kernels 90 "${CT[@]}" -test.v -test.run 'TestKernel|TestGemm'
+stage engine 150 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestParity'
+TAIL=8 stage bench 150 env FNET_CUDA_BENCH=1 FNET_BENCH_QUICK=${FNET_BENCH_QUICK:-0} "${CT[@]}" -test.v -test.run TestBenchTrainStep
+TAIL=4 stage hf 180 python3 scripts/gpu/hf_bench.py --batch "$BATCH"
+TAIL=6 stage train 150 env FNET_CUDA_TRAIN_STEPS=${FNET_CUDA_TRAIN_STEPS:-300} "${CT[@]}" -test.v -test.run TestPretrainLossFalls
+TAIL=6 stage gemm 40 "${CT[@]}" -test.run XXX -test.bench BenchmarkGemmBF16 -test.benchtime 200x
+
+echo
+echo "=== kernel / parity lines"
+grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst)' "$OUT/kernels.log" "$OUT/engine.log" | head -40
+grep -hE -- '--- (PASS|FAIL|SKIP)' "$OUT/kernels.log" "$OUT/engine.log"
+echo "=== speed (same GPU, FNet-Base, seq 512, batch $BATCH)"
+grep -h '^RESULT_JSON' "$OUT/bench.log" "$OUT/hf.log" > "$OUT/results.jsonl"
+python3 - "$OUT/results.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.strip()]
+hf = next((r for r in rows if r["what"].startswith("hugging")), None)
+for r in rows:
+    tag = r["what"].split()[0] + " " + r.get("precision", "") + (" mixTF32" if r.get("mix_tf32") else "")
+    line = f"{tag:40s} {r['step_ms_median']:8.2f} ms/step {r['tokens_per_s']:10.0f} tok/s  MFU {100*r['mfu']:5.1f}%"
+    if hf and r is not hf:
+        line += f"  x{r['tokens_per_s']/hf['tokens_per_s']:.2f} vs HF"
+    print(line)
+PY
+grep -h 'TRAIN_RESULT\|^TRAIN step' "$OUT/train.log" | tail -4
+grep -h 'TFLOP/s' "$OUT/gemm.log"
+echo "=== stages"
+printf '%s\n' "${SUMMARY[@]}"
