@@ -208,6 +208,8 @@ func Probe() Info {
 		return info
 	}
 	info.Selected = s.ordinal
+	runtime.LockOSThread() // the context is current per OS thread
+	defer runtime.UnlockOSThread()
 	if err := s.drv.setCurrent(s.ctx); err == nil {
 		if h, herr := s.cublas.newHandle(0); herr == nil {
 			info.CUBLASVersion = s.cublas.version(h)

@@ -114,10 +114,10 @@ extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const flo
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    const float* w = word + (size_t)ids[row] * H;
-    const float* p = pos + (size_t)(row % S) * H;
-    const float* t = typ + (size_t)tt[row] * H;
-    float* xh = xhat + (size_t)row * H;
+    const float* w = word + (u64)ids[row] * H;
+    const float* p = pos + (u64)(row % S) * H;
+    const float* t = typ + (u64)tt[row] * H;
+    float* xh = xhat + (u64)row * H;
     float sum = 0.f;
     for (int j = lane; j < H; j += 32) {
         float v = w[j] + p[j] + t[j];
@@ -134,7 +134,7 @@ extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const flo
     for (int j = lane; j < H; j += 32) {
         float n = (xh[j] - mean) * rs;
         xh[j] = n;
-        out_g[(size_t)row * H + j] = f2g(n * gamma[j] + beta[j]);
+        out_g[(u64)row * H + j] = f2g(n * gamma[j] + beta[j]);
     }
     if (lane == 0) rstd[row] = rs;
 }
@@ -148,7 +148,7 @@ extern "C" __global__ void ln_fwd(const float* res, const float* add, const floa
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    size_t base = (size_t)row * H;
+    u64 base = (u64)row * H;
     float* xh = xhat + base;
     float sum = 0.f;
     for (int j = lane; j < H; j += 32) {
@@ -185,7 +185,7 @@ extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const floa
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    size_t base = (size_t)row * H;
+    u64 base = (u64)row * H;
     float sg = 0.f, sgx = 0.f;
     for (int j = lane; j < H; j += 32) {
         float g = dy[base + j] * gamma[j];
@@ -217,8 +217,8 @@ extern "C" __global__ void colsum_ln_partial(const float* dy, const float* xhat,
     float a = 0.f, b = 0.f;
     if (j < H) {
         for (int r = r0 + threadIdx.y; r < r1; r += 8) {
-            float g = dy[(size_t)r * H + j];
-            a += g * xhat[(size_t)r * H + j];
+            float g = dy[(u64)r * H + j];
+            a += g * xhat[(u64)r * H + j];
             b += g;
         }
     }
@@ -230,8 +230,8 @@ extern "C" __global__ void colsum_ln_partial(const float* dy, const float* xhat,
             a += sa[k][threadIdx.x];
             b += sb[k][threadIdx.x];
         }
-        part[(size_t)c * 2 * H + j] = a;
-        part[(size_t)c * 2 * H + H + j] = b;
+        part[(u64)c * 2 * H + j] = a;
+        part[(u64)c * 2 * H + H + j] = b;
     }
 }
 
@@ -245,7 +245,7 @@ extern "C" __global__ void colsum_f32_partial(const float* src, u64 seed, u64 st
     float a = 0.f;
     if (j < C) {
         for (int r = r0 + threadIdx.y; r < r1; r += 8) {
-            size_t i = (size_t)r * C + j;
+            u64 i = (u64)r * C + j;
             a += drop_apply(src[i], seed, step, site, thr, dscale, (u32)i);
         }
     }
@@ -253,7 +253,7 @@ extern "C" __global__ void colsum_f32_partial(const float* src, u64 seed, u64 st
     __syncthreads();
     if (threadIdx.y == 0 && j < C) {
         for (int k = 1; k < 8; k++) a += sa[k][threadIdx.x];
-        part[(size_t)c * C + j] = a;
+        part[(u64)c * C + j] = a;
     }
 }
 
@@ -265,13 +265,13 @@ extern "C" __global__ void colsum_g_partial(const gemm_t* src, int rows, int C, 
     int r0 = c * rpc, r1 = min(rows, r0 + rpc);
     float a = 0.f;
     if (j < C) {
-        for (int r = r0 + threadIdx.y; r < r1; r += 8) a += g2f(src[(size_t)r * C + j]);
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) a += g2f(src[(u64)r * C + j]);
     }
     sa[threadIdx.y][threadIdx.x] = a;
     __syncthreads();
     if (threadIdx.y == 0 && j < C) {
         for (int k = 1; k < 8; k++) a += sa[k][threadIdx.x];
-        part[(size_t)c * C + j] = a;
+        part[(u64)c * C + j] = a;
     }
 }
 
@@ -280,7 +280,7 @@ extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, i
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= C) return;
     float s = 0.f;
-    for (int c = 0; c < chunks; c++) s += part[(size_t)c * ld + j];
+    for (int c = 0; c < chunks; c++) s += part[(u64)c * ld + j];
     out[j] += scale * s;
 }
 
@@ -350,12 +350,12 @@ extern "C" __global__ void embed_bwd(const float* d, const int* ids, const int* 
         float acc = 0.f;
         for (int b = 0; b < B; b++) {
             int row = b * S + s;
-            float g = d[(size_t)row * H + j];
+            float g = d[(u64)row * H + j];
             acc += g;
-            atomicAdd(&dword[(size_t)ids[row] * H + j], g);
-            atomicAdd(&dtyp[(size_t)tt[row] * H + j], g);
+            atomicAdd(&dword[(u64)ids[row] * H + j], g);
+            atomicAdd(&dtyp[(u64)tt[row] * H + j], g);
         }
-        dpos[(size_t)s * H + j] += acc;
+        dpos[(u64)s * H + j] += acc;
     }
 }
 
@@ -366,7 +366,7 @@ extern "C" __global__ void gather_rows(const gemm_t* x, const int* pos, int B, i
         long long r = i / H;
         int j = (int)(i - r * H);
         int b = (int)(r / K);
-        out[i] = x[((size_t)b * S + pos[r]) * H + j];
+        out[i] = x[((u64)b * S + pos[r]) * H + j];
     }
 }
 
@@ -377,7 +377,7 @@ extern "C" __global__ void scatter_add_rows(const float* d, const int* pos, int 
         long long r = i / H;
         int j = (int)(i - r * H);
         int b = (int)(r / K);
-        atomicAdd(&dx[((size_t)b * S + pos[r]) * H + j], d[i]);
+        atomicAdd(&dx[((u64)b * S + pos[r]) * H + j], d[i]);
     }
 }
 
@@ -392,7 +392,7 @@ extern "C" __global__ void mlm_xent(const float* logits, const float* bias, cons
     __shared__ int sarg[32];
     int r = blockIdx.x;
     if (r >= M) return;
-    const float* x = logits + (size_t)r * V;
+    const float* x = logits + (u64)r * V;
     float mx = -3.402823466e38f;
     int arg = 0x7fffffff;
     for (int v = threadIdx.x; v < V; v += blockDim.x) {
@@ -434,7 +434,7 @@ extern "C" __global__ void mlm_xent(const float* logits, const float* bias, cons
     }
     if (dlogits) {
         float k = gscale * wr, inv = 1.f / se;
-        gemm_t* dl = dlogits + (size_t)r * V;
+        gemm_t* dl = dlogits + (u64)r * V;
         for (int v = threadIdx.x; v < V; v += blockDim.x) {
             float p = expf(x[v] + bias[v] - mx) * inv;
             dl[v] = f2g(k * (p - (v == label ? 1.f : 0.f)));
@@ -452,12 +452,12 @@ extern "C" __global__ void pooler_fwd(const float* x, int S, int H, const float*
     int lane = threadIdx.x & 31;
     if (wid >= B * H) return;
     int b = wid / H, o = wid % H;
-    const float* xr = x + (size_t)b * S * H;
-    const float* wr = W + (size_t)o * H;
+    const float* xr = x + (u64)b * S * H;
+    const float* wr = W + (u64)o * H;
     float s = 0.f;
     for (int k = lane; k < H; k += 32) s += wr[k] * xr[k];
     s = warp_sum(s);
-    if (lane == 0) pooled[(size_t)b * H + o] = tanhf(s + bias[o]);
+    if (lane == 0) pooled[(u64)b * H + o] = tanhf(s + bias[o]);
 }
 
 // seq_head_fwd: logits = pooled·Wᵀ + bias (n outputs, n <= 16), one warp per
@@ -477,14 +477,14 @@ extern "C" __global__ void seq_head_fwd(const float* pooled, const float* W, con
         z[o] = 0.f;
         if (o < n) {
             float s = 0.f;
-            for (int k = lane; k < H; k += 32) s += W[(size_t)o * H + k] * pooled[(size_t)b * H + k];
+            for (int k = lane; k < H; k += 32) s += W[(u64)o * H + k] * pooled[(u64)b * H + k];
             z[o] = warp_sum(s) + bias[o];
         }
     }
     if (lane != 0) return;
 #pragma unroll
     for (int o = 0; o < 16; o++)
-        if (o < n) logits[(size_t)b * n + o] = z[o];
+        if (o < n) logits[(u64)b * n + o] = z[o];
     if (mode == 1) {
         float e = z[0] - targets[b];
         atomicAdd(&stats[0], (double)e * (double)e);
@@ -510,7 +510,7 @@ extern "C" __global__ void seq_head_fwd(const float* pooled, const float* W, con
     if (dlog) {
 #pragma unroll
         for (int o = 0; o < 16; o++)
-            if (o < n) dlog[(size_t)b * n + o] = gscale * (expf(z[o] - mx) / se - (o == label ? 1.f : 0.f));
+            if (o < n) dlog[(u64)b * n + o] = gscale * (expf(z[o] - mx) / se - (o == label ? 1.f : 0.f));
     }
 }
 
@@ -522,8 +522,8 @@ extern "C" __global__ void seq_head_bwd_w(const float* dlog, const float* pooled
     int o = i / H, k = i % H;
     float s = 0.f, sb = 0.f;
     for (int b = 0; b < B; b++) {
-        float d = dlog[(size_t)b * n + o];
-        s += d * pooled[(size_t)b * H + k];
+        float d = dlog[(u64)b * n + o];
+        s += d * pooled[(u64)b * H + k];
         sb += d;
     }
     dW[i] += s;
@@ -537,7 +537,7 @@ extern "C" __global__ void seq_head_bwd_x(const float* dlog, const float* W, con
     if (i >= B * H) return;
     int b = i / H, k = i % H;
     float s = 0.f;
-    for (int o = 0; o < n; o++) s += dlog[(size_t)b * n + o] * W[(size_t)o * H + k];
+    for (int o = 0; o < n; o++) s += dlog[(u64)b * n + o] * W[(u64)o * H + k];
     float p = pooled[i];
     dz[i] = s * (1.f - p * p);
 }
@@ -549,8 +549,8 @@ extern "C" __global__ void pooler_bwd_w(const float* dz, const float* x, int S, 
     int o = i / H, k = i % H;
     float s = 0.f, sb = 0.f;
     for (int b = 0; b < B; b++) {
-        float d = dz[(size_t)b * H + o];
-        s += d * x[(size_t)b * S * H + k];
+        float d = dz[(u64)b * H + o];
+        s += d * x[(u64)b * S * H + k];
         sb += d;
     }
     dW[i] += s;
@@ -563,8 +563,8 @@ extern "C" __global__ void pooler_bwd_x(const float* dz, const float* W, int S, 
     if (i >= B * H) return;
     int b = i / H, k = i % H;
     float s = 0.f;
-    for (int o = 0; o < H; o++) s += dz[(size_t)b * H + o] * W[(size_t)o * H + k];
-    dx[(size_t)b * S * H + k] += s;
+    for (int o = 0; o < H; o++) s += dz[(u64)b * H + o] * W[(u64)o * H + k];
+    dx[(u64)b * S * H + k] += s;
 }
 
 // ---------------------------------------------------------------------------
