@@ -6,6 +6,7 @@ package kernels
 // extern char* openblas_get_corename(void);
 // extern char* openblas_get_config(void);
 // extern int openblas_get_num_threads(void);
+// extern void openblas_set_num_threads(int);
 import "C"
 
 import (
@@ -52,4 +53,14 @@ func firstWords(s string, n int) string {
 		}
 	}
 	return s
+}
+
+// SetThreads sets how many threads the kernels and OpenBLAS use (the
+// OPENBLAS_* environment variables are left as the user set them).
+func SetThreads(n int) {
+	if n < 1 {
+		return
+	}
+	Workers = n
+	C.openblas_set_num_threads(C.int(n))
 }

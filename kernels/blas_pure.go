@@ -16,3 +16,11 @@ func BLASName() string { return "pure-Go gonum BLAS (build tag pure: slower than
 
 // PureGo reports whether this is the slower pure-Go build.
 const PureGo = true
+
+// SetThreads sets how many goroutines the kernels use (gonum's BLAS uses
+// GOMAXPROCS).
+func SetThreads(n int) {
+	if n >= 1 {
+		Workers = n
+	}
+}

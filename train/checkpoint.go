@@ -1,0 +1,256 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
+	"github.com/fnet-tui/fnet-tui/rundir"
+	"github.com/fnet-tui/fnet-tui/tokenizer"
+)
+
+// Files of a checkpoint directory besides the model and optimizer.
+const (
+	TrainerFile        = "trainer.json"
+	SPTokenizerFile    = "tokenizer.model" // SentencePiece
+	WordPieceVocabFile = "vocab.txt"       // BERT WordPiece
+	BestLink           = "best"            // finetuning: the best dev checkpoint
+)
+
+// TrainerState is trainer.json: everything besides weights and optimizer
+// moments that a run needs to continue exactly where it stopped.
+type TrainerState struct {
+	Version    int             `json:"version"`
+	Kind       string          `json:"kind"`
+	Task       string          `json:"task,omitempty"`
+	Step       int             `json:"step"`        // optimizer updates done
+	TotalSteps int             `json:"total_steps"` // the schedule's length
+	MicroSteps uint64          `json:"micro_steps"` // micro-batches consumed: the dropout counter
+	Seed       uint64          `json:"seed"`
+	Data       json.RawMessage `json:"data"` // the data stream's position (pretrain.State or the finetuning cursor)
+	LR         float64         `json:"lr"`   // of the last update (informational; the schedule is a function of step)
+	Tokens     int64           `json:"tokens_seen"`
+	ElapsedS   float64         `json:"elapsed_s"`
+	SavedAt    time.Time       `json:"saved_at"`
+	Config     string          `json:"config"` // the run's config file
+	Metric     string          `json:"metric,omitempty"`
+	Score      *float64        `json:"score,omitempty"` // finetuning dev score at this step
+}
+
+const trainerStateVersion = 1
+
+// StepDirName is the directory of the checkpoint after `step` updates.
+func StepDirName(step int) string { return fmt.Sprintf("step-%09d", step) }
+
+// SaveCheckpoint writes a complete checkpoint under runDir/checkpoints: a
+// temporary directory is filled, synced and renamed to step-NNNNNNNNN, and
+// only then does the latest link move. A crash at any point leaves the
+// previous checkpoint loadable.
+func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts TrainerState) (string, error) {
+	ckDir := filepath.Join(runDir, rundir.CheckpointsDir)
+	name := StepDirName(ts.Step)
+	final := filepath.Join(ckDir, name)
+	tmp := filepath.Join(ckDir, fmt.Sprintf(".tmp-%s-%d", name, os.Getpid()))
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	fail := func(err error) (string, error) {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("checkpoint %s: %w", final, err)
+	}
+	cfg, heads := eng.Config(), eng.Heads()
+	if err := fnet.SaveModel(filepath.Join(tmp, fnet.ModelFile), cfg, heads, eng.Params()); err != nil {
+		return fail(err)
+	}
+	if err := fnet.SaveOptimizer(filepath.Join(tmp, fnet.OptimizerFile), cfg, heads, eng.Optimizer()); err != nil {
+		return fail(err)
+	}
+	if tok != nil {
+		if err := tokenizer.WriteFile(tok, filepath.Join(tmp, tokenizerFileName(tok))); err != nil {
+			return fail(err)
+		}
+	}
+	ts.Version = trainerStateVersion
+	ts.SavedAt = time.Now().UTC()
+	b, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := rundir.WriteFileAtomic(filepath.Join(tmp, TrainerFile), append(b, '\n'), 0o644); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return fail(err)
+	}
+	// Replace an existing checkpoint of the same step (a resumed run saving
+	// again) without a moment where neither exists under a name.
+	old := ""
+	if _, err := os.Stat(final); err == nil {
+		old = final + fmt.Sprintf(".old-%d", os.Getpid())
+		if err := os.Rename(final, old); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			os.Rename(old, final)
+		}
+		return fail(err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	if err := syncDir(ckDir); err != nil {
+		return "", err
+	}
+	if err := SetLink(ckDir, rundir.LatestLink, name); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// SetLink points ckDir/link at target atomically (a new symlink renamed over
+// the old one).
+func SetLink(ckDir, link, target string) error {
+	tmp := filepath.Join(ckDir, fmt.Sprintf(".%s.tmp-%d", link, os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(ckDir, link)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(ckDir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func tokenizerFileName(tok tokenizer.Tokenizer) string {
+	if tok.Kind() == "wordpiece" {
+		return WordPieceVocabFile
+	}
+	return SPTokenizerFile
+}
+
+// ListCheckpoints returns the step directories of a run's checkpoints
+// folder, oldest first.
+func ListCheckpoints(ckDir string) ([]string, error) {
+	ents, err := os.ReadDir(ckDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") && !strings.Contains(e.Name(), ".old-") {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PruneCheckpoints keeps the newest `keep` step directories (0 keeps all)
+// and never removes one that latest or best points at.
+func PruneCheckpoints(ckDir string, keep int) error {
+	if keep <= 0 {
+		return nil
+	}
+	all, err := ListCheckpoints(ckDir)
+	if err != nil {
+		return err
+	}
+	protected := map[string]bool{}
+	for _, l := range []string{rundir.LatestLink, BestLink} {
+		if t, err := os.Readlink(filepath.Join(ckDir, l)); err == nil {
+			protected[filepath.Base(t)] = true
+		}
+	}
+	for i := 0; i < len(all)-keep; i++ {
+		if !protected[all[i]] {
+			if err := os.RemoveAll(filepath.Join(ckDir, all[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Checkpoint is a loaded checkpoint directory.
+type Checkpoint struct {
+	Dir       string
+	Model     *fnet.LoadedModel
+	Trainer   *TrainerState // nil for weights without trainer.json
+	Tokenizer tokenizer.Tokenizer
+}
+
+// ResolveCheckpoint turns a run directory, its checkpoints folder, or a
+// checkpoint directory or model file into the checkpoint directory.
+func ResolveCheckpoint(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.IsDir() {
+		return filepath.Dir(path), nil
+	}
+	for _, cand := range []string{
+		filepath.Join(path, rundir.CheckpointsDir, rundir.LatestLink),
+		filepath.Join(path, rundir.LatestLink),
+	} {
+		if t, err := filepath.EvalSymlinks(cand); err == nil {
+			return t, nil
+		}
+	}
+	if _, err := os.Stat(filepath.Join(path, fnet.ModelFile)); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("%s: no checkpoint here (no %s, no checkpoints/latest)", path, fnet.ModelFile)
+}
+
+// LoadCheckpoint reads a checkpoint's model, trainer state and tokenizer.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	dir, err := ResolveCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	modelPath := filepath.Join(dir, fnet.ModelFile)
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		modelPath = path
+	}
+	m, err := fnet.LoadModel(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	ck := &Checkpoint{Dir: dir, Model: m}
+	if b, err := os.ReadFile(filepath.Join(dir, TrainerFile)); err == nil {
+		var ts TrainerState
+		if err := json.Unmarshal(b, &ts); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, TrainerFile), err)
+		}
+		ck.Trainer = &ts
+	}
+	for _, name := range []string{SPTokenizerFile, WordPieceVocabFile} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			if ck.Tokenizer, err = tokenizer.Load(p); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return ck, nil
+}

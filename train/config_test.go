@@ -1,0 +1,106 @@
+package train
+
+import (
+	"strings"
+	"testing"
+)
+
+const minimal = `
+kind = "pretrain"
+[model]
+preset = "mini"
+[data]
+corpus = "gostd"
+seq_len = 64
+batch_size = 4
+[train]
+steps = 10
+lr = 5e-4
+`
+
+func TestConfigDefaultsAndOverrides(t *testing.T) {
+	c, err := ParseConfig([]byte(minimal), []string{"train.lr=3e-4", "train.device=cpu", "eval.every=5", "model.hidden_size=128", "run.name=x y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Train.LR != 3e-4 || c.Train.Device != "cpu" || c.Eval.Every != 5 || c.Run.Name != "x y" {
+		t.Errorf("overrides not applied: %+v", c.Train)
+	}
+	if c.Train.AdamEps != 1e-6 || c.Train.WeightDecay != 0.01 || c.Data.MaskRate != 0.15 {
+		t.Errorf("defaults missing: %+v", c.Train)
+	}
+	mc, err := c.ModelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.HiddenSize != 128 || mc.NumLayers != 4 || mc.SeqLen != 64 || mc.VocabSize != 8192 {
+		t.Errorf("model config %s", mc)
+	}
+	// the resolved TOML reads back to the same config
+	again, err := ParseConfig(c.TOML(), nil)
+	if err != nil {
+		t.Fatalf("resolved config does not parse: %v\n%s", err, c.TOML())
+	}
+	if again.Train != c.Train || again.Model != c.Model || again.Data != c.Data || again.Eval != c.Eval {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", again, c)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name      string
+		text      string
+		overrides []string
+		want      string
+	}{
+		{"unknown key", minimal + "\n[train2]\nx = 1\n", nil, "train2"},
+		{"unknown nested key", strings.Replace(minimal, "lr = 5e-4", "lr = 5e-4\nlearning_rate = 1", 1), nil, "train.learning_rate"},
+		{"unknown override", minimal, []string{"train.lrr=1"}, "train.lrr"},
+		{"bad preset", minimal, []string{"model.preset=huge"}, "model.preset"},
+		{"bad lr", minimal, []string{"train.lr=-1"}, "train.lr"},
+		{"bad device", minimal, []string{"train.device=tpu"}, "train.device"},
+		{"bad type", minimal, []string{`train.steps="many"`}, "steps"},
+		{"seq too long", minimal, []string{"data.seq_len=4096"}, "seq_len"},
+		{"bad decay", minimal, []string{"train.decay=step"}, "train.decay"},
+		{"no steps", minimal, []string{"train.steps=0"}, "train.steps"},
+		{"bad mask", minimal, []string{"data.mask_rate=1.5"}, "data.mask_rate"},
+		{"malformed override", minimal, []string{"train.lr"}, "key=value"},
+		{"not a section", minimal, []string{"kind.x=1"}, "kind"},
+		{"bad toml", "kind = ", nil, "line 1"},
+		{"finetune without task", strings.Replace(minimal, `kind = "pretrain"`, `kind = "finetune"`, 1), nil, "finetune.task"},
+	}
+	for _, tc := range cases {
+		c, err := ParseConfig([]byte(tc.text), tc.overrides)
+		if err == nil {
+			_, err = c.ModelConfig()
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q does not name %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestScheduleTable(t *testing.T) {
+	lin := Schedule{Peak: 1, Min: 0, Warmup: 10, Total: 110, Decay: DecayLinear}
+	cos := Schedule{Peak: 1, Min: 0.1, Warmup: 0, Total: 100, Decay: DecayCosine}
+	con := Schedule{Peak: 2, Warmup: 4, Total: 10, Decay: DecayConstant}
+	cases := []struct {
+		s    Schedule
+		step int
+		want float64
+	}{
+		{lin, 1, 0.1}, {lin, 5, 0.5}, {lin, 10, 1}, {lin, 60, 0.5}, {lin, 110, 0}, {lin, 200, 0},
+		{cos, 0, 1}, {cos, 50, 0.55}, {cos, 100, 0.1},
+		{con, 2, 1}, {con, 4, 2}, {con, 9, 2},
+		{Schedule{Peak: 1, Total: 5}, 3, 0.4}, // no warmup: linear decay from the first step
+	}
+	for _, c := range cases {
+		if got := c.s.LR(c.step); got < c.want-1e-12 || got > c.want+1e-12 {
+			t.Errorf("%+v LR(%d) = %v, want %v", c.s, c.step, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/fnet-tui/fnet-tui/cuda"
+	"github.com/fnet-tui/fnet-tui/fnet"
+	"github.com/fnet-tui/fnet-tui/kernels"
+)
+
+// newEngine builds the engine train.device asks for. "cuda" without a usable
+// GPU is an error carrying the exact reason; "auto" falls back to the CPU
+// and says why through note.
+func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][]float32, note func(string, ...any)) (fnet.Engine, error) {
+	dev := cfg.Train.Device
+	if dev == "cuda" || dev == "auto" {
+		err := cuda.Available()
+		if err == nil {
+			prec, perr := cuda.ParsePrecision(cfg.Train.Precision)
+			if perr != nil {
+				return nil, fmt.Errorf("train.precision: %w", perr)
+			}
+			eng, err := cuda.NewEngineWithOptions(mc, heads, cfg.AdamW(), cfg.Train.Seed, prec, cuda.Options{Params: params})
+			if err == nil {
+				return gpuEngine{eng}, nil
+			}
+			if dev == "cuda" {
+				return nil, fmt.Errorf("train.device = \"cuda\": %w", err)
+			}
+			note("device auto: the CUDA engine failed to start (%v); training on the CPU", err)
+		} else if dev == "cuda" {
+			return nil, fmt.Errorf("train.device = \"cuda\" but no GPU can be used: %w (run `fnet-tui doctor`)", err)
+		} else {
+			note("device auto: no usable GPU (%v); training on the CPU", err)
+		}
+	}
+	mix, err := kernels.ParseMixMethod(cfg.Model.Mixing)
+	if err != nil {
+		return nil, fmt.Errorf("model.mixing: %w", err)
+	}
+	if kernels.PureGo {
+		note("this is the pure-Go build (-tags pure): matmuls use gonum's BLAS, several times slower than OpenBLAS")
+	}
+	return fnet.NewCPUEngine(mc, heads, cfg.AdamW(), fnet.CPUOptions{Seed: cfg.Train.Seed, Params: params, MixMethod: mix})
+}
+
+// gpuEngine adds the NVML reading the loop logs as system metrics.
+type gpuEngine struct{ *cuda.Engine }
+
+func (g gpuEngine) GPUUsage() (float64, float64, error) {
+	u, err := g.Usage()
+	if err != nil {
+		return 0, 0, err
+	}
+	return u.Util, u.MemUsedGiB(), nil
+}
