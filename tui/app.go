@@ -257,6 +257,7 @@ func (m *Model) applyPoll(msg pollMsg) tea.Cmd {
 				if m.pendingOpen {
 					m.openRun(r.ID)
 				}
+				m.setFlash("", false) // the run is on screen: the launch note has served
 				m.selectRun(r.ID)
 				m.pendingPID = 0
 				break

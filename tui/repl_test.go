@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
@@ -203,6 +204,10 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 			t.Errorf("answer lacks %q:\n%s", want, s)
 		}
 	}
+	// The screen with a fixed latency, for the golden file.
+	res, _ := sentencePredictor{}.FillMask("the quick fox saw the [MASK]", DefaultTopK)
+	m.Update(answerMsg{query: "the quick fox saw the [MASK]", results: res, latency: 2500 * time.Microsecond})
+	requireGolden(t, screen(m))
 	typeText(m, ":k 1")
 	press(m, "enter")
 	if m.repl.k != 1 {

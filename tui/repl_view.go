@@ -50,7 +50,7 @@ type replView struct {
 func newREPLView(st styles, load LoadFunc) replView {
 	ti := textinput.New()
 	ti.Prompt = "› "
-	ti.Placeholder = "the cat sat on the [MASK]."
+	ti.Placeholder = "e.g. the cat sat on the [MASK].  (:help)"
 	ti.SetVirtualCursor(true)
 	return replView{st: st, load: load, picking: true, input: ti, k: DefaultTopK}
 }

@@ -189,11 +189,11 @@ func (v *runView) side(r *runData, w, h int) string {
 	case finite(metricValue(sys, "gpu_util")) || finite(metricValue(sys, "gpu_mem_gib")):
 		lines = append(lines,
 			kv("GPU util", fmtPercent(metricValue(sys, "gpu_util"))),
-			kv("GPU mem", fmtFloat(metricValue(sys, "gpu_mem_gib"))+" GiB"))
+			kv("GPU mem", fmtAxis(metricValue(sys, "gpu_mem_gib"))+" GiB"))
 	default:
 		lines = append(lines,
-			kv("CPU", fmtFloat(metricValue(sys, "cpu_util"))+" cores"),
-			kv("RSS", fmtFloat(metricValue(sys, "rss_gib"))+" GiB"))
+			kv("CPU", fmtAxis(metricValue(sys, "cpu_util"))+" cores"),
+			kv("RSS", fmtAxis(metricValue(sys, "rss_gib"))+" GiB"))
 	}
 	lr := math.NaN()
 	if n := len(r.lr); n > 0 {

@@ -98,12 +98,21 @@ func typeText(m *Model, s string) {
 	}
 }
 
+// isQuit reports whether cmd is tea.Quit. Other commands may be timers
+// (the cursor blink), so they are not waited for: tea.Quit answers at once.
 func isQuit(cmd tea.Cmd) bool {
 	if cmd == nil {
 		return false
 	}
-	_, ok := cmd().(tea.QuitMsg)
-	return ok
+	got := make(chan tea.Msg, 1)
+	go func() { got <- cmd() }()
+	select {
+	case msg := <-got:
+		_, ok := msg.(tea.QuitMsg)
+		return ok
+	case <-time.After(100 * time.Millisecond):
+		return false
+	}
 }
 
 func TestRunsViewGolden(t *testing.T) {
