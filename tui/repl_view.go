@@ -42,6 +42,7 @@ type replView struct {
 	pred          Predictor
 	ckpt          string
 	loading       bool
+	querying      bool // a query is running: predictors are not safe for concurrent use
 	answer        *answerMsg
 	info          string
 	infoErr       bool
@@ -164,12 +165,21 @@ func (v *replView) submit(line string) tea.Cmd {
 	case "help":
 		v.info, v.infoErr = fmt.Sprintf(replHelp, v.k), false
 	case "ckpt":
+		if v.querying {
+			v.info, v.infoErr = "still answering the previous query", true
+			return nil
+		}
 		return v.open(c.text)
 	case "query":
 		if v.pred == nil {
 			v.info, v.infoErr = "no checkpoint loaded (esc to pick one)", true
 			return nil
 		}
+		if v.querying || v.loading {
+			v.info, v.infoErr = "still answering the previous query", true
+			return nil
+		}
+		v.querying = true
 		pred, k := v.pred, v.k
 		return func() tea.Msg {
 			start := time.Now()
@@ -181,6 +191,7 @@ func (v *replView) submit(line string) tea.Cmd {
 }
 
 func (v *replView) answered(msg answerMsg) {
+	v.querying = false
 	if msg.err != nil {
 		v.info, v.infoErr = msg.err.Error(), true
 		return

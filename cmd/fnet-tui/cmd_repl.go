@@ -6,13 +6,42 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/fnet-tui/fnet-tui/infer"
 	"github.com/fnet-tui/fnet-tui/tui"
 )
 
-// replLoader loads a checkpoint for masked-word queries. It stays nil
-// until package infer (the lead's) is in the tree; the REPL then says it
-// cannot answer rather than making answers up.
-var replLoader tui.LoadFunc
+// replLoader loads a checkpoint for masked-word queries (the dashboard's
+// REPL view uses it too).
+var replLoader tui.LoadFunc = loadPredictor
+
+// loadPredictor adapts package infer to the dashboard's Predictor.
+func loadPredictor(dir string) (tui.Predictor, error) {
+	p, err := infer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return inferPredictor{p}, nil
+}
+
+type inferPredictor struct{ p *infer.Predictor }
+
+func (a inferPredictor) Describe() string { return a.p.Describe() }
+
+func (a inferPredictor) FillMask(text string, k int) ([]tui.MaskResult, error) {
+	rs, err := a.p.FillMask(text, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.MaskResult, len(rs))
+	for i, r := range rs {
+		cs := make([]tui.Candidate, len(r.Candidates))
+		for j, c := range r.Candidates {
+			cs[j] = tui.Candidate{ID: c.ID, Token: c.Token, Prob: c.Prob}
+		}
+		out[i] = tui.MaskResult{Position: r.Position, Candidates: cs}
+	}
+	return out, nil
+}
 
 func init() {
 	register(&command{
