@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -143,27 +144,49 @@ func TestBenchTrainStep(t *testing.T) {
 	cfg := fnet.Presets["base"]
 	B, K := envInt("FNET_BENCH_BATCH", 32), envInt("FNET_BENCH_MASKED", 80)
 	steps := envInt("FNET_BENCH_STEPS", 20)
-	for _, v := range []struct {
-		prec Precision
-		mix  bool
-	}{{BF16, false}, {BF16, true}, {TF32, false}} {
-		if os.Getenv("FNET_BENCH_QUICK") == "1" && (v.mix || v.prec != BF16) {
+	for i, v := range []struct {
+		prec    Precision
+		mix     bool
+		B       int
+		profile bool
+	}{{BF16, false, B, true}, {BF16, true, B, false}, {TF32, false, B, false}, {BF16, false, 2 * B, false}} {
+		if os.Getenv("FNET_BENCH_QUICK") == "1" && i > 0 {
 			continue
 		}
-		r, err := benchOnce(cfg, B, K, steps, v.prec, v.mix)
+		r, prof, err := benchOnce(cfg, v.B, K, steps, v.prec, v.mix, v.profile)
 		if err != nil {
 			t.Fatalf("%v mixTF32=%v: %v", v.prec, v.mix, err)
 		}
 		j, _ := json.Marshal(r)
 		fmt.Printf("RESULT_JSON %s\n", j)
-		t.Logf("%s mixTF32=%v B=%d: %.2f ms/step, %.0f tokens/s, MFU %.1f%% of %g TFLOP/s", v.prec, v.mix, B, r.StepMs, r.TokensPerS, 100*r.MFU, r.PeakTF)
+		t.Logf("%s mixTF32=%v B=%d: %.2f ms/step, %.0f tokens/s, MFU %.1f%% of %g TFLOP/s", v.prec, v.mix, v.B, r.StepMs, r.TokensPerS, 100*r.MFU, r.PeakTF)
+		printProfile(prof, r.StepMs)
 	}
 }
 
-func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix bool) (benchResult, error) {
+// printProfile prints where a step's device time goes, per operation.
+func printProfile(prof []ProfileEntry, stepMs float64) {
+	if len(prof) == 0 {
+		return
+	}
+	var total, gemm float64
+	for _, p := range prof {
+		total += p.Ms
+		if strings.HasPrefix(p.Name, "gemm") {
+			gemm += p.Ms
+		}
+	}
+	const steps = 2
+	fmt.Printf("PROFILE device time per step %.2f ms (GEMMs %.2f ms, other kernels %.2f ms) of %.2f ms wall\n", total/steps, gemm/steps, (total-gemm)/steps, stepMs)
+	for _, p := range prof {
+		fmt.Printf("PROFILE %-44s %4d calls %8.3f ms/step %5.1f%%\n", p.Name, p.Count/steps, p.Ms/steps, 100*p.Ms/total)
+	}
+}
+
+func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix, profile bool) (benchResult, []ProfileEntry, error) {
 	e, err := NewEngineWithOptions(cfg, fnet.PretrainingHeads, fnet.DefaultAdamW, 1, prec, Options{MixTF32: mix})
 	if err != nil {
-		return benchResult{}, err
+		return benchResult{}, nil, err
 	}
 	defer e.Close()
 	corpus := newSyntheticCorpus(3, cfg.VocabSize)
@@ -177,15 +200,15 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix bool) (benc
 		t0 := time.Now()
 		st, err := e.ForwardBackward(batches[i%len(batches)], uint64(i), 1)
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		if _, err := e.Step(1e-4, 1); err != nil {
-			return r, err
+			return r, nil, err
 		}
 		dt := time.Since(t0).Seconds() * 1e3
 		loss := st.PretrainLoss()
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return r, fmt.Errorf("step %d: loss %v", i, loss)
+			return r, nil, fmt.Errorf("step %d: loss %v", i, loss)
 		}
 		if i == 0 {
 			r.FirstLoss = loss
@@ -198,7 +221,7 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix bool) (benc
 	for i := 0; i < 5; i++ {
 		t0 := time.Now()
 		if _, _, err := e.Evaluate(batches[i%len(batches)]); err != nil {
-			return r, err
+			return r, nil, err
 		}
 		if i >= 1 {
 			fwd = append(fwd, time.Since(t0).Seconds()*1e3)
@@ -220,7 +243,22 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix bool) (benc
 	if u, err := e.Usage(); err == nil {
 		r.MemGiB = u.MemUsedGiB()
 	}
-	return r, nil
+	if !profile {
+		return r, nil, nil
+	}
+	if err := e.SetProfiling(true); err != nil {
+		return r, nil, err
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := e.ForwardBackward(batches[i], uint64(i), 1); err != nil {
+			return r, nil, err
+		}
+		if _, err := e.Step(1e-4, 1); err != nil {
+			return r, nil, err
+		}
+	}
+	prof, err := e.Profile()
+	return r, prof, err
 }
 
 // TestPretrainLossFalls runs a few hundred pretraining steps of FNet-Base

@@ -49,6 +49,7 @@ type Engine struct {
 
 	act    *activations
 	tables map[int]*dftTables
+	prof   *profiler
 
 	closed bool
 }
@@ -78,7 +79,7 @@ var engineKernelNames = []string{
 	"colsum_f32_partial", "colsum_g_partial", "colsum_final", "bias_dropout", "dropout_to_g", "bias_gelu",
 	"gelu_bwd", "bias_gelu_f32", "gelu_bwd_f32", "embed_bwd", "gather_rows", "scatter_add_rows", "mlm_xent",
 	"pooler_fwd", "seq_head_fwd", "seq_head_bwd_w", "seq_head_bwd_x", "pooler_bwd_w", "pooler_bwd_x",
-	"sumsq_partial", "adamw",
+	"sumsq_partial", "adamw", "ln_fwd_reg", "ln_bwd_reg", "gelu_bwd_colsum",
 }
 
 // Options tune an Engine beyond NewEngine's arguments.
@@ -212,6 +213,10 @@ func (e *Engine) release() {
 		_ = e.s.drv.memFree(t.arena)
 	}
 	e.tables = map[int]*dftTables{}
+	if e.prof != nil {
+		e.prof.close()
+		e.prof = nil
+	}
 	if e.fixed != 0 {
 		_ = e.s.drv.memFree(e.fixed)
 		e.fixed = 0

@@ -121,9 +121,19 @@ func (p *pass) upload() error {
 
 // gemm runs a row-major GEMM C[M,N] = α·op(A)·op(B) + β·C on the engine's handle.
 func (e *Engine) gemm(transA, transB bool, m, n, k int, alpha float32, a DevPtr, at, lda int, b DevPtr, bt, ldb int, beta float32, c DevPtr, ct, ldc int, compute int) error {
-	return e.s.cublas.gemm(e.blas, gemmCall{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+	return e.gemmCall(gemmCall{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: gemmOperand{ptr: a, dtype: at, ld: lda}, b: gemmOperand{ptr: b, dtype: bt, ld: ldb},
 		c: gemmOperand{ptr: c, dtype: ct, ld: ldc}, compute: compute})
+}
+
+// gemmCall runs one cuBLAS call on the engine's handle (timed when profiling).
+func (e *Engine) gemmCall(g gemmCall) error {
+	timed := e.prof != nil && e.prof.begin()
+	err := e.s.cublas.gemm(e.blas, g)
+	if timed {
+		e.prof.end(gemmLabel(g))
+	}
+	return err
 }
 
 // linear: out[rows, out] = in[rows, in]·Wᵀ (W stored [out, in], the GEMM-typed copy).
@@ -169,7 +179,7 @@ func (p *pass) mix(in DevPtr, out DevPtr, beta float32) error {
 		if half == 1 {
 			bb = 1
 		}
-		err := e.s.cublas.gemm(e.blas, gemmCall{m: S, n: H, k: S, alpha: 1, beta: bb,
+		err := e.gemmCall(gemmCall{m: S, n: H, k: S, alpha: 1, beta: bb,
 			a:     gemmOperand{ptr: tab, dtype: dt, ld: S, stride: 0},
 			b:     gemmOperand{ptr: a.z1 + DevPtr(half*H*es), dtype: dt, ld: 2 * H, stride: int64(S * 2 * H)},
 			c:     gemmOperand{ptr: out, dtype: cudaR32F, ld: H, stride: int64(S * H)},
@@ -192,8 +202,17 @@ func (p *pass) gOrNil(g DevPtr) DevPtr {
 func (p *pass) ln(res, add, bias DevPtr, d dropout, lnW, lnB string, rows int, xhat, rstd, out, outG DevPtr) error {
 	e := p.e
 	H := e.cfg.HiddenSize
-	return e.l.launch("ln_fwd", warpRowGrid(rows), block1D, 0, res, add, bias, d.seed, d.step, d.site, d.thr, d.scale,
+	return e.l.launch(e.lnKernel("ln_fwd"), warpRowGrid(rows), block1D, 0, res, add, bias, d.seed, d.step, d.site, d.thr, d.scale,
 		e.param(e.params, lnW), e.param(e.params, lnB), int32(rows), int32(H), float32(e.cfg.LayerNormEps), xhat, rstd, out, outG)
+}
+
+// lnKernel picks the register-resident LayerNorm when a row fits
+// (H ≤ 1024, 32 values per lane).
+func (e *Engine) lnKernel(name string) string {
+	if e.cfg.HiddenSize <= 32*32 {
+		return name + "_reg"
+	}
+	return name
 }
 
 // forward runs the encoder and the heads; with train it also leaves the
@@ -213,7 +232,7 @@ func (p *pass) forward() error {
 		return err
 	}
 	d := e.dropoutAt(p.train, p.dstep, fnet.DropoutSiteEmbeddings)
-	if err := l.launch("bias_dropout", elementwiseGrid(int64(T*H)), block1D, 0, a.tmpH, e.param(e.params, fnet.EmbProjBias),
+	if err := l.launch("bias_dropout", rowColGrid(T, H), block1D, 0, a.tmpH, e.param(e.params, fnet.EmbProjBias),
 		d.seed, d.step, d.site, d.thr, d.scale, int64(T), int32(H), a.x[0], p.gOrNil(a.xG[0])); err != nil {
 		return err
 	}
@@ -232,7 +251,7 @@ func (p *pass) forward() error {
 		if err := p.linear(a.aG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.u[i], gt); err != nil {
 			return err
 		}
-		if err := l.launch("bias_gelu", elementwiseGrid(int64(T*F)), block1D, 0, a.u[i], e.param(e.params, fnet.LayerParam(i, fnet.FFInB)),
+		if err := l.launch("bias_gelu", rowColGrid(T, F), block1D, 0, a.u[i], e.param(e.params, fnet.LayerParam(i, fnet.FFInB)),
 			int64(T), int32(F), a.h[i]); err != nil {
 			return err
 		}
@@ -269,7 +288,7 @@ func (p *pass) mlmForward() error {
 	if err := p.linear(a.gathG, M, H, H, fnet.MLMDenseW, a.uh, cudaR32F); err != nil {
 		return err
 	}
-	if err := l.launch("bias_gelu_f32", elementwiseGrid(int64(M*H)), block1D, 0, a.uh, e.param(e.params, fnet.MLMDenseB), int64(M), int32(H), a.gh); err != nil {
+	if err := l.launch("bias_gelu_f32", rowColGrid(M, H), block1D, 0, a.uh, e.param(e.params, fnet.MLMDenseB), int64(M), int32(H), a.gh); err != nil {
 		return err
 	}
 	if err := p.ln(0, a.gh, 0, noDropout, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.xhatH, a.rstdH, 0, a.hmG); err != nil {
@@ -353,7 +372,7 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 func (p *pass) lnBackward(dy, xhat, rstd DevPtr, lnW, lnB string, rows int, dx, dxG DevPtr, d dropout) error {
 	e := p.e
 	H := e.cfg.HiddenSize
-	if err := e.l.launch("ln_bwd", warpRowGrid(rows), block1D, 0, dy, xhat, rstd, e.param(e.params, lnW), int32(rows), int32(H),
+	if err := e.l.launch(e.lnKernel("ln_bwd"), warpRowGrid(rows), block1D, 0, dy, xhat, rstd, e.param(e.params, lnW), int32(rows), int32(H),
 		dx, dxG, d.seed, d.step, d.site, d.thr, d.scale); err != nil {
 		return err
 	}
@@ -393,11 +412,7 @@ func (p *pass) backward() error {
 			return err
 		}
 		// h = gelu(a·W1ᵀ + b1)
-		if err := e.l.launch("gelu_bwd", elementwiseGrid(int64(T*F)), block1D, 0, a.dFG, a.u[i], e.param(e.params, fnet.LayerParam(i, fnet.FFInB)),
-			int64(T), int32(F), a.dUG); err != nil {
-			return err
-		}
-		if err := p.colsum("g", a.dUG, 0, noDropout, T, F, e.param(e.grads, fnet.LayerParam(i, fnet.FFInB)), 0); err != nil {
+		if err := p.geluBackward(a.dFG, a.u[i], fnet.LayerParam(i, fnet.FFInB), T, F, a.dUG); err != nil {
 			return err
 		}
 		if err := p.linearBackward(a.dUG, a.aG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.dA, cudaR32F, true); err != nil {
@@ -419,13 +434,28 @@ func (p *pass) backward() error {
 	}
 	// x0 = dropout(LN(emb)·Wpᵀ + bp)
 	d := e.dropoutAt(true, p.dstep, fnet.DropoutSiteEmbeddings)
-	if err := e.l.launch("dropout_to_g", elementwiseGrid(int64(T*H)), block1D, 0, a.dCur, d.seed, d.step, d.site, d.thr, d.scale, int64(T*H), a.dG); err != nil {
+	// In bf16 mode the data gradient through the projection takes float32
+	// operands (TF32): it is 1/40 of the step's FLOPs, and every embedding
+	// gradient sums it over the whole batch, so bf16 rounding here showed
+	// up among the largest parity errors (embeddings.LayerNorm.bias).
+	var dPf DevPtr
+	if e.prec == BF16 {
+		dPf = a.dA
+	}
+	if err := e.l.launch("dropout_to_g", elementwiseGrid(int64(T*H)), block1D, 0, a.dCur, d.seed, d.step, d.site, d.thr, d.scale, int64(T*H), a.dG, dPf); err != nil {
 		return err
 	}
 	if err := p.colsum("f32", a.dCur, 0, d, T, H, e.param(e.grads, fnet.EmbProjBias), 0); err != nil {
 		return err
 	}
-	if err := p.linearBackward(a.dG, a.embLNG, T, H, H, fnet.EmbProjWeight, a.tmpH, cudaR32F, false); err != nil {
+	if e.prec == BF16 {
+		if err := p.linearBackward(a.dG, a.embLNG, T, H, H, fnet.EmbProjWeight, 0, 0, false); err != nil {
+			return err
+		}
+		if err := e.gemm(false, false, T, H, H, 1, dPf, cudaR32F, H, e.param(e.params, fnet.EmbProjWeight), cudaR32F, H, 0, a.tmpH, cudaR32F, H, computeF32FastTF32); err != nil {
+			return err
+		}
+	} else if err := p.linearBackward(a.dG, a.embLNG, T, H, H, fnet.EmbProjWeight, a.tmpH, cudaR32F, false); err != nil {
 		return err
 	}
 	if err := p.lnBackward(a.tmpH, a.embXhat, a.embRstd, fnet.EmbLNWeight, fnet.EmbLNBias, T, a.dNext, 0, noDropout); err != nil {
@@ -434,6 +464,19 @@ func (p *pass) backward() error {
 	blk := [3]uint32{uint32(min(threadsPerBlock, (H+31)/32*32)), 1, 1}
 	return e.l.launch("embed_bwd", [3]uint32{uint32(b.S), 1, 1}, blk, 0, a.dNext, a.ids, a.types, int32(b.B), int32(b.S), int32(H),
 		e.param(e.grads, fnet.WordEmbName), e.param(e.grads, fnet.PosEmbName), e.param(e.grads, fnet.TypeEmbName))
+}
+
+// geluBackward writes du = dh·gelu'(u + b) and adds its column sums (in
+// float32, before rounding du) into the bias gradient, in one pass.
+func (p *pass) geluBackward(dh, u DevPtr, bias string, rows, C int, du DevPtr) error {
+	e, a := p.e, p.a
+	chunks, rpc := colsumChunks(rows)
+	grid := [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}
+	if err := e.l.launch("gelu_bwd_colsum", grid, [3]uint32{32, 8, 1}, 0, dh, u, e.param(e.params, bias), int32(rows), int32(C), int32(rpc), du, a.partials); err != nil {
+		return err
+	}
+	fgrid := [3]uint32{uint32((C + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
+	return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(C), int32(C), float32(1), e.param(e.grads, bias))
 }
 
 // mixGradInput is where LN1's backward leaves the GEMM-typed gradient the
@@ -462,7 +505,7 @@ func (p *pass) mlmBackward() error {
 	if err := p.lnBackward(a.dhm, a.xhatH, a.rstdH, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.dgh, 0, noDropout); err != nil {
 		return err
 	}
-	if err := e.l.launch("gelu_bwd_f32", elementwiseGrid(int64(M*H)), block1D, 0, a.dgh, a.uh, e.param(e.params, fnet.MLMDenseB),
+	if err := e.l.launch("gelu_bwd_f32", rowColGrid(M, H), block1D, 0, a.dgh, a.uh, e.param(e.params, fnet.MLMDenseB),
 		int64(M), int32(H), a.du, a.duG); err != nil {
 		return err
 	}

@@ -86,6 +86,12 @@ func TestKernelEmbedLN(t *testing.T) {
 }
 
 func TestKernelLayerNormResidualDropout(t *testing.T) {
+	for _, suffix := range []string{"", "_reg"} {
+		t.Run("ln"+suffix, func(t *testing.T) { testLayerNorm(t, suffix) })
+	}
+}
+
+func testLayerNorm(t *testing.T, suffix string) {
 	d := newTestDevice(t, BF16)
 	rng := newRNG()
 	T := tB * tS
@@ -95,7 +101,7 @@ func TestKernelLayerNormResidualDropout(t *testing.T) {
 	p := 0.1
 	thr, sc := fnet.DropoutThreshold(p), float32(1/(1-p))
 	xhat, rstd, out, outG := d.alloc(4*T*tH), d.alloc(4*T), d.alloc(4*T*tH), d.gOut(T*tH)
-	d.launch("ln_fwd", warpRowGrid(T), block1D, d.f32(res), d.f32(add), d.f32(bias), seed, step, uint32(3), thr, sc,
+	d.launch("ln_fwd"+suffix, warpRowGrid(T), block1D, d.f32(res), d.f32(add), d.f32(bias), seed, step, uint32(3), thr, sc,
 		d.f32(gamma), d.f32(beta), int32(T), int32(tH), float32(1e-12), xhat, rstd, out, outG)
 	z := make([]float32, T*tH)
 	for i := range z {
@@ -115,7 +121,7 @@ func TestKernelLayerNormResidualDropout(t *testing.T) {
 	dy := randn(rng, T*tH, 1)
 	dyp, xhp := d.f32(dy), d.f32(wx)
 	dx, dxG := d.alloc(4*T*tH), d.gOut(T*tH)
-	d.launch("ln_bwd", warpRowGrid(T), block1D, dyp, xhp, d.f32(wr), d.f32(gamma), int32(T), int32(tH), dx, dxG, seed, step, uint32(3), thr, sc)
+	d.launch("ln_bwd"+suffix, warpRowGrid(T), block1D, dyp, xhp, d.f32(wr), d.f32(gamma), int32(T), int32(tH), dx, dxG, seed, step, uint32(3), thr, sc)
 	wdx, dg, db := make([]float32, T*tH), make([]float32, tH), make([]float32, tH)
 	partial := make([]float32, 2*tH*max(kernels.Workers, 1))
 	kernels.LayerNormBackward(dy, wx, wr, gamma, wdx, dg, db, partial, T, tH, false)
@@ -176,7 +182,7 @@ func TestKernelElementwise(t *testing.T) {
 	p := 0.25
 	thr, sc := fnet.DropoutThreshold(p), float32(1/(1-p))
 	out, outG := d.alloc(4*T*tH), d.gOut(T*tH)
-	d.launch("bias_dropout", elementwiseGrid(int64(T*tH)), block1D, d.f32(in), d.f32(bias), seed, step, uint32(0), thr, sc, int64(T), int32(tH), out, outG)
+	d.launch("bias_dropout", rowColGrid(T, tH), block1D, d.f32(in), d.f32(bias), seed, step, uint32(0), thr, sc, int64(T), int32(tH), out, outG)
 	want := make([]float32, T*tH)
 	for i := range want {
 		want[i] = in[i] + bias[i%tH]
@@ -186,17 +192,18 @@ func TestKernelElementwise(t *testing.T) {
 	relErr(t, "bias_dropout", d.read(out, T*tH), want, 1e-6)
 	relErr(t, "bias_dropout (bf16)", d.readG(outG, T*tH), want, 5e-3)
 	dy := randn(rng, T*tH, 1)
-	dg := d.gOut(T * tH)
-	d.launch("dropout_to_g", elementwiseGrid(int64(T*tH)), block1D, d.f32(dy), seed, step, uint32(0), thr, sc, int64(T*tH), dg)
+	dg, df := d.gOut(T*tH), d.alloc(4*T*tH)
+	d.launch("dropout_to_g", elementwiseGrid(int64(T*tH)), block1D, d.f32(dy), seed, step, uint32(0), thr, sc, int64(T*tH), dg, df)
 	kernels.DropoutBackward(dy, want, mask, p)
 	relErr(t, "dropout_to_g", d.readG(dg, T*tH), want, 5e-3)
+	relErr(t, "dropout_to_g (float32)", d.read(df, T*tH), want, 1e-7)
 
 	// bias + GELU and its backward, GEMM-typed and float32 versions
 	u, b := randn(rng, T*tF, 2), randn(rng, tF, 0.5)
 	ub := fromBF16(toBF16(u))
 	h := d.gOut(T * tF)
 	up, bp := d.g(u), d.f32(b)
-	d.launch("bias_gelu", elementwiseGrid(int64(T*tF)), block1D, up, bp, int64(T), int32(tF), h)
+	d.launch("bias_gelu", rowColGrid(T, tF), block1D, up, bp, int64(T), int32(tF), h)
 	wh, wd := make([]float32, T*tF), make([]float32, T*tF)
 	dh := randn(rng, T*tF, 1)
 	dhb := fromBF16(toBF16(dh))
@@ -207,12 +214,23 @@ func TestKernelElementwise(t *testing.T) {
 	}
 	relErr(t, "bias_gelu", d.readG(h, T*tF), wh, 5e-3)
 	du := d.gOut(T * tF)
-	d.launch("gelu_bwd", elementwiseGrid(int64(T*tF)), block1D, d.g(dh), up, bp, int64(T), int32(tF), du)
+	d.launch("gelu_bwd", rowColGrid(T, tF), block1D, d.g(dh), up, bp, int64(T), int32(tF), du)
 	relErr(t, "gelu_bwd", d.readG(du, T*tF), wd, 5e-3)
+	chunks, rpc := colsumChunks(T)
+	du2, part := d.gOut(T*tF), d.alloc(4*chunks*tF)
+	d.launch("gelu_bwd_colsum", [3]uint32{uint32((tF + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, d.g(dh), up, bp, int32(T), int32(tF), int32(rpc), du2, part)
+	relErr(t, "gelu_bwd_colsum du", d.readG(du2, T*tF), wd, 5e-3)
+	db := d.f32(make([]float32, tF))
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part, int32(chunks), int32(tF), int32(tF), float32(1), db)
+	wdb := make([]float32, tF)
+	for i, v := range wd {
+		wdb[i%tF] += v
+	}
+	relErr(t, "gelu_bwd_colsum bias gradient", d.read(db, tF), wdb, 1e-4)
 
 	uf := d.f32(u)
 	hf := d.alloc(4 * T * tF)
-	d.launch("bias_gelu_f32", elementwiseGrid(int64(T*tF)), block1D, uf, bp, int64(T), int32(tF), hf)
+	d.launch("bias_gelu_f32", rowColGrid(T, tF), block1D, uf, bp, int64(T), int32(tF), hf)
 	for i := range wh {
 		x := float64(u[i]) + float64(b[i%tF])
 		wh[i] = float32(kernels.GELU64(x))
@@ -220,7 +238,7 @@ func TestKernelElementwise(t *testing.T) {
 	}
 	relErr(t, "bias_gelu_f32", d.read(hf, T*tF), wh, 1e-5)
 	duf, dug := d.alloc(4*T*tF), d.gOut(T*tF)
-	d.launch("gelu_bwd_f32", elementwiseGrid(int64(T*tF)), block1D, d.f32(dh), uf, bp, int64(T), int32(tF), duf, dug)
+	d.launch("gelu_bwd_f32", rowColGrid(T, tF), block1D, d.f32(dh), uf, bp, int64(T), int32(tF), duf, dug)
 	relErr(t, "gelu_bwd_f32", d.read(duf, T*tF), wd, 1e-4)
 	relErr(t, "gelu_bwd_f32 (bf16)", d.readG(dug, T*tF), wd, 5e-3)
 

@@ -167,6 +167,7 @@ type launcher struct {
 	s      *runtimeState
 	m      *module
 	stream uintptr
+	prof   *profiler
 }
 
 func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, args ...any) error {
@@ -182,7 +183,11 @@ func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, arg
 	if len(k.ptrs) > 0 {
 		p = unsafe.Pointer(&k.ptrs[0])
 	}
+	timed := l.prof != nil && l.prof.begin()
 	err = l.s.drv.launch(f, grid, block, shared, l.stream, p)
+	if timed {
+		l.prof.end(name)
+	}
 	runtime.KeepAlive(k)
 	if err != nil {
 		return fmt.Errorf("kernel %s: %w", name, err)
@@ -204,6 +209,12 @@ func elementwiseGrid(n int64) [3]uint32 {
 		b = 1
 	}
 	return [3]uint32{uint32(b), 1, 1}
+}
+
+// rowColGrid covers a [rows, cols] tensor for the kernels with a
+// per-column operand: x over columns, y striding over (at most 4096) rows.
+func rowColGrid(rows, cols int) [3]uint32 {
+	return [3]uint32{uint32((cols + threadsPerBlock - 1) / threadsPerBlock), uint32(max(1, min(rows, 4096))), 1}
 }
 
 // warpRowGrid gives one warp per row, 8 rows per block.

@@ -130,6 +130,11 @@ func relL2(ours []float32, ref *safetensors.Tensor, floor float64) (float64, flo
 // gradient after one forward/backward, and every parameter update after one
 // AdamW step, each as a relative L2 error.
 func RunParity(weightsPath, expectPath string, mode Precision) (*fnet.ParityReport, error) {
+	return RunParityWithOptions(weightsPath, expectPath, mode, Options{})
+}
+
+// RunParityWithOptions is RunParity with engine Options (Params is ignored).
+func RunParityWithOptions(weightsPath, expectPath string, mode Precision, o Options) (*fnet.ParityReport, error) {
 	wf, err := safetensors.ReadFile(weightsPath)
 	if err != nil {
 		return nil, err
@@ -154,7 +159,8 @@ func RunParity(weightsPath, expectPath string, mode Precision) (*fnet.ParityRepo
 	if err != nil {
 		return nil, err
 	}
-	eng, err := NewEngineWithOptions(cfg, fnet.MaskedLMHeads, opt, 0, mode, Options{Params: params})
+	o.Params = params
+	eng, err := NewEngineWithOptions(cfg, fnet.MaskedLMHeads, opt, 0, mode, o)
 	if err != nil {
 		return nil, err
 	}

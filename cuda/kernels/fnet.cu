@@ -202,6 +202,91 @@ extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const floa
     }
 }
 
+// Register-resident variants for H <= 32·LN_MAXK: each lane keeps its
+// row slice in registers (the loops are unrolled, so the array indices are
+// compile-time constants), so every input is read once and all loads of a
+// row are in flight together. Same arithmetic, same summation order.
+#define LN_MAXK 32
+
+extern "C" __global__ void ln_fwd_reg(const float* res, const float* add, const float* bias, u64 seed, u64 step,
+                                      u32 site, u32 thr, float dscale, const float* gamma, const float* beta, int rows,
+                                      int H, float eps, float* xhat, float* rstd, float* out, gemm_t* out_g) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    u64 base = (u64)row * H;
+    float v[LN_MAXK];
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < LN_MAXK; k++) {
+        int j = lane + 32 * k;
+        v[k] = 0.f;
+        if (j < H) {
+            float a = add[base + j];
+            if (bias) a += bias[j];
+            a = drop_apply(a, seed, step, site, thr, dscale, (u32)(base + j));
+            v[k] = res ? res[base + j] + a : a;
+            sum += v[k];
+        }
+    }
+    float mean = warp_sum(sum) / H;
+    float sq = 0.f;
+#pragma unroll
+    for (int k = 0; k < LN_MAXK; k++) {
+        if (lane + 32 * k < H) {
+            float d = v[k] - mean;
+            sq += d * d;
+        }
+    }
+    float rs = 1.f / sqrtf(warp_sum(sq) / H + eps);
+#pragma unroll
+    for (int k = 0; k < LN_MAXK; k++) {
+        int j = lane + 32 * k;
+        if (j < H) {
+            float n = (v[k] - mean) * rs;
+            xhat[base + j] = n;
+            float y = n * gamma[j] + beta[j];
+            if (out) out[base + j] = y;
+            if (out_g) out_g[base + j] = f2g(y);
+        }
+    }
+    if (lane == 0) rstd[row] = rs;
+}
+
+extern "C" __global__ void ln_bwd_reg(const float* dy, const float* xhat, const float* rstd, const float* gamma,
+                                      int rows, int H, float* dx, gemm_t* dx_g, u64 seed, u64 step, u32 site, u32 thr,
+                                      float dscale) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    u64 base = (u64)row * H;
+    float g[LN_MAXK], xh[LN_MAXK];
+    float sg = 0.f, sgx = 0.f;
+#pragma unroll
+    for (int k = 0; k < LN_MAXK; k++) {
+        int j = lane + 32 * k;
+        g[k] = 0.f;
+        xh[k] = 0.f;
+        if (j < H) {
+            g[k] = dy[base + j] * gamma[j];
+            xh[k] = xhat[base + j];
+            sg += g[k];
+            sgx += g[k] * xh[k];
+        }
+    }
+    float mg = warp_sum(sg) / H, mgx = warp_sum(sgx) / H;
+    float rs = rstd[row];
+#pragma unroll
+    for (int k = 0; k < LN_MAXK; k++) {
+        int j = lane + 32 * k;
+        if (j < H) {
+            float d = rs * (g[k] - mg - xh[k] * mgx);
+            if (dx) dx[base + j] = d;
+            if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(base + j)));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Column sums in two deterministic stages: blocks of 32 columns × 8 row
 // lanes write per-chunk partial sums; colsum_final adds scale × the sum of
@@ -275,6 +360,33 @@ extern "C" __global__ void colsum_g_partial(const gemm_t* src, int rows, int C, 
     }
 }
 
+// gelu_bwd_colsum: du = dh·gelu'(u + b) (written in the GEMM type) and,
+// in the same pass, the per-chunk column sums of du in float32 (the bias
+// gradient, before du is rounded). Launched like the colsum partials.
+extern "C" __global__ void gelu_bwd_colsum(const gemm_t* dh, const gemm_t* u, const float* b, int rows, int C, int rpc,
+                                           gemm_t* du, float* part) {
+    __shared__ float sa[8][33];
+    int j = blockIdx.x * 32 + threadIdx.x;
+    int c = blockIdx.y;
+    int r0 = c * rpc, r1 = min(rows, r0 + rpc);
+    float a = 0.f;
+    if (j < C) {
+        float bj = b[j];
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) {
+            u64 i = (u64)r * C + j;
+            float d = g2f(dh[i]) * gelu_grad(g2f(u[i]) + bj);
+            du[i] = f2g(d);
+            a += d;
+        }
+    }
+    sa[threadIdx.y][threadIdx.x] = a;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < C) {
+        for (int k = 1; k < 8; k++) a += sa[k][threadIdx.x];
+        part[(u64)c * C + j] = a;
+    }
+}
+
 // colsum_final: out[j] += scale · Σ_c part[c·ld + j] for j < C.
 extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, int C, float scale, float* out) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
@@ -285,58 +397,68 @@ extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, i
 }
 
 // ---------------------------------------------------------------------------
-// Elementwise.
+// Elementwise over [rows, C] with a per-column operand: a 2-D grid (x over
+// columns, y striding over rows) gives each thread its column without a
+// 64-bit division per element. ROWCOL_BEGIN defines i (flat index) and j (column).
+#define ROWCOL_BEGIN                                                      \
+    long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x;      \
+    if (j >= C) return;                                                  \
+    for (long long r = blockIdx.y; r < rows; r += gridDim.y) {           \
+        long long i = r * C + j;
+#define ROWCOL_END }
 
 // bias_dropout: out = dropout(in + bias) for [rows, C], in float32 and the
 // GEMM type (out_g optional).
 extern "C" __global__ void bias_dropout(const float* in, const float* bias, u64 seed, u64 step, u32 site, u32 thr,
                                         float dscale, long long rows, int C, float* out, gemm_t* out_g) {
-    long long n = rows * C;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float v = drop_apply(in[i] + bias[i % C], seed, step, site, thr, dscale, (u32)i);
-        out[i] = v;
-        if (out_g) out_g[i] = f2g(v);
-    }
+    ROWCOL_BEGIN
+    float v = drop_apply(in[i] + bias[j], seed, step, site, thr, dscale, (u32)i);
+    out[i] = v;
+    if (out_g) out_g[i] = f2g(v);
+    ROWCOL_END
 }
 
-// dropout_to_g: out = dropout(in) in the GEMM type (the backward of bias_dropout).
+// dropout_to_g: out = dropout(in) in the GEMM type (the backward of
+// bias_dropout), and in float32 when out_f is set.
 extern "C" __global__ void dropout_to_g(const float* in, u64 seed, u64 step, u32 site, u32 thr, float dscale,
-                                        long long n, gemm_t* out) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        out[i] = f2g(drop_apply(in[i], seed, step, site, thr, dscale, (u32)i));
+                                        long long n, gemm_t* out, float* out_f) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = drop_apply(in[i], seed, step, site, thr, dscale, (u32)i);
+        out[i] = f2g(v);
+        if (out_f) out_f[i] = v;
+    }
 }
 
 // bias_gelu: h = gelu(u + b) for the feed-forward [rows, C] (u is the GEMM
 // output, kept for the backward pass).
 extern "C" __global__ void bias_gelu(const gemm_t* u, const float* b, long long rows, int C, gemm_t* h) {
-    long long n = rows * C;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        h[i] = f2g(gelu_f(g2f(u[i]) + b[i % C]));
+    ROWCOL_BEGIN
+    h[i] = f2g(gelu_f(g2f(u[i]) + b[j]));
+    ROWCOL_END
 }
 
 // gelu_bwd: du = dh · gelu'(u + b).
 extern "C" __global__ void gelu_bwd(const gemm_t* dh, const gemm_t* u, const float* b, long long rows, int C,
                                     gemm_t* du) {
-    long long n = rows * C;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        du[i] = f2g(g2f(dh[i]) * gelu_grad(g2f(u[i]) + b[i % C]));
+    ROWCOL_BEGIN
+    du[i] = f2g(g2f(dh[i]) * gelu_grad(g2f(u[i]) + b[j]));
+    ROWCOL_END
 }
 
 // The masked-LM head's small [M, H] tensors stay in float32.
 extern "C" __global__ void bias_gelu_f32(const float* u, const float* b, long long rows, int C, float* h) {
-    long long n = rows * C;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        h[i] = gelu_f(u[i] + b[i % C]);
+    ROWCOL_BEGIN
+    h[i] = gelu_f(u[i] + b[j]);
+    ROWCOL_END
 }
 
 extern "C" __global__ void gelu_bwd_f32(const float* dh, const float* u, const float* b, long long rows, int C,
                                         float* du, gemm_t* du_g) {
-    long long n = rows * C;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float d = dh[i] * gelu_grad(u[i] + b[i % C]);
-        du[i] = d;
-        du_g[i] = f2g(d);
-    }
+    ROWCOL_BEGIN
+    float d = dh[i] * gelu_grad(u[i] + b[j]);
+    du[i] = d;
+    du_g[i] = f2g(d);
+    ROWCOL_END
 }
 
 // ---------------------------------------------------------------------------

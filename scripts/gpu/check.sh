@@ -48,7 +48,7 @@ TAIL=6 stage gemm 25 "${CT[@]}" -test.run XXX -test.bench BenchmarkGemmBF16 -tes
 
 echo
 echo "=== kernel / parity lines"
-grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst)' "$OUT/kernels.log" "$OUT/engine.log" | head -40
+grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst|gradient norm)' "$OUT/kernels.log" "$OUT/engine.log" | head -60
 grep -hE -- '--- (PASS|FAIL|SKIP)' "$OUT/kernels.log" "$OUT/engine.log"
 echo "=== speed (same GPU, FNet-Base, seq 512, batch $BATCH)"
 grep -h '^RESULT_JSON' "$OUT/bench.log" "$OUT/hf.log" > "$OUT/results.jsonl"
@@ -57,12 +57,13 @@ import json, sys
 rows = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.strip()]
 hf = next((r for r in rows if r["what"].startswith("hugging")), None)
 for r in rows:
-    tag = r["what"].split()[0] + " " + r.get("precision", "") + (" mixTF32" if r.get("mix_tf32") else "")
+    tag = f'{r["what"].split()[0]} {r.get("precision", "")}{" mixTF32" if r.get("mix_tf32") else ""} B={r["batch"]}'
     line = f"{tag:40s} {r['step_ms_median']:8.2f} ms/step {r['tokens_per_s']:10.0f} tok/s  MFU {100*r['mfu']:5.1f}%"
     if hf and r is not hf:
         line += f"  x{r['tokens_per_s']/hf['tokens_per_s']:.2f} vs HF"
     print(line)
 PY
+grep -h '^PROFILE' "$OUT/bench.log" | head -45
 grep -h 'TRAIN_RESULT\|^TRAIN step' "$OUT/train.log" | tail -4
 grep -h 'TFLOP/s' "$OUT/gemm.log"
 echo "=== stages"
