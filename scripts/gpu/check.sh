@@ -6,6 +6,7 @@
 # seq-512 training step against Hugging Face's FNetForPreTraining, a short
 # pretraining run with falling loss, and cuBLAS's GEMM ceiling.
 #
+# FNET_CHECK_ONLY="kernels engine" runs only the named stages.
 # Each stage has its own time limit and a failing stage does not stop the
 # later ones. Logs go to $OUT (or ./gpu-out); the summary is printed last.
 set -u
@@ -25,6 +26,11 @@ CT=(bash -c 'cd cuda && exec "$0" "$@"' "$BIN/cuda.test")
 stage() { # name timeout command...
   local name=$1 limit=$2
   shift 2
+  if [ -n "${FNET_CHECK_ONLY:-}" ] && [[ " $FNET_CHECK_ONLY " != *" $name "* ]]; then
+    SUMMARY+=("$(printf '%-10s %-14s' "$name" skipped)")
+    : >"$OUT/$name.log"
+    return
+  fi
   local t0=$SECONDS
   echo "=== $name (limit ${limit}s)"
   timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
