@@ -1,0 +1,155 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
+	"github.com/fnet-tui/fnet-tui/glue"
+)
+
+// finetuneJob feeds the loop GLUE training batches: one seeded permutation
+// of the training set per epoch, the last partial batch of an epoch
+// dropped (static shapes; every example still comes up across epochs).
+type finetuneJob struct {
+	task   glue.Task
+	train  *glue.Encoded
+	devs   []devSet
+	batch  int
+	evalB  int
+	seed   uint64
+	pos    finetunePos
+	perm   []int
+	waited time.Duration
+}
+
+// devSet is one labelled evaluation split (MNLI has two).
+type devSet struct {
+	task     glue.Task
+	enc      *glue.Encoded
+	examples []glue.Example
+	suffix   string // metric name suffix: "" or "_mm"
+}
+
+// finetunePos is the data state in trainer.json.
+type finetunePos struct {
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"` // examples of the epoch's permutation already used
+}
+
+func (j *finetuneJob) permutation(epoch int) []int {
+	rng := rand.New(rand.NewPCG(j.seed, 0xF1E7+uint64(epoch)))
+	return rng.Perm(j.train.Len())
+}
+
+func (j *finetuneJob) next(context.Context) (*fnet.Batch, error) {
+	if j.perm == nil {
+		j.perm = j.permutation(j.pos.Epoch)
+	}
+	if j.pos.Pos+j.batch > len(j.perm) {
+		j.pos = finetunePos{Epoch: j.pos.Epoch + 1}
+		j.perm = j.permutation(j.pos.Epoch)
+	}
+	b := j.train.Batch(j.perm[j.pos.Pos : j.pos.Pos+j.batch])
+	j.pos.Pos += j.batch
+	return b, nil
+}
+
+func (j *finetuneJob) dataState() (json.RawMessage, error) { return json.Marshal(j.pos) }
+
+func (j *finetuneJob) waitTime() (time.Duration, time.Duration) { return 0, 0 }
+
+func (j *finetuneJob) loss(s fnet.Stats) float64 { return s.TaskLoss() }
+
+func (j *finetuneJob) trainValues(s fnet.Stats) map[string]float64 {
+	v := map[string]float64{"loss": s.TaskLoss()}
+	if !j.task.IsRegression {
+		v["accuracy"] = s.TaskAcc()
+	}
+	return v
+}
+
+func (j *finetuneJob) trainSummary(v map[string]float64) string {
+	if j.task.IsRegression {
+		return fmt.Sprintf("loss %.4f", v["loss"])
+	}
+	return fmt.Sprintf("loss %.4f | acc %.3f", v["loss"], v["accuracy"])
+}
+
+// evaluate scores every dev set with the task's official metrics; the
+// score that picks the best checkpoint is the first set's leaderboard metric.
+func (j *finetuneJob) evaluate(ctx context.Context, eng fnet.Engine) (evalResult, error) {
+	res := evalResult{values: map[string]float64{}, task: j.task.Name, metric: j.task.ScoreMetric}
+	summary := ""
+	for i, d := range j.devs {
+		preds, st, err := Predict(ctx, eng, d.enc, j.evalB)
+		if err != nil {
+			return evalResult{}, err
+		}
+		scores, err := glue.ScoreExamples(d.task, preds, d.examples)
+		if err != nil {
+			return evalResult{}, err
+		}
+		for k, v := range scores {
+			res.values[k+d.suffix] = v
+		}
+		res.values["loss"+d.suffix] = st.TaskLoss()
+		if i == 0 {
+			res.score = scores[j.task.ScoreMetric]
+		}
+		for _, m := range d.task.Metrics {
+			summary += fmt.Sprintf("%s%s %.4f | ", m, d.suffix, scores[m])
+		}
+	}
+	res.summary = fmt.Sprintf("%s: %sdev loss %.4f", j.task.Display, summary, res.values["loss"])
+	return res, nil
+}
+
+func (j *finetuneJob) close() {}
+
+// Predict runs an encoded split through the classifier in batches and
+// returns one prediction per example: the argmax class id, or the
+// regression value. Unlabelled splits get placeholder labels the loss
+// ignores.
+func Predict(ctx context.Context, eng fnet.Engine, enc *glue.Encoded, batch int) ([]float64, fnet.Stats, error) {
+	n := enc.Len()
+	preds := make([]float64, 0, n)
+	var total fnet.Stats
+	classes := eng.Config().NumLabels
+	for lo := 0; lo < n; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, total, err
+		}
+		b := enc.Range(lo, min(lo+batch, n))
+		if !enc.Labelled {
+			if enc.Task.IsRegression {
+				b.Targets = make([]float32, b.B)
+			} else {
+				b.Labels = make([]int, b.B)
+			}
+		}
+		st, logits, err := eng.Evaluate(b)
+		if err != nil {
+			return nil, total, err
+		}
+		total.Add(st)
+		for r := 0; r < b.B; r++ {
+			row := logits[r*classes : (r+1)*classes]
+			if enc.Task.IsRegression {
+				preds = append(preds, float64(row[0]))
+				continue
+			}
+			best := 0
+			for c := range row {
+				if row[c] > row[best] {
+					best = c
+				}
+			}
+			preds = append(preds, float64(best))
+		}
+	}
+	return preds, total, nil
+}
