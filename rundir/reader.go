@@ -48,8 +48,8 @@ func (r *MetricsReader) Poll() (MetricsPoll, error) {
 		if len(line) == 0 {
 			continue
 		}
-		var m Metric
-		if err := json.Unmarshal(line, &m); err != nil {
+		m, err := ParseMetricLine(line)
+		if err != nil {
 			r.BadLines++
 			r.LastError = fmt.Errorf("%s:%d: %w", r.tail.Path, res.FirstLine+i, err)
 			continue
@@ -114,11 +114,12 @@ func LastMetrics(dir string, n int) ([]Metric, error) {
 	}
 	out := make([]Metric, 0, len(lines))
 	for _, l := range lines {
-		var m Metric
-		if len(bytes.TrimSpace(l)) == 0 || json.Unmarshal(l, &m) != nil {
+		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
-		out = append(out, m)
+		if m, err := ParseMetricLine(l); err == nil {
+			out = append(out, m)
+		}
 	}
 	return out, nil
 }
