@@ -102,7 +102,7 @@ var keyTable = []binding{
 	bind(actLogY, inRun, "Chart", "L", "log / linear y", "L", "l"),
 	bind(actXAxis, inRun, "Chart", "x", "x by step / wall time", "x"),
 
-	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint)", "f"),
+	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint; enter leaves overrides)", "f"),
 	bind(actOpen, inLaunch, "Launch", "enter", "start run", "enter"),
 	bind(actOpen, inREPL, "REPL", "enter", "load checkpoint / query", "enter"),
 }

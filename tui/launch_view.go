@@ -102,8 +102,8 @@ func (v *launchView) Update(msg tea.KeyPressMsg, act action, s *store) (*LaunchS
 	case actNextField:
 		return nil, v.focus(v.field + 1)
 	case actOpen:
-		if v.field == fieldOverrides { // enter leaves the text field
-			return nil, v.focus(fieldConfig)
+		if v.field == fieldOverrides { // enter leaves the text field for the next one
+			return nil, v.focus(fieldCheckpoint)
 		}
 		spec, err := v.spec(s)
 		if err != nil {
@@ -210,7 +210,7 @@ func (v *launchView) View(s *store, runsDir string) string {
 	if spec, err := v.spec(s); err != nil {
 		b.WriteString("\n" + v.st.err.Render(truncate("cannot start: "+err.Error(), v.width)) + "\n")
 	} else if args, err := spec.Args(runsDir); err == nil {
-		b.WriteString("\n" + v.st.dim.Render(truncate("$ fnet-tui "+strings.Join(args, " "), v.width)) + "\n")
+		b.WriteString("\n" + v.st.dim.Width(max(v.width, 10)).Render("$ fnet-tui "+strings.Join(args, " ")) + "\n")
 	}
 	if v.note != "" {
 		st := v.st.ok

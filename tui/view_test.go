@@ -329,3 +329,26 @@ func TestLaunchViewGolden(t *testing.T) {
 	}
 	requireGolden(t, s)
 }
+
+func TestLaunchFinetuneFromACheckpoint(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 80, 24)
+	press(m, "n", "down", "down") // glue-sst2.toml, listed after the pretraining configs
+	if c, _ := m.launch.current(); c.Name != "glue-sst2.toml" {
+		t.Fatalf("selected %q", c.Name)
+	}
+	press(m, "f", "enter") // through the overrides to the checkpoint list
+	if m.launch.field != fieldCheckpoint {
+		t.Fatalf("field %d", m.launch.field)
+	}
+	press(m, "down") // the second newest checkpoint: the live run's step 600
+	spec, err := m.launch.spec(m.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Kind != "finetune" || filepath.Base(spec.From) != "step-000000600" || !strings.Contains(spec.From, "pretrain-small") {
+		t.Errorf("spec %+v", spec)
+	}
+	if s := screen(m); !strings.Contains(s, "--from") || !strings.Contains(s, "step-000000600") {
+		t.Errorf("the command line preview should show --from:\n%s", s)
+	}
+}
