@@ -465,7 +465,7 @@ func (m *Model) render() string {
 	var body string
 	switch {
 	case m.showHelp:
-		body = m.st.header.Render("Keys") + m.st.dim.Render("  (? or esc closes)") + "\n\n" + helpText(m.width)
+		body = m.st.header.Render("Keys") + m.st.dim.Render("  (? or esc closes)") + "\n\n" + helpText(m.width, bodyH-2)
 	default:
 		switch m.view {
 		case viewRuns:

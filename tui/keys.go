@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
 )
 
 // viewID names the dashboard's views.
@@ -96,11 +97,11 @@ var keyTable = []binding{
 	bind(actResume, inRuns|inRun, "Runs", "r", "resume from latest checkpoint", "r"),
 	bind(actQuery, inRuns|inRun, "Runs", "p", "query checkpoint in REPL", "p"),
 
-	bind(actSmoothMore, inRun, "Chart", "+", "smooth more", "+", "="),
-	bind(actSmoothLess, inRun, "Chart", "-", "smooth less", "-", "_"),
-	bind(actRaw, inRun, "Chart", "o", "raw / smoothed", "o"),
-	bind(actLogY, inRun, "Chart", "L", "log / linear y", "L", "l"),
-	bind(actXAxis, inRun, "Chart", "x", "x by step / wall time", "x"),
+	bind(actSmoothMore, inRun, "Run", "+", "smooth more", "+", "="),
+	bind(actSmoothLess, inRun, "Run", "-", "smooth less", "-", "_"),
+	bind(actRaw, inRun, "Run", "o", "raw / smoothed", "o"),
+	bind(actLogY, inRun, "Run", "L", "log / linear y", "L", "l"),
+	bind(actXAxis, inRun, "Run", "x", "x by step / wall time", "x"),
 
 	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint; enter leaves overrides)", "f"),
 	bind(actOpen, inLaunch, "Launch", "enter", "start run", "enter"),
@@ -135,29 +136,78 @@ func nonText(k string) bool {
 	return false
 }
 
-// helpText renders the key table grouped by section, the content of `?`.
-func helpText(width int) string {
+// helpText renders the key table grouped by section, the content of `?`,
+// in as many columns (up to 3) as it takes to fit width×height.
+func helpText(width, height int) string {
 	var groups []string
 	rows := map[string][]string{}
+	keyW := 0
+	for _, b := range keyTable {
+		keyW = max(keyW, len([]rune(b.Help().Key)))
+	}
 	for _, b := range keyTable {
 		h := b.Help()
 		if _, ok := rows[b.group]; !ok {
 			groups = append(groups, b.group)
 		}
-		rows[b.group] = append(rows[b.group], "  "+pad(h.Key, 10)+" "+h.Desc+scopeNote(b.scope))
-	}
-	var sb strings.Builder
-	for i, g := range groups {
-		if i > 0 {
-			sb.WriteByte('\n')
+		note := scopeNote(b.scope)
+		if note == " ("+b.group+")" { // the section already says where
+			note = ""
 		}
-		sb.WriteString(g + "\n")
-		for _, r := range rows[g] {
-			sb.WriteString(truncate(r, width) + "\n")
+		rows[b.group] = append(rows[b.group], pad(h.Key, keyW)+" "+h.Desc+note)
+	}
+	footer := "REPL commands: :k N (top-k), :ckpt PATH (load a checkpoint), :help"
+	avail := max(height-2, 1) // the footer and a blank line
+	for try := 0; ; try++ {
+		// Tries: 1 column, 2 columns, 2 columns without blank lines between
+		// sections, then 3 columns.
+		ncols := []int{1, 2, 2, 3}[min(try, 3)]
+		gap := try != 2 && try < 3
+		cw := (width - 2*(ncols-1)) / ncols
+		cols := [][]string{nil}
+		if !gap { // sections run on from one column into the next
+			for _, g := range groups {
+				for _, l := range append([]string{g}, rows[g]...) {
+					if len(cols[len(cols)-1]) >= avail {
+						cols = append(cols, nil)
+					}
+					cols[len(cols)-1] = append(cols[len(cols)-1], truncate(l, cw))
+				}
+			}
+		}
+		for _, g := range groups {
+			if !gap {
+				break
+			}
+			block := append([]string{g}, rows[g]...)
+			cur := cols[len(cols)-1]
+			need := len(block)
+			if len(cur) > 0 {
+				need++ // blank line between sections
+			}
+			if len(cur) > 0 && len(cur)+need > avail {
+				cols = append(cols, nil)
+				cur = nil
+			}
+			if len(cur) > 0 {
+				cur = append(cur, "")
+			}
+			for _, l := range block {
+				cur = append(cur, truncate(l, cw))
+			}
+			cols[len(cols)-1] = cur
+		}
+		if len(cols) <= ncols || try >= 3 {
+			var blocks []string
+			for i, c := range cols {
+				if i > 0 {
+					blocks = append(blocks, "  ")
+				}
+				blocks = append(blocks, lipgloss.NewStyle().Width(cw).Render(strings.Join(c, "\n")))
+			}
+			return lipgloss.JoinHorizontal(lipgloss.Top, blocks...) + "\n\n" + truncate(footer, width)
 		}
 	}
-	sb.WriteString("\nREPL commands: :k N (top-k), :ckpt PATH (load a checkpoint), :help")
-	return sb.String()
 }
 
 // scopeNote names the views of a binding that is not global.

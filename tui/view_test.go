@@ -352,3 +352,19 @@ func TestLaunchFinetuneFromACheckpoint(t *testing.T) {
 		t.Errorf("the command line preview should show --from:\n%s", s)
 	}
 }
+
+// At 80x24 the help must still show every key (in columns).
+func TestHelpFitsSmallScreens(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 80, 24)
+	press(m, "?")
+	s := screen(m)
+	for _, b := range keyTable {
+		if k := b.Help().Key; !strings.Contains(s, k+" ") {
+			t.Errorf("help at 80x24 lacks key %q", k)
+		}
+	}
+	if !strings.Contains(s, ":ckpt PATH") {
+		t.Error("help lacks the REPL commands")
+	}
+	requireGolden(t, s)
+}
