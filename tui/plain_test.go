@@ -162,3 +162,58 @@ func TestPlainModeFollowsProgress(t *testing.T) {
 		t.Errorf("no state change line:\n%s", out.String())
 	}
 }
+
+// quickTrainer stands in for `fnet-tui pretrain`: it writes a run folder,
+// a few train lines while running, then finishes.
+const quickTrainer = `#!/bin/sh
+runs=""
+while [ $# -gt 0 ]; do [ "$1" = "--runs" ] && runs="$2"; shift; done
+d="$runs/pretrain-pretrain-mini-20250601-120000"
+mkdir -p "$d"
+status() {
+  printf '{"state":"%s","kind":"pretrain","pid":%d,"step":%d,"total_steps":3,"started_at":"2025-06-01T12:00:00Z","updated_at":"2025-06-01T12:00:00Z"}\n' "$1" $$ "$2" > "$d/s.tmp"
+  mv "$d/s.tmp" "$d/status.json"
+}
+status running 0
+for i in 1 2 3; do
+  sleep 0.2
+  printf '{"t":"2025-06-01T12:00:0%dZ","step":%d,"split":"train","loss":%d.5}\n' $i $i $((4-i)) >> "$d/metrics.jsonl"
+  status running $i
+done
+sleep 0.2
+status done 3
+`
+
+func TestPlainModeDemoFollowsToTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "fnet-tui")
+	os.WriteFile(exe, []byte(quickTrainer), 0o755)
+	runs := filepath.Join(dir, "runs")
+	l := Launcher{Exe: exe, RunsDir: runs}
+	var out bytes.Buffer
+	err := RunPlain(context.Background(), Options{RunsDir: runs, ConfigsDir: "configs", Demo: true, PollEvery: 10 * time.Millisecond,
+		Launch: func(s LaunchSpec) (*Launched, error) { return l.Start(s, fixtureNow) }}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"started the demo: pid", "pretrain-pretrain-mini-20250601-120000 running step 3/3 (100%) loss 1.5", "running -> done"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("plain demo output lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestPlainModeDemoThatFailsSaysWhere(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "fnet-tui")
+	os.WriteFile(exe, []byte("#!/bin/sh\necho 'config: no such file' >&2\nexit 1\n"), 0o755)
+	runs := filepath.Join(dir, "runs")
+	l := Launcher{Exe: exe, RunsDir: runs}
+	var out bytes.Buffer
+	err := RunPlain(context.Background(), Options{RunsDir: runs, Demo: true, PollEvery: 10 * time.Millisecond,
+		Launch: func(s LaunchSpec) (*Launched, error) { return l.Start(s, fixtureNow) }}, &out)
+	if err == nil || !strings.Contains(err.Error(), "exited before creating its run") || !strings.Contains(err.Error(), ".launch") {
+		t.Fatalf("err %v", err)
+	}
+}
