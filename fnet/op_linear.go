@@ -42,18 +42,13 @@ func linear(x, w, b *G.Node, act Activation) *G.Node {
 		kernels.MatMulNT(n, out, in, xs, ws, dst, false)
 		switch act {
 		case ActNone:
-			addBias(dst, bs, n, out)
+			kernels.AddBias(dst, bs, n, out)
 		case ActGELU:
-			addBias(pre, bs, n, out)
+			kernels.AddBias(pre, bs, n, out)
 			kernels.GELUForward(pre, y.data, aux)
 		case ActTanh:
-			addBias(pre, bs, n, out)
-			kernels.ParallelFor(len(pre), 1<<14, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					t := kernels.Tanh32(pre[i])
-					aux[i], y.data[i] = t, t
-				}
-			})
+			kernels.AddBias(pre, bs, n, out)
+			kernels.TanhForward(pre, y.data, aux)
 		}
 		return y.t, nil
 	}
@@ -69,17 +64,6 @@ func linear(x, w, b *G.Node, act Activation) *G.Node {
 		}, nil
 	}
 	return apply(op, x, w, b)
-}
-
-func addBias(y, b []float32, n, out int) {
-	kernels.ParallelFor(n, 64, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := y[i*out : i*out+out]
-			for j, bj := range b[:out] {
-				row[j] += bj
-			}
-		}
-	})
 }
 
 // activationBackward is dpre = dy ⊙ act'(pre), from the forward pass's saved
@@ -131,16 +115,13 @@ func linearDW(dpre, x *G.Node, n, in, out int) *G.Node {
 // biasGrad is db = Σ_rows dpre.
 func biasGrad(dpre *G.Node, n, out int) *G.Node {
 	db := newOwned(out)
+	var scratch []float32
 	op := newOp("bias_grad", fnType(f32Mat, f32Vec), tensor.Shape{out}, []bool{false})
 	op.do = func(v []G.Value) (G.Value, error) {
-		d := f32s(v[0])
-		clear(db.data)
-		for i := 0; i < n; i++ {
-			row := d[i*out : i*out+out]
-			for j, x := range row {
-				db.data[j] += x
-			}
+		if len(scratch) < kernels.Workers*out {
+			scratch = make([]float32, kernels.Workers*out)
 		}
+		kernels.BiasGrad(f32s(v[0]), db.data, scratch, n, out)
 		return db.t, nil
 	}
 	return apply(op, dpre)

@@ -19,16 +19,19 @@ func AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float64, t int, gscal
 	decay := float32(lr * wd)
 	e := float32(eps)
 	ParallelFor(len(p), 1<<15, func(lo, hi int) {
-		ps, gs, ms, vs := p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-		for i := range ps {
-			gi := gs[i] * gscale
-			mi := b1*ms[i] + (1-b1)*gi
-			vi := b2*vs[i] + (1-b2)*gi*gi
-			ms[i], vs[i] = mi, vi
-			denom := sqrt32(vi)*invSqrtBC2 + e
-			ps[i] -= stepSize*mi/denom + decay*ps[i]
-		}
+		adamwChunk(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, stepSize, invSqrtBC2, e, decay, gscale)
 	})
+}
+
+func adamwGo(p, g, m, v []float32, b1, b2, stepSize, invSqrtBC2, e, decay, gscale float32) {
+	for i := range p {
+		gi := g[i] * gscale
+		mi := b1*m[i] + (1-b1)*gi
+		vi := b2*v[i] + (1-b2)*gi*gi
+		m[i], v[i] = mi, vi
+		denom := sqrt32(vi)*invSqrtBC2 + e
+		p[i] -= stepSize*mi/denom + decay*p[i]
+	}
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/netlib/blas/netlib"
@@ -22,16 +23,35 @@ import (
 // friends from the environment itself; we never set them.
 var impl blas.Float32 = netlib.Implementation{}
 
+// splitGemm is set when OpenBLAS runs single-threaded and Gemm splits rows
+// over the workers instead.
+var splitGemm bool
+
 func init() {
 	// gorgonia's own matmuls (none on the hot path, but any built-in op a
 	// user graph adds) use the same library.
 	gorgonia.Use(netlib.Implementation{})
+	// OpenBLAS's thread pool spins (sched_yield) for a while after each
+	// call, taking the cores from the element-wise kernels that run between
+	// matmuls. Unless the user configured OpenBLAS's threads, run it
+	// single-threaded and split each large matmul over our own workers.
+	for _, v := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"} {
+		if os.Getenv(v) != "" {
+			return
+		}
+	}
+	C.openblas_set_num_threads(1)
+	splitGemm = true
 }
 
-// BLASName describes the BLAS in use, e.g. "OpenBLAS 0.3.21 (Zen, 2 threads)".
+// BLASName describes the BLAS in use, e.g. "OpenBLAS 0.3.21 (Zen core)".
 func BLASName() string {
-	return fmt.Sprintf("%s (%s core, %d threads)", firstWords(C.GoString(C.openblas_get_config()), 2),
-		C.GoString(C.openblas_get_corename()), int(C.openblas_get_num_threads()))
+	threads := fmt.Sprintf("%d threads", int(C.openblas_get_num_threads()))
+	if splitGemm {
+		threads = fmt.Sprintf("matmuls split over %d workers", Workers)
+	}
+	return fmt.Sprintf("%s (%s core, %s)", firstWords(C.GoString(C.openblas_get_config()), 2),
+		C.GoString(C.openblas_get_corename()), threads)
 }
 
 // PureGo reports whether this is the slower pure-Go build.
@@ -62,5 +82,9 @@ func SetThreads(n int) {
 		return
 	}
 	Workers = n
-	C.openblas_set_num_threads(C.int(n))
+	if !splitGemm {
+		C.openblas_set_num_threads(C.int(n))
+	}
 }
+
+func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }

@@ -14,6 +14,9 @@ var impl blas.Float32 = gonum.Implementation{}
 // BLASName describes the BLAS in use.
 func BLASName() string { return "pure-Go gonum BLAS (build tag pure: slower than OpenBLAS)" }
 
+// gonum's BLAS parallelises internally.
+const splitGemm = false
+
 // PureGo reports whether this is the slower pure-Go build.
 const PureGo = true
 

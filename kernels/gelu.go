@@ -16,9 +16,6 @@ func Tanh32(x float32) float32 {
 	} else if x < -clamp {
 		x = -clamp
 	}
-	if x > -0.0004 && x < 0.0004 {
-		return x
-	}
 	x2 := x * x
 	p := x2*-2.76076847742355e-16 + 2.00018790482477e-13
 	p = x2*p + -8.60467152213735e-11
@@ -37,27 +34,41 @@ func Tanh32(x float32) float32 {
 // approximation FNet uses) and saves t = tanh(...) for the backward pass.
 // y may alias x.
 func GELUForward(x, y, t []float32) {
-	ParallelFor(len(x), 1<<14, func(lo, hi int) {
-		xs, ys, ts := x[lo:hi], y[lo:hi], t[lo:hi]
-		for i, v := range xs {
-			th := Tanh32(geluC * (v + geluA*v*v*v))
-			ts[i] = th
-			ys[i] = 0.5 * v * (1 + th)
-		}
-	})
+	ParallelFor(len(x), 1<<14, func(lo, hi int) { geluFwd(x[lo:hi], y[lo:hi], t[lo:hi]) })
 }
 
 // GELUBackward computes dx = dy · gelu'(x) from x and the saved tanh t.
 // dx may alias dy.
 func GELUBackward(dy, x, t, dx []float32) {
-	ParallelFor(len(x), 1<<14, func(lo, hi int) {
-		dys, xs, ts, dxs := dy[lo:hi], x[lo:hi], t[lo:hi], dx[lo:hi]
-		for i, v := range xs {
-			th := ts[i]
-			d := 0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*geluA*v*v)
-			dxs[i] = dys[i] * d
-		}
-	})
+	ParallelFor(len(x), 1<<14, func(lo, hi int) { geluBwd(dy[lo:hi], x[lo:hi], t[lo:hi], dx[lo:hi]) })
+}
+
+// TanhForward writes y = tanh(x) and keeps it in t for the backward pass.
+func TanhForward(x, y, t []float32) {
+	ParallelFor(len(x), 1<<14, func(lo, hi int) { tanhFwd(x[lo:hi], y[lo:hi], t[lo:hi]) })
+}
+
+func geluFwdGo(x, y, t []float32) {
+	for i, v := range x {
+		th := Tanh32(geluC * (v + geluA*v*v*v))
+		t[i] = th
+		y[i] = 0.5 * v * (1 + th)
+	}
+}
+
+func geluBwdGo(dy, x, t, dx []float32) {
+	for i, v := range x {
+		th := t[i]
+		d := 0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*geluA*v*v)
+		dx[i] = dy[i] * d
+	}
+}
+
+func tanhFwdGo(x, y, t []float32) {
+	for i, v := range x {
+		th := Tanh32(v)
+		t[i], y[i] = th, th
+	}
 }
 
 // GELU64 is the reference tanh GELU in float64.

@@ -21,7 +21,32 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if transB {
 		tb = blas.Trans
 	}
-	impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	// Split the rows of C over the workers (each a single-threaded BLAS
+	// call) when the product is big enough to be worth it.
+	if !splitGemm || Workers < 2 || m < 2*gemmMinRows || float64(m)*float64(n)*float64(k) < gemmMinWork {
+		impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	rows := gemmRowBlock(m, Workers)
+	ParallelFor(m, rows, func(lo, hi int) {
+		aOff := lo * lda // op(A) row i is A row i
+		if transA {
+			aOff = lo // op(A) row i is A column i
+		}
+		impl.Sgemm(ta, tb, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+const (
+	gemmMinRows = 16
+	gemmMinWork = 1 << 18 // multiply-adds below which one thread is faster
+)
+
+// gemmRowBlock is the chunk ParallelFor gets: an even share of the rows,
+// rounded up to a multiple of 16 (OpenBLAS's kernels work in row panels).
+func gemmRowBlock(m, workers int) int {
+	per := (m + workers - 1) / workers
+	return (per + 15) / 16 * 16
 }
 
 // MatMulNT computes C[m×n] (=|+=) A[m×k] · B[n×k]ᵀ: the Linear layer forward

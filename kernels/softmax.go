@@ -24,16 +24,7 @@ func SoftmaxCrossEntropy(logits, probs []float32, labels []int, weights []float3
 			}
 			lbl := labels[i]
 			lblLogit := row[lbl] // read before probs (which may alias row) overwrite it
-			var sum float32
-			for j, x := range row {
-				e := Exp32(x - mx)
-				pr[j] = e
-				sum += e
-			}
-			inv := 1 / sum
-			for j := range pr {
-				pr[j] *= inv
-			}
+			sum, _ := softmaxRow(row, pr)
 			// CE = logsumexp − logit[label]
 			ce := math.Log(float64(sum)) + float64(mx) - float64(lblLogit)
 			partial[3*i] = float64(w) * ce
@@ -69,4 +60,23 @@ func SoftmaxCrossEntropyBackward(probs []float32, labels []int, weights []float3
 			d[labels[i]] -= w
 		}
 	})
+}
+
+// softmaxRowGo writes the probabilities of one row and returns the sum of
+// exp(x − max) and the max.
+func softmaxRowGo(row, pr []float32) (sum, mx float32) {
+	mx = row[0]
+	for _, x := range row {
+		mx = max(mx, x)
+	}
+	for j, x := range row {
+		e := Exp32(x - mx)
+		pr[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range pr {
+		pr[j] *= inv
+	}
+	return sum, mx
 }
