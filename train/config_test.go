@@ -1,6 +1,7 @@
 package train
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -101,6 +102,34 @@ func TestScheduleTable(t *testing.T) {
 	for _, c := range cases {
 		if got := c.s.LR(c.step); got < c.want-1e-12 || got > c.want+1e-12 {
 			t.Errorf("%+v LR(%d) = %v, want %v", c.s, c.step, got, c.want)
+		}
+	}
+}
+
+// TestEveryKeyIsDocumented keeps docs/CONFIG.md true: every TOML key of
+// every section appears in its table.
+func TestEveryKeyIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]any{"model": ModelSection{}, "data": DataSection{}, "train": TrainSection{}, "eval": EvalSection{},
+		"checkpoint": CkptSection{}, "log": LogSection{}, "run": RunSection{}, "finetune": FinetuneBlock{}}
+	for name, sec := range sections {
+		part := string(doc)
+		i := strings.Index(part, "## ["+name+"]")
+		if i < 0 {
+			t.Errorf("docs/CONFIG.md has no [%s] section", name)
+			continue
+		}
+		part = part[i:]
+		if j := strings.Index(part[3:], "\n## "); j >= 0 {
+			part = part[:j+3]
+		}
+		for _, k := range keysOf(sec) {
+			if !strings.Contains(part, "`"+k+"`") {
+				t.Errorf("[%s] %s is not documented in docs/CONFIG.md", name, k)
+			}
 		}
 	}
 }

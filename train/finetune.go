@@ -21,6 +21,7 @@ type finetuneJob struct {
 	batch  int
 	evalB  int
 	seed   uint64
+	metric string // dev metric that picks the best checkpoint
 	pos    finetunePos
 	perm   []int
 	waited time.Duration
@@ -82,7 +83,7 @@ func (j *finetuneJob) trainSummary(v map[string]float64) string {
 // evaluate scores every dev set with the task's official metrics; the
 // score that picks the best checkpoint is the first set's leaderboard metric.
 func (j *finetuneJob) evaluate(ctx context.Context, eng fnet.Engine) (evalResult, error) {
-	res := evalResult{values: map[string]float64{}, task: j.task.Name, metric: j.task.ScoreMetric}
+	res := evalResult{values: map[string]float64{}, task: j.task.Name, metric: j.metric}
 	summary := ""
 	for i, d := range j.devs {
 		preds, st, err := Predict(ctx, eng, d.enc, j.evalB)
@@ -98,7 +99,7 @@ func (j *finetuneJob) evaluate(ctx context.Context, eng fnet.Engine) (evalResult
 		}
 		res.values["loss"+d.suffix] = st.TaskLoss()
 		if i == 0 {
-			res.score = scores[j.task.ScoreMetric]
+			res.score = scores[j.metric]
 		}
 		for _, m := range d.task.Metrics {
 			summary += fmt.Sprintf("%s%s %.4f | ", m, d.suffix, scores[m])

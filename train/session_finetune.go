@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,7 +134,14 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	job := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, seed: cfg.Train.Seed}
+	metric := task.ScoreMetric
+	if m := cfg.Finetune.Metric; m != "" {
+		if !slices.Contains(task.Metrics, m) {
+			return "", fmt.Errorf("finetune.metric = %q: %s reports %s", m, task.Display, strings.Join(task.Metrics, ", "))
+		}
+		metric = m
+	}
+	job := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, seed: cfg.Train.Seed, metric: metric}
 	if job.batch == 0 {
 		job.batch = 32
 	}
@@ -249,7 +257,7 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 		return fail(err)
 	}
 	if l.best != nil {
-		run.Logf("best dev %s: %.4f (checkpoints/%s)", task.ScoreMetric, *l.best, BestLink)
+		run.Logf("best dev %s: %.4f (checkpoints/%s)", metric, *l.best, BestLink)
 	}
 	if err := writeTestPredictions(ctx, runDir, glueDir, task, run.Logf); err != nil {
 		run.Logf("warning: test predictions: %v", err)
