@@ -108,6 +108,7 @@ type benchResult struct {
 	Device     string  `json:"device"`
 	Precision  string  `json:"precision"`
 	MixTF32    bool    `json:"mix_tf32"`
+	BatchMajor bool    `json:"batch_major"`
 	B          int     `json:"batch"`
 	S          int     `json:"seq"`
 	K          int     `json:"masked"`
@@ -146,20 +147,26 @@ func TestBenchTrainStep(t *testing.T) {
 	steps := envInt("FNET_BENCH_STEPS", 20)
 	for i, v := range []struct {
 		prec    Precision
-		mix     bool
+		o       Options
 		B       int
 		profile bool
-	}{{BF16, false, B, true}, {BF16, true, B, false}, {TF32, false, B, false}, {BF16, false, 2 * B, false}} {
+	}{
+		{BF16, Options{}, B, true},
+		{BF16, Options{MixTF32: true}, B, false},
+		{BF16, Options{BatchMajor: true}, B, false},
+		{TF32, Options{}, B, false},
+		{BF16, Options{}, 2 * B, false},
+	} {
 		if os.Getenv("FNET_BENCH_QUICK") == "1" && i > 0 {
 			continue
 		}
-		r, prof, err := benchOnce(cfg, v.B, K, steps, v.prec, v.mix, v.profile)
+		r, prof, err := benchOnce(cfg, v.B, K, steps, v.prec, v.o, v.profile)
 		if err != nil {
-			t.Fatalf("%v mixTF32=%v: %v", v.prec, v.mix, err)
+			t.Fatalf("%v %+v: %v", v.prec, v.o, err)
 		}
 		j, _ := json.Marshal(r)
 		fmt.Printf("RESULT_JSON %s\n", j)
-		t.Logf("%s mixTF32=%v B=%d: %.2f ms/step, %.0f tokens/s, MFU %.1f%% of %g TFLOP/s", v.prec, v.mix, v.B, r.StepMs, r.TokensPerS, 100*r.MFU, r.PeakTF)
+		t.Logf("%s %+v B=%d: %.2f ms/step, %.0f tokens/s, MFU %.1f%% of %g TFLOP/s", v.prec, v.o, v.B, r.StepMs, r.TokensPerS, 100*r.MFU, r.PeakTF)
 		printProfile(prof, r.StepMs)
 	}
 }
@@ -183,8 +190,8 @@ func printProfile(prof []ProfileEntry, stepMs float64) {
 	}
 }
 
-func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix, profile bool) (benchResult, []ProfileEntry, error) {
-	e, err := NewEngineWithOptions(cfg, fnet.PretrainingHeads, fnet.DefaultAdamW, 1, prec, Options{MixTF32: mix})
+func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, o Options, profile bool) (benchResult, []ProfileEntry, error) {
+	e, err := NewEngineWithOptions(cfg, fnet.PretrainingHeads, fnet.DefaultAdamW, 1, prec, o)
 	if err != nil {
 		return benchResult{}, nil, err
 	}
@@ -194,7 +201,7 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, mix, profile bo
 	for i := range batches {
 		batches[i] = corpus.batch(cfg, B, K)
 	}
-	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: mix, B: B, S: cfg.SeqLen, K: K}
+	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: o.MixTF32, BatchMajor: o.BatchMajor, B: B, S: cfg.SeqLen, K: K}
 	var times, fwd []float64
 	for i := 0; i < steps+3; i++ {
 		t0 := time.Now()

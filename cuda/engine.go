@@ -26,6 +26,10 @@ type Engine struct {
 	// mixTF32 runs the Fourier-mixing GEMMs on float32 operands in TF32
 	// (bf16 mode only): the DFT tables then keep 10 mantissa bits, not 7.
 	mixTF32 bool
+	// seqMajor orders token rows s·B + b on the device (the default), so
+	// the sequence-axis DFT of the whole batch is one GEMM; batch-major
+	// rows (b·S + s) need a strided-batched GEMM per half instead.
+	seqMajor bool
 
 	s      *runtimeState
 	stream uintptr
@@ -86,6 +90,9 @@ var engineKernelNames = []string{
 type Options struct {
 	// MixTF32 computes the Fourier mixing in TF32 even in bf16 mode.
 	MixTF32 bool
+	// BatchMajor keeps token rows in batch order on the device (b·S + s)
+	// instead of sequence order; slower mixing, kept for comparison.
+	BatchMajor bool
 	// Params, when set, are the initial weights (else fnet.InitParams(seed)).
 	Params map[string][]float32
 }
@@ -121,7 +128,7 @@ func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfi
 	if mode == BF16 && s.info.CCMajor < 8 {
 		return nil, fmt.Errorf("cuda engine: bf16 needs compute capability 8.0 or newer (%s is %d.%d); use precision tf32 or fp32", s.info.Name, s.info.CCMajor, s.info.CCMinor)
 	}
-	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: o.MixTF32 && mode == BF16, s: s, tables: map[int]*dftTables{}}
+	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: o.MixTF32 && mode == BF16, seqMajor: !o.BatchMajor, s: s, tables: map[int]*dftTables{}}
 	unlock, err := e.enter()
 	if err != nil {
 		return nil, err
@@ -251,6 +258,9 @@ func (e *Engine) Device() string {
 	mix := ""
 	if e.mixTF32 {
 		mix = ", tf32 mixing"
+	}
+	if !e.seqMajor {
+		mix += ", batch-major"
 	}
 	return fmt.Sprintf("cuda:%d (%s, %s%s)", e.s.ordinal, e.s.info.Name, e.prec, mix)
 }

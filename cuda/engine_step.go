@@ -55,6 +55,15 @@ func (e *Engine) newPass(b *fnet.Batch, train bool, dstep uint64, scale float32)
 	if err != nil {
 		return nil, err
 	}
+	p, err := e.passFor(b, train, dstep, scale, a, t)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.upload()
+}
+
+// passFor decides which heads run on the batch (no device work).
+func (e *Engine) passFor(b *fnet.Batch, train bool, dstep uint64, scale float32, a *activations, t *dftTables) (*pass, error) {
 	p := &pass{e: e, a: a, b: b, train: train, dstep: dstep, scale: scale, T: b.B * b.S, M: b.B * b.K, tables: t}
 	p.mlm = e.heads.MLM && b.K > 0
 	p.nsp = e.heads.NSP && b.Labels != nil
@@ -85,7 +94,40 @@ func (e *Engine) newPass(b *fnet.Batch, train bool, dstep uint64, scale float32)
 			}
 		}
 	}
-	return p, p.upload()
+	return p, nil
+}
+
+// memsetD32 fills n 32-bit words on the stream (nothing in a dry run).
+func (e *Engine) memsetD32(p DevPtr, v uint32, n int) error {
+	if e.l.dry != nil {
+		return nil
+	}
+	return e.s.drv.memsetD32(p, v, n, e.stream)
+}
+
+// dB is the kernels' layout argument: the batch size when token rows are
+// seq-major, 0 when batch-major.
+func (p *pass) dB() int32 {
+	if p.e.seqMajor {
+		return int32(p.b.B)
+	}
+	return 0
+}
+
+// seqMajorFlag is 1 for seq-major rows.
+func (p *pass) seqMajorFlag() int32 {
+	if p.e.seqMajor {
+		return 1
+	}
+	return 0
+}
+
+// clsStride is the row distance between the sequences' [CLS] rows.
+func (p *pass) clsStride() int32 {
+	if p.e.seqMajor {
+		return 1
+	}
+	return int32(p.b.S)
 }
 
 // upload copies the batch's ids, positions, labels and weights in one transfer.
@@ -97,8 +139,12 @@ func (p *pass) upload() error {
 			buf[off+i] = uint32(int32(x))
 		}
 	}
-	put(a.offIDs, b.InputIDs)
-	put(a.offTypes, b.TypeIDs)
+	ids, types := b.InputIDs, b.TypeIDs
+	if p.e.seqMajor {
+		ids, types = toSeqMajor(ids, b.B, b.S), toSeqMajor(types, b.B, b.S)
+	}
+	put(a.offIDs, ids)
+	put(a.offTypes, types)
 	if b.K > 0 {
 		put(a.offPos, b.MaskedPos)
 		put(a.offLabels, b.MaskedLabels)
@@ -128,6 +174,10 @@ func (e *Engine) gemm(transA, transB bool, m, n, k int, alpha float32, a DevPtr,
 
 // gemmCall runs one cuBLAS call on the engine's handle (timed when profiling).
 func (e *Engine) gemmCall(g gemmCall) error {
+	if e.l.dry != nil {
+		*e.l.dry = append(*e.l.dry, gemmLabel(g))
+		return g.validate()
+	}
 	timed := e.prof != nil && e.prof.begin()
 	err := e.s.cublas.gemm(e.blas, g)
 	if timed {
@@ -161,18 +211,35 @@ func (p *pass) linearBackward(dOut, in DevPtr, rows, nIn, nOut int, w string, dI
 	return e.gemm(false, false, rows, nIn, nOut, 1, dOut, gt, nOut, e.gparam(w), gt, nIn, beta, dIn, dInType, nIn, ct)
 }
 
-// mix computes out = Re(FFT2(in)) per sequence (+ β·out) as GEMMs:
-// Z = in·[C_H | S_H], then out_b = C_S·Z_b[:, :H] − S_S·Z_b[:, H:].
+// mix computes out = Re(FFT2(in)) per sequence (+ β·out) as GEMMs.
+//
+// Seq-major rows: two GEMMs over the whole batch. [Zc; Zs] = in·C_H and
+// in·S_H (one batched call), each [S, B·H] when read seq-major, then
+// out = [C_S | −S_S]·[Zc; Zs] with K = 2S and N = B·H.
+//
+// Batch-major rows: Z = in·[C_H | S_H], then per sequence
+// out_b = C_S·Z_b[:, :H] − S_S·Z_b[:, H:] (strided-batched, two calls).
 func (p *pass) mix(in DevPtr, out DevPtr, beta float32) error {
 	e, t, a := p.e, p.tables, p.a
 	H, S, B := e.cfg.HiddenSize, p.b.S, p.b.B
 	dt, ct := t.dtype, e.mixCompute()
-	if err := e.gemm(false, false, p.T, 2*H, H, 1, in, dt, H, t.hidden, dt, 2*H, 0, a.z1, dt, 2*H, ct); err != nil {
-		return err
-	}
 	es := 4
 	if dt == cudaR16BF {
 		es = 2
+	}
+	if e.seqMajor {
+		err := e.gemmCall(gemmCall{m: p.T, n: H, k: H, alpha: 1, beta: 0,
+			a:     gemmOperand{ptr: in, dtype: dt, ld: H, stride: 0},
+			b:     gemmOperand{ptr: t.hidden, dtype: dt, ld: H, stride: int64(H * H)},
+			c:     gemmOperand{ptr: a.z1, dtype: dt, ld: H, stride: int64(p.T * H)},
+			batch: 2, compute: ct})
+		if err != nil {
+			return err
+		}
+		return e.gemm(false, false, S, B*H, 2*S, 1, t.seqCat, dt, 2*S, a.z1, dt, B*H, beta, out, cudaR32F, B*H, ct)
+	}
+	if err := e.gemm(false, false, p.T, 2*H, H, 1, in, dt, H, t.hidden, dt, 2*H, 0, a.z1, dt, 2*H, ct); err != nil {
+		return err
 	}
 	for half, tab := range []DevPtr{t.cosS, t.negSinS} {
 		bb := beta
@@ -199,11 +266,13 @@ func (p *pass) gOrNil(g DevPtr) DevPtr {
 	return 0
 }
 
-func (p *pass) ln(res, add, bias DevPtr, d dropout, lnW, lnB string, rows int, xhat, rstd, out, outG DevPtr) error {
+// ln runs LayerNorm(res + dropout(add + bias)) over rows; dB is the
+// layout argument of the dropout index (0 for the masked-LM head's rows).
+func (p *pass) ln(res, add, bias DevPtr, d dropout, lnW, lnB string, rows int, xhat, rstd, out, outG DevPtr, dB int32) error {
 	e := p.e
 	H := e.cfg.HiddenSize
 	return e.l.launch(e.lnKernel("ln_fwd"), warpRowGrid(rows), block1D, 0, res, add, bias, d.seed, d.step, d.site, d.thr, d.scale,
-		e.param(e.params, lnW), e.param(e.params, lnB), int32(rows), int32(H), float32(e.cfg.LayerNormEps), xhat, rstd, out, outG)
+		e.param(e.params, lnW), e.param(e.params, lnB), int32(rows), int32(H), float32(e.cfg.LayerNormEps), xhat, rstd, out, outG, dB)
 }
 
 // lnKernel picks the register-resident LayerNorm when a row fits
@@ -225,7 +294,7 @@ func (p *pass) forward() error {
 	if err := l.launch("embed_ln_fwd", warpRowGrid(T), block1D, 0, a.ids, a.types,
 		e.param(e.params, fnet.WordEmbName), e.param(e.params, fnet.PosEmbName), e.param(e.params, fnet.TypeEmbName),
 		e.param(e.params, fnet.EmbLNWeight), e.param(e.params, fnet.EmbLNBias), int32(T), int32(b.S), int32(H),
-		float32(e.cfg.LayerNormEps), a.embXhat, a.embRstd, a.embLNG); err != nil {
+		float32(e.cfg.LayerNormEps), a.embXhat, a.embRstd, a.embLNG, p.dB()); err != nil {
 		return err
 	}
 	if err := p.linear(a.embLNG, T, H, H, fnet.EmbProjWeight, a.tmpH, cudaR32F); err != nil {
@@ -233,7 +302,7 @@ func (p *pass) forward() error {
 	}
 	d := e.dropoutAt(p.train, p.dstep, fnet.DropoutSiteEmbeddings)
 	if err := l.launch("bias_dropout", rowColGrid(T, H), block1D, 0, a.tmpH, e.param(e.params, fnet.EmbProjBias),
-		d.seed, d.step, d.site, d.thr, d.scale, int64(T), int32(H), a.x[0], p.gOrNil(a.xG[0])); err != nil {
+		d.seed, d.step, d.site, d.thr, d.scale, int64(T), int32(H), a.x[0], p.gOrNil(a.xG[0]), p.dB()); err != nil {
 		return err
 	}
 	for i := 0; i < L; i++ {
@@ -245,7 +314,7 @@ func (p *pass) forward() error {
 			return err
 		}
 		if err := p.ln(a.x[i], a.tmpH, 0, noDropout, fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
-			T, a.xhat1[i], a.rstd1[i], a.a[i], p.gOrNil(a.aG[i])); err != nil {
+			T, a.xhat1[i], a.rstd1[i], a.a[i], p.gOrNil(a.aG[i]), p.dB()); err != nil {
 			return err
 		}
 		if err := p.linear(a.aG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.u[i], gt); err != nil {
@@ -261,7 +330,7 @@ func (p *pass) forward() error {
 		d := e.dropoutAt(p.train, p.dstep, fnet.DropoutSiteFFN(i))
 		if err := p.ln(a.a[i], a.tmpH, e.param(e.params, fnet.LayerParam(i, fnet.FFOutB)), d,
 			fnet.LayerParam(i, fnet.OutLNWeight), fnet.LayerParam(i, fnet.OutLNBias),
-			T, a.xhat2[i], a.rstd2[i], a.x[i+1], p.gOrNil(a.xG[i+1])); err != nil {
+			T, a.xhat2[i], a.rstd2[i], a.x[i+1], p.gOrNil(a.xG[i+1]), p.dB()); err != nil {
 			return err
 		}
 	}
@@ -282,7 +351,7 @@ func (p *pass) mlmForward() error {
 	e, a, b := p.e, p.a, p.b
 	H, V, M, L := e.cfg.HiddenSize, e.cfg.VocabSize, p.M, e.cfg.NumLayers
 	l := e.l
-	if err := l.launch("gather_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.xG[L], a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.gathG); err != nil {
+	if err := l.launch("gather_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.xG[L], a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.gathG, p.seqMajorFlag()); err != nil {
 		return err
 	}
 	if err := p.linear(a.gathG, M, H, H, fnet.MLMDenseW, a.uh, cudaR32F); err != nil {
@@ -291,7 +360,7 @@ func (p *pass) mlmForward() error {
 	if err := l.launch("bias_gelu_f32", rowColGrid(M, H), block1D, 0, a.uh, e.param(e.params, fnet.MLMDenseB), int64(M), int32(H), a.gh); err != nil {
 		return err
 	}
-	if err := p.ln(0, a.gh, 0, noDropout, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.xhatH, a.rstdH, 0, a.hmG); err != nil {
+	if err := p.ln(0, a.gh, 0, noDropout, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.xhatH, a.rstdH, 0, a.hmG, 0); err != nil {
 		return err
 	}
 	gt := e.prec.gemmType()
@@ -318,7 +387,7 @@ func (p *pass) seqForward() error {
 	e, a, b := p.e, p.a, p.b
 	H := e.cfg.HiddenSize
 	L := e.cfg.NumLayers
-	if err := e.l.launch("pooler_fwd", warpRowGrid(b.B*H), block1D, 0, a.x[L], int32(b.S), int32(H),
+	if err := e.l.launch("pooler_fwd", warpRowGrid(b.B*H), block1D, 0, a.x[L], p.clsStride(), int32(H),
 		e.param(e.params, fnet.PoolerWeight), e.param(e.params, fnet.PoolerBias), int32(b.B), a.pooled); err != nil {
 		return err
 	}
@@ -335,10 +404,10 @@ func (p *pass) seqForward() error {
 		int32(b.B), int32(H), int32(p.seqN), a.seqLabels, a.targets, p.seqMode, gscale, e.stats+DevPtr(8*p.seqStat), a.seqLogits, dl)
 }
 
-// colsum adds scale × the column sums of a [rows, C] source into out.
+// colsum adds the column sums of a [rows, C] source into out.
 // kind: "ln" (out = γ grad, out2 = β grad, from dy·x̂ and dy), "f32" (with
-// dropout d), "g" (GEMM-typed source).
-func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out, out2 DevPtr) error {
+// dropout d; dB its layout argument), "g" (GEMM-typed source).
+func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out, out2 DevPtr, dB int32) error {
 	e, a := p.e, p.a
 	chunks, rpc := colsumChunks(rows)
 	grid := [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}
@@ -350,7 +419,7 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 		ld = 2 * C
 		err = e.l.launch("colsum_ln_partial", grid, blk, 0, src, xhat, int32(rows), int32(C), int32(rpc), a.partials)
 	case "f32":
-		err = e.l.launch("colsum_f32_partial", grid, blk, 0, src, d.seed, d.step, d.site, d.thr, d.scale, int32(rows), int32(C), int32(rpc), a.partials)
+		err = e.l.launch("colsum_f32_partial", grid, blk, 0, src, d.seed, d.step, d.site, d.thr, d.scale, int32(rows), int32(C), int32(rpc), a.partials, dB)
 	case "g":
 		err = e.l.launch("colsum_g_partial", grid, blk, 0, src, int32(rows), int32(C), int32(rpc), a.partials)
 	default:
@@ -359,24 +428,22 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 	if err != nil {
 		return err
 	}
-	fgrid := [3]uint32{uint32((C + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
-	if err := e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(ld), int32(C), float32(1), out); err != nil {
-		return err
-	}
+	C2 := 0
 	if kind == "ln" {
-		return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials+DevPtr(4*C), int32(chunks), int32(ld), int32(C), float32(1), out2)
+		C2 = C // the β sums follow the γ sums in each chunk's partials
 	}
-	return nil
+	fgrid := [3]uint32{uint32((C + C2 + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
+	return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(ld), int32(C), float32(1), out, int32(C2), out2)
 }
 
-func (p *pass) lnBackward(dy, xhat, rstd DevPtr, lnW, lnB string, rows int, dx, dxG DevPtr, d dropout) error {
+func (p *pass) lnBackward(dy, xhat, rstd DevPtr, lnW, lnB string, rows int, dx, dxG DevPtr, d dropout, dB int32) error {
 	e := p.e
 	H := e.cfg.HiddenSize
 	if err := e.l.launch(e.lnKernel("ln_bwd"), warpRowGrid(rows), block1D, 0, dy, xhat, rstd, e.param(e.params, lnW), int32(rows), int32(H),
-		dx, dxG, d.seed, d.step, d.site, d.thr, d.scale); err != nil {
+		dx, dxG, d.seed, d.step, d.site, d.thr, d.scale, dB); err != nil {
 		return err
 	}
-	return p.colsum("ln", dy, xhat, noDropout, rows, H, e.param(e.grads, lnW), e.param(e.grads, lnB))
+	return p.colsum("ln", dy, xhat, noDropout, rows, H, e.param(e.grads, lnW), e.param(e.grads, lnB), 0)
 }
 
 // backward propagates the loss gradients left by forward and adds the
@@ -385,7 +452,7 @@ func (p *pass) backward() error {
 	e, a, b := p.e, p.a, p.b
 	H, F, L, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, e.cfg.NumLayers, p.T
 	gt := e.prec.gemmType()
-	if err := e.s.drv.memsetD32(a.dCur, 0, T*H, e.stream); err != nil {
+	if err := e.memsetD32(a.dCur, 0, T*H); err != nil {
 		return err
 	}
 	if p.mlm {
@@ -402,10 +469,10 @@ func (p *pass) backward() error {
 		// out = LN2(a + dropout(h·W2ᵀ + b2))
 		d := e.dropoutAt(true, p.dstep, fnet.DropoutSiteFFN(i))
 		if err := p.lnBackward(a.dCur, a.xhat2[i], a.rstd2[i], fnet.LayerParam(i, fnet.OutLNWeight), fnet.LayerParam(i, fnet.OutLNBias),
-			T, a.dA, a.dG, d); err != nil {
+			T, a.dA, a.dG, d, p.dB()); err != nil {
 			return err
 		}
-		if err := p.colsum("f32", a.dA, 0, d, T, H, e.param(e.grads, fnet.LayerParam(i, fnet.FFOutB)), 0); err != nil {
+		if err := p.colsum("f32", a.dA, 0, d, T, H, e.param(e.grads, fnet.LayerParam(i, fnet.FFOutB)), 0, p.dB()); err != nil {
 			return err
 		}
 		if err := p.linearBackward(a.dG, a.h[i], T, F, H, fnet.LayerParam(i, fnet.FFOutW), a.dFG, gt, false); err != nil {
@@ -420,7 +487,7 @@ func (p *pass) backward() error {
 		}
 		// a = LN1(x + mix(x)); dx = dpre + mix(dpre)
 		if err := p.lnBackward(a.dA, a.xhat1[i], a.rstd1[i], fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
-			T, a.dNext, p.mixGradInput(), noDropout); err != nil {
+			T, a.dNext, p.mixGradInput(), noDropout, 0); err != nil {
 			return err
 		}
 		mixIn := a.dG
@@ -442,10 +509,10 @@ func (p *pass) backward() error {
 	if e.prec == BF16 {
 		dPf = a.dA
 	}
-	if err := e.l.launch("dropout_to_g", elementwiseGrid(int64(T*H)), block1D, 0, a.dCur, d.seed, d.step, d.site, d.thr, d.scale, int64(T*H), a.dG, dPf); err != nil {
+	if err := e.l.launch("dropout_to_g", rowColGrid(T, H), block1D, 0, a.dCur, d.seed, d.step, d.site, d.thr, d.scale, int64(T), int32(H), a.dG, dPf, p.dB()); err != nil {
 		return err
 	}
-	if err := p.colsum("f32", a.dCur, 0, d, T, H, e.param(e.grads, fnet.EmbProjBias), 0); err != nil {
+	if err := p.colsum("f32", a.dCur, 0, d, T, H, e.param(e.grads, fnet.EmbProjBias), 0, p.dB()); err != nil {
 		return err
 	}
 	if e.prec == BF16 {
@@ -458,12 +525,12 @@ func (p *pass) backward() error {
 	} else if err := p.linearBackward(a.dG, a.embLNG, T, H, H, fnet.EmbProjWeight, a.tmpH, cudaR32F, false); err != nil {
 		return err
 	}
-	if err := p.lnBackward(a.tmpH, a.embXhat, a.embRstd, fnet.EmbLNWeight, fnet.EmbLNBias, T, a.dNext, 0, noDropout); err != nil {
+	if err := p.lnBackward(a.tmpH, a.embXhat, a.embRstd, fnet.EmbLNWeight, fnet.EmbLNBias, T, a.dNext, 0, noDropout, 0); err != nil {
 		return err
 	}
 	blk := [3]uint32{uint32(min(threadsPerBlock, (H+31)/32*32)), 1, 1}
 	return e.l.launch("embed_bwd", [3]uint32{uint32(b.S), 1, 1}, blk, 0, a.dNext, a.ids, a.types, int32(b.B), int32(b.S), int32(H),
-		e.param(e.grads, fnet.WordEmbName), e.param(e.grads, fnet.PosEmbName), e.param(e.grads, fnet.TypeEmbName))
+		e.param(e.grads, fnet.WordEmbName), e.param(e.grads, fnet.PosEmbName), e.param(e.grads, fnet.TypeEmbName), p.seqMajorFlag())
 }
 
 // geluBackward writes du = dh·gelu'(u + b) and adds its column sums (in
@@ -476,7 +543,7 @@ func (p *pass) geluBackward(dh, u DevPtr, bias string, rows, C int, du DevPtr) e
 		return err
 	}
 	fgrid := [3]uint32{uint32((C + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
-	return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(C), int32(C), float32(1), e.param(e.grads, bias))
+	return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(C), int32(C), float32(1), e.param(e.grads, bias), int32(0), DevPtr(0))
 }
 
 // mixGradInput is where LN1's backward leaves the GEMM-typed gradient the
@@ -493,7 +560,7 @@ func (p *pass) mlmBackward() error {
 	H, V, M := e.cfg.HiddenSize, e.cfg.VocabSize, p.M
 	gt, ct := e.prec.gemmType(), e.prec.computeType()
 	// logits = hm·Eᵀ (+ bias): tied decoder
-	if err := p.colsum("g", a.dlogitsG, 0, noDropout, M, V, e.param(e.grads, fnet.MLMBias), 0); err != nil {
+	if err := p.colsum("g", a.dlogitsG, 0, noDropout, M, V, e.param(e.grads, fnet.MLMBias), 0, 0); err != nil {
 		return err
 	}
 	if err := e.gemm(true, false, V, H, M, 1, a.dlogitsG, gt, V, a.hmG, gt, H, 1, e.param(e.grads, fnet.WordEmbName), cudaR32F, H, ct); err != nil {
@@ -502,20 +569,20 @@ func (p *pass) mlmBackward() error {
 	if err := e.gemm(false, false, M, H, V, 1, a.dlogitsG, gt, V, e.gparam(fnet.WordEmbName), gt, H, 0, a.dhm, cudaR32F, H, ct); err != nil {
 		return err
 	}
-	if err := p.lnBackward(a.dhm, a.xhatH, a.rstdH, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.dgh, 0, noDropout); err != nil {
+	if err := p.lnBackward(a.dhm, a.xhatH, a.rstdH, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.dgh, 0, noDropout, 0); err != nil {
 		return err
 	}
 	if err := e.l.launch("gelu_bwd_f32", rowColGrid(M, H), block1D, 0, a.dgh, a.uh, e.param(e.params, fnet.MLMDenseB),
 		int64(M), int32(H), a.du, a.duG); err != nil {
 		return err
 	}
-	if err := p.colsum("f32", a.du, 0, noDropout, M, H, e.param(e.grads, fnet.MLMDenseB), 0); err != nil {
+	if err := p.colsum("f32", a.du, 0, noDropout, M, H, e.param(e.grads, fnet.MLMDenseB), 0, 0); err != nil {
 		return err
 	}
 	if err := p.linearBackward(a.duG, a.gathG, M, H, H, fnet.MLMDenseW, a.dgath, cudaR32F, false); err != nil {
 		return err
 	}
-	return e.l.launch("scatter_add_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.dgath, a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.dCur)
+	return e.l.launch("scatter_add_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.dgath, a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.dCur, p.seqMajorFlag())
 }
 
 func (p *pass) seqBackward() error {
@@ -534,12 +601,12 @@ func (p *pass) seqBackward() error {
 		int32(b.B), int32(H), int32(n), a.dz); err != nil {
 		return err
 	}
-	if err := e.l.launch("pooler_bwd_w", elementwiseGrid(int64(H*H)), block1D, 0, a.dz, a.x[L], int32(b.S), int32(H), int32(b.B),
+	if err := e.l.launch("pooler_bwd_w", elementwiseGrid(int64(H*H)), block1D, 0, a.dz, a.x[L], p.clsStride(), int32(H), int32(b.B),
 		e.param(e.grads, fnet.PoolerWeight), e.param(e.grads, fnet.PoolerBias)); err != nil {
 		return err
 	}
 	return e.l.launch("pooler_bwd_x", elementwiseGrid(int64(b.B*H)), block1D, 0, a.dz, e.param(e.params, fnet.PoolerWeight),
-		int32(b.S), int32(H), int32(b.B), a.dCur)
+		p.clsStride(), int32(H), int32(b.B), a.dCur)
 }
 
 // readStats copies the device's loss sums out (the one host round trip of a step).
@@ -604,4 +671,44 @@ func (e *Engine) Evaluate(b *fnet.Batch) (fnet.Stats, []float32, error) {
 	logits := make([]float32, b.B*p.seqN)
 	err = e.s.drv.dtoh(unsafe.Pointer(&logits[0]), p.a.seqLogits, 4*len(logits), e.stream)
 	return st, logits, err
+}
+
+// MaskedLMLogits runs the model without dropout and returns the masked-LM
+// logits (with the output bias) at the batch's masked positions, [B·K, V]
+// row-major, as the CPU engine's method of the same name does for the REPL.
+func (e *Engine) MaskedLMLogits(b *fnet.Batch) ([]float32, error) {
+	if !e.heads.MLM {
+		return nil, fmt.Errorf("cuda engine: the model has no masked-LM head")
+	}
+	if b.K == 0 {
+		return nil, fmt.Errorf("cuda engine: MaskedLMLogits needs masked positions (K > 0)")
+	}
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p, err := e.newPass(b, false, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.forward(); err != nil {
+		return nil, err
+	}
+	V, M := e.cfg.VocabSize, p.M
+	logits := make([]float32, M*V)
+	bias := make([]float32, V)
+	if err := e.s.drv.dtoh(unsafe.Pointer(&logits[0]), p.a.logits, 4*len(logits), e.stream); err != nil {
+		return nil, err
+	}
+	if err := e.s.drv.dtoh(unsafe.Pointer(&bias[0]), e.param(e.params, fnet.MLMBias), 4*V, e.stream); err != nil {
+		return nil, err
+	}
+	for r := 0; r < M; r++ {
+		row := logits[r*V : (r+1)*V]
+		for v := range row {
+			row[v] += bias[v]
+		}
+	}
+	return logits, nil
 }

@@ -95,8 +95,16 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 		{"regression", fnet.ClassifierHeads, 1},
 	}
 	for _, tc := range cases {
-		for _, prec := range []Precision{FP32, TF32, BF16} {
-			t.Run(tc.name+"/"+prec.String(), func(t *testing.T) {
+		for _, v := range []struct {
+			prec Precision
+			o    Options
+		}{{FP32, Options{}}, {TF32, Options{}}, {BF16, Options{}}, {FP32, Options{BatchMajor: true}}, {BF16, Options{BatchMajor: true}}} {
+			prec := v.prec
+			name := tc.name + "/" + prec.String()
+			if v.o.BatchMajor {
+				name += "/batch-major"
+			}
+			t.Run(name, func(t *testing.T) {
 				tol := parityTol(prec)
 				rng := rand.New(rand.NewPCG(11, uint64(tc.numLabels)))
 				cfg := smallConfig(tc.numLabels)
@@ -106,7 +114,7 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer cpu.Close()
-				gpu, err := NewEngineWithOptions(cfg, tc.heads, fnet.DefaultAdamW, seed, prec, Options{})
+				gpu, err := NewEngineWithOptions(cfg, tc.heads, fnet.DefaultAdamW, seed, prec, v.o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -213,6 +221,19 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 				if d := math.Abs(ce.MLMLossSum + ce.NSPLossSum + ce.TaskLossSum - ge.MLMLossSum - ge.NSPLossSum - ge.TaskLossSum); d > tol*math.Max(1, ce.MLMLossSum+ce.NSPLossSum+ce.TaskLossSum) {
 					t.Errorf("evaluate loss: CPU %+v GPU %+v", ce, ge)
 				}
+				if tc.heads.MLM {
+					cl, err := cpu.MaskedLMLogits(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					gl, err := gpu.MaskedLMLogits(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if e := relL2F32(gl, cl); e > tol {
+						t.Errorf("MaskedLMLogits: relative error %.3e", e)
+					}
+				}
 			})
 		}
 	}
@@ -264,11 +285,11 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 	}
 	for _, prefix := range fx {
 		for _, v := range []struct {
-			mode Precision
-			mix  bool
-		}{{FP32, false}, {TF32, false}, {BF16, false}, {BF16, true}} {
+			mode       Precision
+			mix, batch bool
+		}{{FP32, false, false}, {TF32, false, false}, {BF16, false, false}, {BF16, true, false}, {FP32, false, true}, {BF16, false, true}} {
 			tol := parityTol(v.mode)
-			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixTF32: v.mix})
+			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixTF32: v.mix, BatchMajor: v.batch})
 			if err != nil {
 				t.Errorf("%s %v: %v", prefix, v.mode, err)
 				continue
@@ -293,6 +314,9 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			label := v.mode.String()
 			if v.mix {
 				label += "+mixtf32"
+			}
+			if v.batch {
+				label += "+batch-major"
 			}
 			t.Logf("PARITY %s %s %s: worst %.3e (%s); AdamW update %.3e (%s); tol %g", filepath.Base(prefix), label, rep.Config.String(), worst, name, worstUpd, nameUpd, tol)
 			if worst > tol || (v.mode == FP32 && worstUpd > tol) {

@@ -69,8 +69,13 @@ func TestKernelEmbedLN(t *testing.T) {
 		gamma, beta := randn(rng, tH, 1), randn(rng, tH, 1)
 		ids, tt := randInts(rng, T, tV), randInts(rng, T, 4)
 		xhat, rstd, out := d.alloc(4*T*tH), d.alloc(4*T), d.gOut(T*tH)
-		d.launch("embed_ln_fwd", warpRowGrid(T), block1D, d.i32(ids), d.i32(tt), d.f32(word), d.f32(pos), d.f32(typ), d.f32(gamma), d.f32(beta),
-			int32(T), int32(tS), int32(tH), float32(1e-12), xhat, rstd, out)
+		wordP, posP, typP, gammaP, betaP := d.f32(word), d.f32(pos), d.f32(typ), d.f32(gamma), d.f32(beta)
+		d.launch("embed_ln_fwd", warpRowGrid(T), block1D, d.i32(ids), d.i32(tt), wordP, posP, typP, gammaP, betaP,
+			int32(T), int32(tS), int32(tH), float32(1e-12), xhat, rstd, out, int32(0))
+		// seq-major rows: the same values, rows reordered
+		xhatS, rstdS, outS := d.alloc(4*T*tH), d.alloc(4*T), d.gOut(T*tH)
+		d.launch("embed_ln_fwd", warpRowGrid(T), block1D, d.i32(toSeqMajor(ids, tB, tS)), d.i32(toSeqMajor(tt, tB, tS)), wordP, posP, typP, gammaP, betaP,
+			int32(T), int32(tS), int32(tH), float32(1e-12), xhatS, rstdS, outS, int32(tB))
 		sum := make([]float32, T*tH)
 		kernels.EmbeddingForward(word, pos, typ, ids, tt, sum, tB, tS, tH)
 		wy, wx, wr := make([]float32, T*tH), make([]float32, T*tH), make([]float32, T)
@@ -82,6 +87,8 @@ func TestKernelEmbedLN(t *testing.T) {
 		relErr(t, p.String()+" embed_ln_fwd out", d.readG(out, T*tH), wy, tol)
 		relErr(t, "embed_ln_fwd xhat", d.read(xhat, T*tH), wx, 1e-5)
 		relErr(t, "embed_ln_fwd rstd", d.read(rstd, T), wr, 1e-5)
+		relErr(t, "embed_ln_fwd seq-major xhat", fromSeqMajor(d.read(xhatS, T*tH), tB, tS), wx, 1e-5)
+		relErr(t, "embed_ln_fwd seq-major out", fromSeqMajor(d.readG(outS, T*tH), tB, tS), wy, tol)
 	}
 }
 
@@ -102,7 +109,7 @@ func testLayerNorm(t *testing.T, suffix string) {
 	thr, sc := fnet.DropoutThreshold(p), float32(1/(1-p))
 	xhat, rstd, out, outG := d.alloc(4*T*tH), d.alloc(4*T), d.alloc(4*T*tH), d.gOut(T*tH)
 	d.launch("ln_fwd"+suffix, warpRowGrid(T), block1D, d.f32(res), d.f32(add), d.f32(bias), seed, step, uint32(3), thr, sc,
-		d.f32(gamma), d.f32(beta), int32(T), int32(tH), float32(1e-12), xhat, rstd, out, outG)
+		d.f32(gamma), d.f32(beta), int32(T), int32(tH), float32(1e-12), xhat, rstd, out, outG, int32(0))
 	z := make([]float32, T*tH)
 	for i := range z {
 		z[i] = add[i] + bias[i%tH]
@@ -121,7 +128,7 @@ func testLayerNorm(t *testing.T, suffix string) {
 	dy := randn(rng, T*tH, 1)
 	dyp, xhp := d.f32(dy), d.f32(wx)
 	dx, dxG := d.alloc(4*T*tH), d.gOut(T*tH)
-	d.launch("ln_bwd"+suffix, warpRowGrid(T), block1D, dyp, xhp, d.f32(wr), d.f32(gamma), int32(T), int32(tH), dx, dxG, seed, step, uint32(3), thr, sc)
+	d.launch("ln_bwd"+suffix, warpRowGrid(T), block1D, dyp, xhp, d.f32(wr), d.f32(gamma), int32(T), int32(tH), dx, dxG, seed, step, uint32(3), thr, sc, int32(0))
 	wdx, dg, db := make([]float32, T*tH), make([]float32, tH), make([]float32, tH)
 	partial := make([]float32, 2*tH*max(kernels.Workers, 1))
 	kernels.LayerNormBackward(dy, wx, wr, gamma, wdx, dg, db, partial, T, tH, false)
@@ -136,8 +143,7 @@ func testLayerNorm(t *testing.T, suffix string) {
 	// start from a known gradient: the kernels add
 	g0 := randn(rng, tH, 1)
 	gp, bp := d.f32(g0), d.f32(g0)
-	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part, int32(chunks), int32(2*tH), int32(tH), float32(1), gp)
-	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part+DevPtr(4*tH), int32(chunks), int32(2*tH), int32(tH), float32(1), bp)
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part, int32(chunks), int32(2*tH), int32(tH), float32(1), gp, int32(tH), bp)
 	for j := range dg {
 		dg[j] += g0[j]
 		db[j] += g0[j]
@@ -150,10 +156,10 @@ func testLayerNorm(t *testing.T, suffix string) {
 	src := randn(rng, T*C, 1)
 	part2 := d.alloc(4 * chunks * C)
 	d.launch("colsum_f32_partial", [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, d.f32(src), seed, step, uint32(5), thr, sc,
-		int32(T), int32(C), int32(rpc), part2)
+		int32(T), int32(C), int32(rpc), part2, int32(0))
 	zero := make([]float32, C)
 	o := d.f32(zero)
-	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part2, int32(chunks), int32(C), int32(C), float32(0.5), o)
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part2, int32(chunks), int32(C), int32(C), float32(0.5), o, int32(0), DevPtr(0))
 	want := make([]float32, C)
 	for i, v := range src {
 		if fnet.DropoutKeep(seed, step, 5, uint32(i), thr) {
@@ -161,9 +167,14 @@ func testLayerNorm(t *testing.T, suffix string) {
 		}
 	}
 	relErr(t, "colsum_f32 with dropout", d.read(o, C), want, 1e-5)
+	oS := d.f32(zero)
+	d.launch("colsum_f32_partial", [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, d.f32(toSeqMajor(src, tB, tS)), seed, step, uint32(5), thr, sc,
+		int32(T), int32(C), int32(rpc), part2, int32(tB))
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part2, int32(chunks), int32(C), int32(C), float32(0.5), oS, int32(0), DevPtr(0))
+	relErr(t, "colsum_f32 with dropout, seq-major rows", d.read(oS, C), want, 1e-5)
 	o2 := d.f32(zero)
 	d.launch("colsum_g_partial", [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, d.g(src), int32(T), int32(C), int32(rpc), part2)
-	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part2, int32(chunks), int32(C), int32(C), float32(1), o2)
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part2, int32(chunks), int32(C), int32(C), float32(1), o2, int32(0), DevPtr(0))
 	rb := fromBF16(toBF16(src))
 	clear(want)
 	for i, v := range rb {
@@ -182,7 +193,9 @@ func TestKernelElementwise(t *testing.T) {
 	p := 0.25
 	thr, sc := fnet.DropoutThreshold(p), float32(1/(1-p))
 	out, outG := d.alloc(4*T*tH), d.gOut(T*tH)
-	d.launch("bias_dropout", rowColGrid(T, tH), block1D, d.f32(in), d.f32(bias), seed, step, uint32(0), thr, sc, int64(T), int32(tH), out, outG)
+	d.launch("bias_dropout", rowColGrid(T, tH), block1D, d.f32(in), d.f32(bias), seed, step, uint32(0), thr, sc, int64(T), int32(tH), out, outG, int32(0))
+	outS := d.alloc(4 * T * tH)
+	d.launch("bias_dropout", rowColGrid(T, tH), block1D, d.f32(toSeqMajor(in, tB, tS)), d.f32(bias), seed, step, uint32(0), thr, sc, int64(T), int32(tH), outS, DevPtr(0), int32(tB))
 	want := make([]float32, T*tH)
 	for i := range want {
 		want[i] = in[i] + bias[i%tH]
@@ -191,12 +204,16 @@ func TestKernelElementwise(t *testing.T) {
 	kernels.DropoutForward(want, want, mask, seed, step, 0, thr, p)
 	relErr(t, "bias_dropout", d.read(out, T*tH), want, 1e-6)
 	relErr(t, "bias_dropout (bf16)", d.readG(outG, T*tH), want, 5e-3)
+	relErr(t, "bias_dropout, seq-major rows", fromSeqMajor(d.read(outS, T*tH), tB, tS), want, 1e-6)
 	dy := randn(rng, T*tH, 1)
 	dg, df := d.gOut(T*tH), d.alloc(4*T*tH)
-	d.launch("dropout_to_g", elementwiseGrid(int64(T*tH)), block1D, d.f32(dy), seed, step, uint32(0), thr, sc, int64(T*tH), dg, df)
+	d.launch("dropout_to_g", rowColGrid(T, tH), block1D, d.f32(dy), seed, step, uint32(0), thr, sc, int64(T), int32(tH), dg, df, int32(0))
+	dfS := d.alloc(4 * T * tH)
+	d.launch("dropout_to_g", rowColGrid(T, tH), block1D, d.f32(toSeqMajor(dy, tB, tS)), seed, step, uint32(0), thr, sc, int64(T), int32(tH), d.gOut(T*tH), dfS, int32(tB))
 	kernels.DropoutBackward(dy, want, mask, p)
 	relErr(t, "dropout_to_g", d.readG(dg, T*tH), want, 5e-3)
 	relErr(t, "dropout_to_g (float32)", d.read(df, T*tH), want, 1e-7)
+	relErr(t, "dropout_to_g, seq-major rows", fromSeqMajor(d.read(dfS, T*tH), tB, tS), want, 1e-7)
 
 	// bias + GELU and its backward, GEMM-typed and float32 versions
 	u, b := randn(rng, T*tF, 2), randn(rng, tF, 0.5)
@@ -221,7 +238,7 @@ func TestKernelElementwise(t *testing.T) {
 	d.launch("gelu_bwd_colsum", [3]uint32{uint32((tF + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, d.g(dh), up, bp, int32(T), int32(tF), int32(rpc), du2, part)
 	relErr(t, "gelu_bwd_colsum du", d.readG(du2, T*tF), wd, 5e-3)
 	db := d.f32(make([]float32, tF))
-	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part, int32(chunks), int32(tF), int32(tF), float32(1), db)
+	d.launch("colsum_final", [3]uint32{1, 1, 1}, block1D, part, int32(chunks), int32(tF), int32(tF), float32(1), db, int32(0), DevPtr(0))
 	wdb := make([]float32, tF)
 	for i, v := range wd {
 		wdb[i%tF] += v
@@ -260,11 +277,17 @@ func TestKernelEmbeddingBackwardAndRows(t *testing.T) {
 	ids, tt := randInts(rng, T, 11), randInts(rng, T, 4) // few ids: many repeats
 	w0, p0, y0 := randn(rng, tV*tH, 1), randn(rng, tS*tH, 1), randn(rng, 4*tH, 1)
 	dw, dp, dy := d.f32(w0), d.f32(p0), d.f32(y0)
-	d.launch("embed_bwd", [3]uint32{tS, 1, 1}, [3]uint32{96, 1, 1}, d.f32(dout), d.i32(ids), d.i32(tt), int32(tB), int32(tS), int32(tH), dw, dp, dy)
+	d.launch("embed_bwd", [3]uint32{tS, 1, 1}, [3]uint32{96, 1, 1}, d.f32(dout), d.i32(ids), d.i32(tt), int32(tB), int32(tS), int32(tH), dw, dp, dy, int32(0))
+	dwS, dpS, dyS := d.f32(w0), d.f32(p0), d.f32(y0)
+	d.launch("embed_bwd", [3]uint32{tS, 1, 1}, [3]uint32{96, 1, 1}, d.f32(toSeqMajor(dout, tB, tS)), d.i32(toSeqMajor(ids, tB, tS)), d.i32(toSeqMajor(tt, tB, tS)),
+		int32(tB), int32(tS), int32(tH), dwS, dpS, dyS, int32(1))
 	kernels.EmbeddingBackward(dout, ids, tt, w0, p0, y0, tB, tS, tH)
 	relErr(t, "embed_bwd word", d.read(dw, tV*tH), w0, 1e-5)
 	relErr(t, "embed_bwd pos", d.read(dp, tS*tH), p0, 1e-5)
 	relErr(t, "embed_bwd type", d.read(dy, 4*tH), y0, 1e-5)
+	relErr(t, "embed_bwd word, seq-major rows", d.read(dwS, tV*tH), w0, 1e-5)
+	relErr(t, "embed_bwd pos, seq-major rows", d.read(dpS, tS*tH), p0, 1e-5)
+	relErr(t, "embed_bwd type, seq-major rows", d.read(dyS, 4*tH), y0, 1e-5)
 
 	x := randn(rng, T*tH, 1)
 	pos := make([]int, tB*tK)
@@ -274,16 +297,21 @@ func TestKernelEmbeddingBackwardAndRows(t *testing.T) {
 	pos[1] = pos[0] // shared positions must add up
 	gath := d.alloc(4 * tB * tK * tH)
 	pp := d.i32(pos)
-	d.launch("gather_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(x), pp, int32(tB), int32(tS), int32(tK), int32(tH), gath)
+	d.launch("gather_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(x), pp, int32(tB), int32(tS), int32(tK), int32(tH), gath, int32(0))
+	gathS := d.alloc(4 * tB * tK * tH)
+	d.launch("gather_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(toSeqMajor(x, tB, tS)), pp, int32(tB), int32(tS), int32(tK), int32(tH), gathS, int32(1))
 	want := make([]float32, tB*tK*tH)
 	kernels.GatherRows(x, pos, want, tB, tS, tK, tH)
 	relErr(t, "gather_rows", d.read(gath, tB*tK*tH), want, 0)
+	relErr(t, "gather_rows, seq-major rows", d.read(gathS, tB*tK*tH), want, 0)
 	dg := randn(rng, tB*tK*tH, 1)
 	dx0 := randn(rng, T*tH, 1)
-	dx := d.f32(dx0)
-	d.launch("scatter_add_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(dg), pp, int32(tB), int32(tS), int32(tK), int32(tH), dx)
+	dx, dxS := d.f32(dx0), d.f32(toSeqMajor(dx0, tB, tS))
+	d.launch("scatter_add_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(dg), pp, int32(tB), int32(tS), int32(tK), int32(tH), dx, int32(0))
+	d.launch("scatter_add_rows", elementwiseGrid(int64(tB*tK*tH)), block1D, d.f32(dg), pp, int32(tB), int32(tS), int32(tK), int32(tH), dxS, int32(1))
 	kernels.ScatterAddRows(dg, pos, dx0, tB, tS, tK, tH)
 	relErr(t, "scatter_add_rows", d.read(dx, T*tH), dx0, 1e-6)
+	relErr(t, "scatter_add_rows, seq-major rows", fromSeqMajor(d.read(dxS, T*tH), tB, tS), dx0, 1e-6)
 }
 
 func TestKernelMaskedCrossEntropy(t *testing.T) {

@@ -168,9 +168,19 @@ type launcher struct {
 	m      *module
 	stream uintptr
 	prof   *profiler
+	// dry, when set, makes launch only check the arguments and record the
+	// kernel's name (host-only tests of the engine's launch sequence).
+	dry *[]string
 }
 
 func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, args ...any) error {
+	if err := checkArgs(name, args); err != nil {
+		return err
+	}
+	if l.dry != nil {
+		*l.dry = append(*l.dry, name)
+		return nil
+	}
 	f, err := l.m.fn(l.s, name)
 	if err != nil {
 		return err

@@ -37,6 +37,9 @@ func (e *Engine) Activations() (map[string][]float32, error) {
 		if err != nil {
 			return nil, err
 		}
+		if e.seqMajor {
+			x = fromSeqMajor(x, a.B, a.S)
+		}
 		name := fmt.Sprintf("act.layer.%d", l-1)
 		if l == 0 {
 			name = "act.embeddings"

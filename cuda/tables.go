@@ -7,17 +7,21 @@ import (
 )
 
 // dftTables are the real DFT matrices of the Fourier mixing,
-// Re(FFT2(X)) = C_S·X·C_H − S_S·X·S_H for one sequence length:
+// Re(FFT2(X)) = C_S·X·C_H − S_S·X·S_H for one sequence length, in the type
+// the mixing GEMMs read (bf16, or float32 for tf32/fp32). Seq-major rows:
+//
+//	hidden [2, H, H] = C_H, S_H   (one batched GEMM gives X·C_H and X·S_H)
+//	seqCat [S, 2S] = [C_S | −S_S]
+//
+// batch-major rows:
 //
 //	hidden [H, 2H] = [C_H | S_H]   (so X·hidden = [X·C_H | X·S_H] in one GEMM)
 //	cosS, negSinS [S, S] = C_S, −S_S
-//
-// in the type the mixing GEMMs read (bf16, or float32 for tf32/fp32).
 type dftTables struct {
-	S, H                  int
-	arena                 DevPtr
-	hidden, cosS, negSinS DevPtr
-	dtype                 int
+	S, H                          int
+	arena                         DevPtr
+	hidden, cosS, negSinS, seqCat DevPtr
+	dtype                         int
 }
 
 // dftCos and dftSin are cos and sin of 2π·j·k/n, reduced mod n first so
@@ -43,6 +47,48 @@ func hostDFTTables(S, H int) (hidden, cosS, negSinS []float32) {
 		}
 	}
 	return
+}
+
+// seqMajorTables rearranges the tables for seq-major rows.
+func seqMajorTables(S, H int, hidden, cosS, negSinS []float32) (hidden2, seqCat []float32) {
+	hidden2 = make([]float32, 2*H*H)
+	for k := 0; k < H; k++ {
+		for j := 0; j < H; j++ {
+			hidden2[k*H+j] = hidden[k*2*H+j]
+			hidden2[H*H+k*H+j] = hidden[k*2*H+H+j]
+		}
+	}
+	seqCat = make([]float32, S*2*S)
+	for i := 0; i < S; i++ {
+		copy(seqCat[i*2*S:], cosS[i*S:(i+1)*S])
+		copy(seqCat[i*2*S+S:], negSinS[i*S:(i+1)*S])
+	}
+	return
+}
+
+// toSeqMajor reorders a [B·S] (or [B·S, h] with h = len/(B·S)) batch-major
+// tensor to seq-major rows, s·B + b.
+func toSeqMajor[T any](x []T, B, S int) []T {
+	h := len(x) / (B * S)
+	out := make([]T, len(x))
+	for b := 0; b < B; b++ {
+		for s := 0; s < S; s++ {
+			copy(out[(s*B+b)*h:(s*B+b+1)*h], x[(b*S+s)*h:(b*S+s+1)*h])
+		}
+	}
+	return out
+}
+
+// fromSeqMajor is toSeqMajor's inverse.
+func fromSeqMajor[T any](x []T, B, S int) []T {
+	h := len(x) / (B * S)
+	out := make([]T, len(x))
+	for b := 0; b < B; b++ {
+		for s := 0; s < S; s++ {
+			copy(out[(b*S+s)*h:(b*S+s+1)*h], x[(s*B+b)*h:(s*B+b+1)*h])
+		}
+	}
+	return out
 }
 
 // toBF16 rounds float32 to bfloat16 bits, nearest even (as the kernels do).
@@ -97,24 +143,30 @@ func (e *Engine) tablesFor(S int) (*dftTables, error) {
 	if t.dtype == cudaR16BF {
 		es = 2
 	}
+	type upload struct {
+		dst *DevPtr
+		src []float32
+	}
+	ups := []upload{{&t.hidden, hidden}, {&t.cosS, cosS}, {&t.negSinS, negSinS}}
+	if e.seqMajor {
+		hidden2, seqCat := seqMajorTables(S, H, hidden, cosS, negSinS)
+		ups = []upload{{&t.hidden, hidden2}, {&t.seqCat, seqCat}}
+	}
 	var plan memPlan
-	plan.add("dft.hidden", &t.hidden, es*uint64(len(hidden)))
-	plan.add("dft.cosS", &t.cosS, es*uint64(len(cosS)))
-	plan.add("dft.negSinS", &t.negSinS, es*uint64(len(negSinS)))
+	for i, u := range ups {
+		plan.add(fmt.Sprintf("dft.%d", i), u.dst, es*uint64(len(u.src)))
+	}
 	var err error
 	if t.arena, err = e.s.drv.memAlloc(plan.size()); err != nil {
 		return nil, fmt.Errorf("DFT tables for S=%d: %w", S, err)
 	}
 	plan.bind(t.arena)
-	for _, x := range []struct {
-		dst DevPtr
-		src []float32
-	}{{t.hidden, hidden}, {t.cosS, cosS}, {t.negSinS, negSinS}} {
+	for _, x := range ups {
 		if t.dtype == cudaR16BF {
 			b := toBF16(x.src)
-			err = e.s.drv.htod(x.dst, unsafe.Pointer(&b[0]), 2*len(b), e.stream)
+			err = e.s.drv.htod(*x.dst, unsafe.Pointer(&b[0]), 2*len(b), e.stream)
 		} else {
-			err = e.s.drv.htod(x.dst, unsafe.Pointer(&x.src[0]), 4*len(x.src), e.stream)
+			err = e.s.drv.htod(*x.dst, unsafe.Pointer(&x.src[0]), 4*len(x.src), e.stream)
 		}
 		if err != nil {
 			return nil, err

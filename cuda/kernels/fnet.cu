@@ -74,6 +74,16 @@ __device__ __forceinline__ float drop_apply(float v, u64 seed, u64 step, u32 sit
     return ((u32)(dropout_hash(seed, step, site, i) >> 40) >= thr) ? v * scale : 0.f;
 }
 
+// Token rows are batch-major (row = b·S + s) or, when dB > 0, seq-major
+// (row = s·dB + b, which makes the sequence-axis DFT one plain GEMM). The
+// dropout masks are defined over the batch-major [B·S, H] tensor, so
+// seq-major rows map back before hashing.
+__device__ __forceinline__ u64 drop_row(u64 r, int dB, int rows) {
+    if (dB <= 0) return r;
+    u64 S = (u64)(rows / dB);
+    return (r % (u64)dB) * S + r / (u64)dB;
+}
+
 __device__ __forceinline__ float gelu_f(float x) {
     float t = tanhf(GELU_C * (x + GELU_A * x * x * x));
     return 0.5f * x * (1.f + t);
@@ -81,6 +91,30 @@ __device__ __forceinline__ float gelu_f(float x) {
 
 __device__ __forceinline__ float gelu_grad(float x) {
     float t = tanhf(GELU_C * (x + GELU_A * x * x * x));
+    return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * GELU_A * x * x);
+}
+
+// The feed-forward GELU: in bf16 mode its input and output are bf16 (8
+// significant bits), so the hardware tanh (MUFU.TANH, ~2^-11 relative
+// error) loses nothing and halves the kernels' arithmetic; in tf32/fp32
+// mode it is the accurate tanhf.
+__device__ __forceinline__ float tanh_ffn(float x) {
+#if GEMM_BF16
+    float y;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return tanhf(x);
+#endif
+}
+
+__device__ __forceinline__ float gelu_ffn(float x) {
+    float t = tanh_ffn(GELU_C * (x + GELU_A * x * x * x));
+    return 0.5f * x * (1.f + t);
+}
+
+__device__ __forceinline__ float gelu_grad_ffn(float x) {
+    float t = tanh_ffn(GELU_C * (x + GELU_A * x * x * x));
     return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * GELU_C * (1.f + 3.f * GELU_A * x * x);
 }
 
@@ -110,12 +144,12 @@ extern "C" __global__ void g_to_f32(const gemm_t* src, long long n, float* dst) 
 // projection GEMM.
 extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const float* word, const float* pos,
                                         const float* typ, const float* gamma, const float* beta, int rows, int S,
-                                        int H, float eps, float* xhat, float* rstd, gemm_t* out_g) {
+                                        int H, float eps, float* xhat, float* rstd, gemm_t* out_g, int dB) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
     const float* w = word + (u64)ids[row] * H;
-    const float* p = pos + (u64)(row % S) * H;
+    const float* p = pos + (u64)(dB > 0 ? row / dB : row % S) * H;
     const float* t = typ + (u64)tt[row] * H;
     float* xh = xhat + (u64)row * H;
     float sum = 0.f;
@@ -144,17 +178,17 @@ extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const flo
 // optional) and in the GEMM type (out_g, optional; may not alias out).
 extern "C" __global__ void ln_fwd(const float* res, const float* add, const float* bias, u64 seed, u64 step, u32 site,
                                   u32 thr, float dscale, const float* gamma, const float* beta, int rows, int H,
-                                  float eps, float* xhat, float* rstd, float* out, gemm_t* out_g) {
+                                  float eps, float* xhat, float* rstd, float* out, gemm_t* out_g, int dB) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    u64 base = (u64)row * H;
+    u64 base = (u64)row * H, dbase = drop_row(row, dB, rows) * H;
     float* xh = xhat + base;
     float sum = 0.f;
     for (int j = lane; j < H; j += 32) {
         float a = add[base + j];
         if (bias) a += bias[j];
-        a = drop_apply(a, seed, step, site, thr, dscale, (u32)(base + j));
+        a = drop_apply(a, seed, step, site, thr, dscale, (u32)(dbase + j));
         float v = res ? res[base + j] + a : a;
         xh[j] = v;
         sum += v;
@@ -181,11 +215,11 @@ extern "C" __global__ void ln_fwd(const float* res, const float* add, const floa
 // thr == 0: no dropout). The parameter gradients come from colsum_ln.
 extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const float* rstd, const float* gamma, int rows,
                                   int H, float* dx, gemm_t* dx_g, u64 seed, u64 step, u32 site, u32 thr,
-                                  float dscale) {
+                                  float dscale, int dB) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    u64 base = (u64)row * H;
+    u64 base = (u64)row * H, dbase = drop_row(row, dB, rows) * H;
     float sg = 0.f, sgx = 0.f;
     for (int j = lane; j < H; j += 32) {
         float g = dy[base + j] * gamma[j];
@@ -198,7 +232,7 @@ extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const floa
         float xh = xhat[base + j];
         float d = rs * (dy[base + j] * gamma[j] - mg - xh * mgx);
         if (dx) dx[base + j] = d;
-        if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(base + j)));
+        if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(dbase + j)));
     }
 }
 
@@ -210,11 +244,12 @@ extern "C" __global__ void ln_bwd(const float* dy, const float* xhat, const floa
 
 extern "C" __global__ void ln_fwd_reg(const float* res, const float* add, const float* bias, u64 seed, u64 step,
                                       u32 site, u32 thr, float dscale, const float* gamma, const float* beta, int rows,
-                                      int H, float eps, float* xhat, float* rstd, float* out, gemm_t* out_g) {
+                                      int H, float eps, float* xhat, float* rstd, float* out, gemm_t* out_g,
+                                      int dB) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    u64 base = (u64)row * H;
+    u64 base = (u64)row * H, dbase = drop_row(row, dB, rows) * H;
     float v[LN_MAXK];
     float sum = 0.f;
 #pragma unroll
@@ -224,7 +259,7 @@ extern "C" __global__ void ln_fwd_reg(const float* res, const float* add, const 
         if (j < H) {
             float a = add[base + j];
             if (bias) a += bias[j];
-            a = drop_apply(a, seed, step, site, thr, dscale, (u32)(base + j));
+            a = drop_apply(a, seed, step, site, thr, dscale, (u32)(dbase + j));
             v[k] = res ? res[base + j] + a : a;
             sum += v[k];
         }
@@ -255,11 +290,11 @@ extern "C" __global__ void ln_fwd_reg(const float* res, const float* add, const 
 
 extern "C" __global__ void ln_bwd_reg(const float* dy, const float* xhat, const float* rstd, const float* gamma,
                                       int rows, int H, float* dx, gemm_t* dx_g, u64 seed, u64 step, u32 site, u32 thr,
-                                      float dscale) {
+                                      float dscale, int dB) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
-    u64 base = (u64)row * H;
+    u64 base = (u64)row * H, dbase = drop_row(row, dB, rows) * H;
     float g[LN_MAXK], xh[LN_MAXK];
     float sg = 0.f, sgx = 0.f;
 #pragma unroll
@@ -282,7 +317,7 @@ extern "C" __global__ void ln_bwd_reg(const float* dy, const float* xhat, const 
         if (j < H) {
             float d = rs * (g[k] - mg - xh[k] * mgx);
             if (dx) dx[base + j] = d;
-            if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(base + j)));
+            if (dx_g) dx_g[base + j] = f2g(drop_apply(d, seed, step, site, thr, dscale, (u32)(dbase + j)));
         }
     }
 }
@@ -322,7 +357,7 @@ extern "C" __global__ void colsum_ln_partial(const float* dy, const float* xhat,
 
 // colsum_f32_partial: part[c, j] = Σ dropout(src) over chunk c's rows.
 extern "C" __global__ void colsum_f32_partial(const float* src, u64 seed, u64 step, u32 site, u32 thr, float dscale,
-                                              int rows, int C, int rpc, float* part) {
+                                              int rows, int C, int rpc, float* part, int dB) {
     __shared__ float sa[8][33];
     int j = blockIdx.x * 32 + threadIdx.x;
     int c = blockIdx.y;
@@ -331,7 +366,7 @@ extern "C" __global__ void colsum_f32_partial(const float* src, u64 seed, u64 st
     if (j < C) {
         for (int r = r0 + threadIdx.y; r < r1; r += 8) {
             u64 i = (u64)r * C + j;
-            a += drop_apply(src[i], seed, step, site, thr, dscale, (u32)i);
+            a += drop_apply(src[i], seed, step, site, thr, dscale, (u32)(drop_row(r, dB, rows) * C + j));
         }
     }
     sa[threadIdx.y][threadIdx.x] = a;
@@ -374,7 +409,7 @@ extern "C" __global__ void gelu_bwd_colsum(const gemm_t* dh, const gemm_t* u, co
         float bj = b[j];
         for (int r = r0 + threadIdx.y; r < r1; r += 8) {
             u64 i = (u64)r * C + j;
-            float d = g2f(dh[i]) * gelu_grad(g2f(u[i]) + bj);
+            float d = g2f(dh[i]) * gelu_grad_ffn(g2f(u[i]) + bj);
             du[i] = f2g(d);
             a += d;
         }
@@ -387,13 +422,18 @@ extern "C" __global__ void gelu_bwd_colsum(const gemm_t* dh, const gemm_t* u, co
     }
 }
 
-// colsum_final: out[j] += scale · Σ_c part[c·ld + j] for j < C.
-extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, int C, float scale, float* out) {
+// colsum_final: out[j] += scale · Σ_c part[c·ld + j] for j < C; columns
+// C ≤ j < C + C2 go to out2[j − C] (the LayerNorm β after γ).
+extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, int C, float scale, float* out, int C2,
+                                        float* out2) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= C) return;
+    if (j >= C + C2) return;
     float s = 0.f;
     for (int c = 0; c < chunks; c++) s += part[(u64)c * ld + j];
-    out[j] += scale * s;
+    if (j < C)
+        out[j] += scale * s;
+    else
+        out2[j - C] += scale * s;
 }
 
 // ---------------------------------------------------------------------------
@@ -410,9 +450,9 @@ extern "C" __global__ void colsum_final(const float* part, int chunks, int ld, i
 // bias_dropout: out = dropout(in + bias) for [rows, C], in float32 and the
 // GEMM type (out_g optional).
 extern "C" __global__ void bias_dropout(const float* in, const float* bias, u64 seed, u64 step, u32 site, u32 thr,
-                                        float dscale, long long rows, int C, float* out, gemm_t* out_g) {
+                                        float dscale, long long rows, int C, float* out, gemm_t* out_g, int dB) {
     ROWCOL_BEGIN
-    float v = drop_apply(in[i] + bias[j], seed, step, site, thr, dscale, (u32)i);
+    float v = drop_apply(in[i] + bias[j], seed, step, site, thr, dscale, (u32)(drop_row(r, dB, (int)rows) * C + j));
     out[i] = v;
     if (out_g) out_g[i] = f2g(v);
     ROWCOL_END
@@ -421,19 +461,19 @@ extern "C" __global__ void bias_dropout(const float* in, const float* bias, u64 
 // dropout_to_g: out = dropout(in) in the GEMM type (the backward of
 // bias_dropout), and in float32 when out_f is set.
 extern "C" __global__ void dropout_to_g(const float* in, u64 seed, u64 step, u32 site, u32 thr, float dscale,
-                                        long long n, gemm_t* out, float* out_f) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float v = drop_apply(in[i], seed, step, site, thr, dscale, (u32)i);
-        out[i] = f2g(v);
-        if (out_f) out_f[i] = v;
-    }
+                                        long long rows, int C, gemm_t* out, float* out_f, int dB) {
+    ROWCOL_BEGIN
+    float v = drop_apply(in[i], seed, step, site, thr, dscale, (u32)(drop_row(r, dB, (int)rows) * C + j));
+    out[i] = f2g(v);
+    if (out_f) out_f[i] = v;
+    ROWCOL_END
 }
 
 // bias_gelu: h = gelu(u + b) for the feed-forward [rows, C] (u is the GEMM
 // output, kept for the backward pass).
 extern "C" __global__ void bias_gelu(const gemm_t* u, const float* b, long long rows, int C, gemm_t* h) {
     ROWCOL_BEGIN
-    h[i] = f2g(gelu_f(g2f(u[i]) + b[j]));
+    h[i] = f2g(gelu_ffn(g2f(u[i]) + b[j]));
     ROWCOL_END
 }
 
@@ -441,7 +481,7 @@ extern "C" __global__ void bias_gelu(const gemm_t* u, const float* b, long long 
 extern "C" __global__ void gelu_bwd(const gemm_t* dh, const gemm_t* u, const float* b, long long rows, int C,
                                     gemm_t* du) {
     ROWCOL_BEGIN
-    du[i] = f2g(g2f(dh[i]) * gelu_grad(g2f(u[i]) + b[j]));
+    du[i] = f2g(g2f(dh[i]) * gelu_grad_ffn(g2f(u[i]) + b[j]));
     ROWCOL_END
 }
 
@@ -466,12 +506,12 @@ extern "C" __global__ void gelu_bwd_f32(const float* dh, const float* u, const f
 // position gradient is owned by its block; word and type rows can repeat
 // across the batch, so they are added atomically.
 extern "C" __global__ void embed_bwd(const float* d, const int* ids, const int* tt, int B, int S, int H, float* dword,
-                                     float* dpos, float* dtyp) {
+                                     float* dpos, float* dtyp, int seqMajor) {
     int s = blockIdx.x;
     for (int j = threadIdx.x; j < H; j += blockDim.x) {
         float acc = 0.f;
         for (int b = 0; b < B; b++) {
-            int row = b * S + s;
+            int row = seqMajor ? s * B + b : b * S + s;
             float g = d[(u64)row * H + j];
             acc += g;
             atomicAdd(&dword[(u64)ids[row] * H + j], g);
@@ -482,24 +522,28 @@ extern "C" __global__ void embed_bwd(const float* d, const int* ids, const int* 
 }
 
 // gather_rows: out[b·K + k] = x[b, pos[b·K + k]] (the masked positions).
-extern "C" __global__ void gather_rows(const gemm_t* x, const int* pos, int B, int S, int K, int H, gemm_t* out) {
+extern "C" __global__ void gather_rows(const gemm_t* x, const int* pos, int B, int S, int K, int H, gemm_t* out,
+                                       int seqMajor) {
     long long n = (long long)B * K * H;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         long long r = i / H;
         int j = (int)(i - r * H);
         int b = (int)(r / K);
-        out[i] = x[((u64)b * S + pos[r]) * H + j];
+        u64 row = seqMajor ? (u64)pos[r] * B + b : (u64)b * S + pos[r];
+        out[i] = x[row * H + j];
     }
 }
 
 // scatter_add_rows is gather_rows' adjoint (slots may share a position).
-extern "C" __global__ void scatter_add_rows(const float* d, const int* pos, int B, int S, int K, int H, float* dx) {
+extern "C" __global__ void scatter_add_rows(const float* d, const int* pos, int B, int S, int K, int H, float* dx,
+                                            int seqMajor) {
     long long n = (long long)B * K * H;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         long long r = i / H;
         int j = (int)(i - r * H);
         int b = (int)(r / K);
-        atomicAdd(&dx[((u64)b * S + pos[r]) * H + j], d[i]);
+        u64 row = seqMajor ? (u64)pos[r] * B + b : (u64)b * S + pos[r];
+        atomicAdd(&dx[row * H + j], d[i]);
     }
 }
 
@@ -568,6 +612,8 @@ extern "C" __global__ void mlm_xent(const float* logits, const float* bias, cons
 // Pooler and sequence heads (NSP, GLUE classifier): tiny, in float32.
 
 // pooler_fwd: pooled[b, o] = tanh(b[o] + W[o]·x[b, 0]); one warp per (b, o).
+// In the pooler kernels S is the row stride between the sequences' [CLS]
+// rows: S for batch-major rows, 1 for seq-major (they are the first B rows).
 extern "C" __global__ void pooler_fwd(const float* x, int S, int H, const float* W, const float* bias, int B,
                                       float* pooled) {
     int wid = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);

@@ -63,7 +63,7 @@ import json, sys
 rows = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.strip()]
 hf = next((r for r in rows if r["what"].startswith("hugging")), None)
 for r in rows:
-    tag = f'{r["what"].split()[0]} {r.get("precision", "")}{" mixTF32" if r.get("mix_tf32") else ""} B={r["batch"]}'
+    tag = f'{r["what"].split()[0]} {r.get("precision", "")}{" mixTF32" if r.get("mix_tf32") else ""}{" batch-major" if r.get("batch_major") else ""} B={r["batch"]}'
     line = f"{tag:40s} {r['step_ms_median']:8.2f} ms/step {r['tokens_per_s']:10.0f} tok/s  MFU {100*r['mfu']:5.1f}%"
     if hf and r is not hf:
         line += f"  x{r['tokens_per_s']/hf['tokens_per_s']:.2f} vs HF"
