@@ -243,7 +243,7 @@ func TestKernelElementwise(t *testing.T) {
 	for i, v := range wd {
 		wdb[i%tF] += v
 	}
-	relErr(t, "gelu_bwd_colsum bias gradient", d.read(db, tF), wdb, 1e-4)
+	relErr(t, "gelu_bwd_colsum bias gradient", d.read(db, tF), wdb, 3e-3) // hardware tanh in bf16 mode
 
 	uf := d.f32(u)
 	hf := d.alloc(4 * T * tF)
