@@ -21,7 +21,7 @@ type LaunchSpec struct {
 	Config    string   // TOML config path
 	Overrides []string // "key=value", passed as --set
 	From      string   // checkpoint to finetune from
-	Resume    string   // run directory to resume (pretrain)
+	Resume    string   // run directory to continue from its latest checkpoint
 }
 
 // DemoSpec is the offline first-run demo: a mini pretraining on the Go
@@ -51,16 +51,13 @@ func (s LaunchSpec) Args(runsDir string) ([]string, error) {
 		}
 		args = append(args, "--set", o)
 	}
-	if s.Kind == "finetune" {
+	if s.Kind == "finetune" && s.Resume == "" {
 		if s.From == "" {
 			return nil, errors.New("launch: finetuning needs a checkpoint to start from")
 		}
 		args = append(args, "--from", s.From)
 	}
 	if s.Resume != "" {
-		if s.Kind != "pretrain" {
-			return nil, errors.New("launch: only pretraining runs can be resumed")
-		}
 		args = append(args, "--resume", s.Resume)
 	}
 	if runsDir != "" {
@@ -153,19 +150,22 @@ func StopRun(st rundir.Status) error {
 	return nil
 }
 
-// ResumeSpec resumes a stopped pretraining run from its latest checkpoint,
-// with the resolved config the run saved.
+// ResumeSpec continues a stopped run from its latest checkpoint, with the
+// resolved config the run saved.
 func ResumeSpec(r rundir.Status, runDir string) (LaunchSpec, error) {
 	if r.Live() {
 		return LaunchSpec{}, errors.New("run is still running")
 	}
-	if r.Kind != "pretrain" {
-		return LaunchSpec{}, fmt.Errorf("only pretraining runs can be resumed (this is %q)", r.Kind)
+	if r.Kind != "pretrain" && r.Kind != "finetune" {
+		return LaunchSpec{}, fmt.Errorf("unknown run kind %q in %s", r.Kind, filepath.Join(runDir, rundir.StatusFile))
+	}
+	if r.State == rundir.StateDone {
+		return LaunchSpec{}, errors.New("run is done: nothing to resume")
 	}
 	if _, ok := rundir.LatestCheckpoint(runDir); !ok {
 		return LaunchSpec{}, fmt.Errorf("%s has no checkpoint to resume from", runDir)
 	}
-	return LaunchSpec{Kind: "pretrain", Config: filepath.Join(runDir, rundir.ConfigFile), Resume: runDir}, nil
+	return LaunchSpec{Kind: r.Kind, Config: filepath.Join(runDir, rundir.ConfigFile), Resume: runDir}, nil
 }
 
 // configEntry is a launchable config file.

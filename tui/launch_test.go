@@ -156,8 +156,24 @@ func TestResumeSpec(t *testing.T) {
 	}
 	ft := filepath.Join(root, "finetune-glue-sst2-20250601-101500")
 	st, _ = rundir.ReadStatus(ft)
-	if _, err := ResumeSpec(st, ft); err == nil {
-		t.Error("a finetune run should not resume")
+	if _, err := ResumeSpec(st, ft); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("a finetune run without checkpoints: %v", err)
+	}
+	os.MkdirAll(filepath.Join(ft, "checkpoints", "step-000000100"), 0o755)
+	os.Symlink("step-000000100", filepath.Join(ft, "checkpoints", "latest"))
+	spec, err = ResumeSpec(st, ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _ = spec.Args("runs")
+	want = []string{"finetune", "-c", filepath.Join(ft, "config.toml"), "--resume", ft, "--runs", "runs"}
+	if !reflect.DeepEqual(args, want) {
+		t.Errorf("finetune resume args %q, want %q", args, want)
+	}
+	done := filepath.Join(root, "pretrain-pretrain-mini-20250601-100000")
+	st, _ = rundir.ReadStatus(done)
+	if _, err := ResumeSpec(st, done); err == nil || !strings.Contains(err.Error(), "done") {
+		t.Errorf("a finished run: %v", err)
 	}
 	live := filepath.Join(root, "pretrain-pretrain-small-20250601-113000")
 	st, _ = rundir.ReadStatus(live)
