@@ -34,7 +34,7 @@ seq_len = 32
 batch_size = 4
 
 [train]
-steps = 2000
+steps = 20000
 warmup_steps = 5
 threads = 1
 
@@ -197,7 +197,7 @@ func TestEndToEndInTmux(t *testing.T) {
 	x.waitFor("sent SIGTERM", 10*time.Second)
 	stopped := x.waitFor("stopped", 120*time.Second)
 	atStop := shownStep(stopped)
-	if atStop <= 0 || atStop >= 2000 {
+	if atStop <= 0 || atStop >= 20000 {
 		t.Errorf("stopped at step %d, want mid-run", atStop)
 	}
 
