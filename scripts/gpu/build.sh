@@ -19,4 +19,13 @@ git rev-parse --short HEAD > .device-carry/COMMIT
 if [ -d ../shared/ref/fixtures ]; then
   cp ../shared/ref/fixtures/*.safetensors ../shared/ref/fixtures/*.json .device-carry/fixtures/
 fi
+# a small real corpus and the BERT vocabulary for the trainer's GPU run
+data=${FNET_DATA:-../shared/data}
+if [ -d "$data/corpus/gutenberg" ]; then
+  mkdir -p .device-carry/corpus .device-carry/tok
+  for b in pg1184_the_count_of_monte_cristo pg11_alices_adventures_in_wonderland pg108_the_return_of_sherlock_holmes; do
+    cp "$data/corpus/gutenberg/$b.txt" .device-carry/corpus/
+  done
+  cp "$data/tokenizer/bert-base-uncased-vocab.txt" .device-carry/tok/vocab.txt
+fi
 ls -la .device-carry .device-carry/fixtures

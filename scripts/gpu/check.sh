@@ -12,6 +12,9 @@
 set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
+# Stage logs go to LOGS and are joined into $OUT/all-logs.txt at the end
+# (the device tool returns at most 8 files).
+LOGS=${LOGS:-$(mktemp -d)}
 ROOT=$(pwd)
 BIN=$ROOT/.device-carry
 export FNET_PARITY_DIR=$BIN/fixtures
@@ -28,36 +31,45 @@ stage() { # name timeout command...
   shift 2
   if [ -n "${FNET_CHECK_ONLY:-}" ] && [[ " $FNET_CHECK_ONLY " != *" $name "* ]]; then
     SUMMARY+=("$(printf '%-10s %-14s' "$name" skipped)")
-    : >"$OUT/$name.log"
+    : >"$LOGS/$name.log"
     return
   fi
   local t0=$SECONDS
   echo "=== $name (limit ${limit}s)"
-  timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  timeout --kill-after=5 "$limit" "$@" >"$LOGS/$name.log" 2>&1
   local rc=$?
   local verdict=ok
   [ $rc -ne 0 ] && verdict="FAILED rc=$rc"
   [ $rc -eq 124 ] && verdict="TIMED OUT"
   SUMMARY+=("$(printf '%-10s %-14s %4ss' "$name" "$verdict" $((SECONDS - t0)))")
-  tail -n "${TAIL:-25}" "$OUT/$name.log"
+  tail -n "${TAIL:-25}" "$LOGS/$name.log"
 }
 
 stage smi 15 nvidia-smi
-TAIL=12 stage libs 20 bash -c 'ldconfig -p | grep -E "libcublas|libnvrtc|libcuda|nvidia-ml"; ls -d /usr/local/cuda* /usr/local/nvidia/lib64 2>&1; find / -xdev \( -name "libnvrtc.so*" -o -name "libcublas.so*" \) 2>/dev/null | head'
+TAIL=12 stage libs 15 bash -c 'ldconfig -p | grep -E "libcublas|libnvrtc|libcuda|nvidia-ml"; ls -d /usr/local/cuda* /usr/local/nvidia/lib64 2>&1; find / -xdev \( -name "libnvrtc.so*" -o -name "libcublas.so*" \) 2>/dev/null | head'
 stage doctor 30 $BIN/fnet-tui doctor
 stage kernels 60 "${CT[@]}" -test.v -test.run 'TestKernel|TestGemm'
-stage engine 100 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestParity'
-TAIL=8 stage bench 90 env FNET_CUDA_BENCH=1 FNET_BENCH_QUICK=${FNET_BENCH_QUICK:-0} "${CT[@]}" -test.v -test.run TestBenchTrainStep
-TAIL=4 stage hf 120 python3 scripts/gpu/hf_bench.py --batch "$BATCH"
+stage engine 80 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestParity'
+TAIL=8 stage bench 75 env FNET_CUDA_BENCH=1 FNET_BENCH_QUICK=${FNET_BENCH_QUICK:-0} "${CT[@]}" -test.v -test.run TestBenchTrainStep
+TAIL=4 stage hf 100 python3 scripts/gpu/hf_bench.py --batch "$BATCH"
 TAIL=6 stage train 60 env FNET_CUDA_TRAIN_STEPS=${FNET_CUDA_TRAIN_STEPS:-300} "${CT[@]}" -test.v -test.run TestPretrainLossFalls
+# the real trainer: FNet-Base, seq 512, batch 32, on three Gutenberg books
+# with the BERT vocabulary (fnet-tui pretrain, run directory under /tmp)
+TAIL=8 stage pretrain 90 "$BIN/fnet-tui" pretrain -c configs/pretrain-mini.toml --runs /tmp/fnet-runs --name gpu-base \
+  --set model.preset=base --set data.seq_len=512 --set data.batch_size="$BATCH" --set train.device=cuda \
+  --set data.corpus="$BIN/corpus" --set data.tokenizer="$BIN/tok/vocab.txt" --set train.steps=300 \
+  --set train.lr=1e-4 --set train.warmup_steps=30 --set eval.every=100 --set eval.batches=4 \
+  --set checkpoint.every=1000 --set log.every=25
+cp /tmp/fnet-runs/gpu-base/metrics.jsonl "$OUT/pretrain-metrics.jsonl" 2>/dev/null
+cp /tmp/fnet-runs/gpu-base/train.log "$OUT/pretrain-train.log" 2>/dev/null
 TAIL=6 stage gemm 25 "${CT[@]}" -test.run XXX -test.bench BenchmarkGemmBF16 -test.benchtime 200x
 
 echo
 echo "=== kernel / parity lines"
-grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst|gradient norm)' "$OUT/kernels.log" "$OUT/engine.log" | head -60
-grep -hE -- '--- (PASS|FAIL|SKIP)' "$OUT/kernels.log" "$OUT/engine.log"
+grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst|gradient norm)' "$LOGS/kernels.log" "$LOGS/engine.log" | head -80
+grep -hE -- '--- (PASS|FAIL|SKIP)' "$LOGS/kernels.log" "$LOGS/engine.log"
 echo "=== speed (same GPU, FNet-Base, seq 512, batch $BATCH)"
-grep -h '^RESULT_JSON' "$OUT/bench.log" "$OUT/hf.log" > "$OUT/results.jsonl"
+grep -h '^RESULT_JSON' "$LOGS/bench.log" "$LOGS/hf.log" > "$OUT/results.jsonl"
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.strip()]
@@ -69,8 +81,10 @@ for r in rows:
         line += f"  x{r['tokens_per_s']/hf['tokens_per_s']:.2f} vs HF"
     print(line)
 PY
-grep -h '^PROFILE' "$OUT/bench.log" | head -45
-grep -h 'TRAIN_RESULT\|^TRAIN step' "$OUT/train.log" | tail -4
-grep -h 'TFLOP/s' "$OUT/gemm.log"
+grep -h '^PROFILE' "$LOGS/bench.log" | head -45
+grep -h 'TRAIN_RESULT\|^TRAIN step' "$LOGS/train.log" | tail -4
+grep -h 'step \|eval \|done' "$LOGS/pretrain.log" | tail -6
+grep -h 'TFLOP/s' "$LOGS/gemm.log"
+for f in "$LOGS"/*.log; do echo "##### $(basename "$f")"; cat "$f"; done > "$OUT/all-logs.txt"
 echo "=== stages"
 printf '%s\n' "${SUMMARY[@]}"
