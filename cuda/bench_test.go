@@ -152,7 +152,7 @@ func TestBenchTrainStep(t *testing.T) {
 		profile bool
 	}{
 		{BF16, Options{}, B, true},
-		{BF16, Options{MixTF32: true}, B, false},
+		{BF16, Options{MixBF16: true}, B, false},
 		{BF16, Options{BatchMajor: true}, B, false},
 		{TF32, Options{}, B, false},
 		{BF16, Options{}, 2 * B, false},
@@ -201,7 +201,7 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, o Options, prof
 	for i := range batches {
 		batches[i] = corpus.batch(cfg, B, K)
 	}
-	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: o.MixTF32, BatchMajor: o.BatchMajor, B: B, S: cfg.SeqLen, K: K}
+	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: e.mixTF32, BatchMajor: o.BatchMajor, B: B, S: cfg.SeqLen, K: K}
 	var times, fwd []float64
 	for i := 0; i < steps+3; i++ {
 		t0 := time.Now()

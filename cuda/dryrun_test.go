@@ -14,7 +14,7 @@ import (
 // without a GPU, with made-up device addresses.
 func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, o Options) (*Engine, *[]string) {
 	t.Helper()
-	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: o.MixTF32 && prec == BF16, seqMajor: !o.BatchMajor}
+	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: prec == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor}
 	calls := &[]string{}
 	e.l = &launcher{dry: calls}
 	e.specs = fnet.ParamSpecs(cfg, heads)
@@ -62,7 +62,7 @@ func TestDryRunLaunchSequence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, prec := range []Precision{BF16, TF32, FP32} {
-			for _, o := range []Options{{}, {BatchMajor: true}, {MixTF32: true}} {
+			for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}} {
 				cfg := smallConfig(tc.numLabels)
 				e, calls := dryEngine(t, cfg, tc.heads, prec, o)
 				b := randomBatch(rng, cfg, 3, 6, tc.numLabels)

@@ -98,11 +98,14 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 		for _, v := range []struct {
 			prec Precision
 			o    Options
-		}{{FP32, Options{}}, {TF32, Options{}}, {BF16, Options{}}, {FP32, Options{BatchMajor: true}}, {BF16, Options{BatchMajor: true}}} {
+		}{{FP32, Options{}}, {TF32, Options{}}, {BF16, Options{}}, {BF16, Options{MixBF16: true}}, {FP32, Options{BatchMajor: true}}, {BF16, Options{BatchMajor: true}}} {
 			prec := v.prec
 			name := tc.name + "/" + prec.String()
 			if v.o.BatchMajor {
 				name += "/batch-major"
+			}
+			if v.o.MixBF16 {
+				name += "/mixbf16"
 			}
 			t.Run(name, func(t *testing.T) {
 				tol := parityTol(prec)
@@ -267,6 +270,11 @@ func parityFixtures(t *testing.T) []string {
 // parityTol is the relative L2 error allowed against a float64 reference:
 // the 1e-3 for the fp32 checking mode and 2e-2 for bf16; tf32
 // (10-bit products) measured 1e-3..2.6e-3 on the fixtures and gets 5e-3.
+// mixBF16Tol bounds the optional all-bf16 mixing (Options.MixBF16), which
+// measured 2.008e-2 on the 6-layer fixture: outside the bf16 bound,
+// hence not the default.
+const mixBF16Tol = 2.5e-2
+
 func parityTol(p Precision) float64 {
 	switch p {
 	case BF16:
@@ -289,7 +297,7 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			mix, batch bool
 		}{{FP32, false, false}, {TF32, false, false}, {BF16, false, false}, {BF16, true, false}, {FP32, false, true}, {BF16, false, true}} {
 			tol := parityTol(v.mode)
-			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixTF32: v.mix, BatchMajor: v.batch})
+			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixBF16: v.mix, BatchMajor: v.batch})
 			if err != nil {
 				t.Errorf("%s %v: %v", prefix, v.mode, err)
 				continue
@@ -313,7 +321,8 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			}
 			label := v.mode.String()
 			if v.mix {
-				label += "+mixtf32"
+				label += "+mixbf16"
+				tol = mixBF16Tol
 			}
 			if v.batch {
 				label += "+batch-major"
