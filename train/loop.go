@@ -224,6 +224,9 @@ func (l *loop) evaluate(ctx context.Context, data json.RawMessage, lr float64, c
 		return fmt.Errorf("evaluation at step %d: %w", l.st.step, err)
 	}
 	if res.values == nil {
+		if res.summary != "" {
+			l.run.Logf("eval %6d/%d | %s", l.st.step, l.cfg.Train.Steps, res.summary)
+		}
 		return nil
 	}
 	l.run.Metric(rundir.Metric{T: time.Now(), Step: l.st.step, Split: "eval", Task: res.task, Values: res.values})

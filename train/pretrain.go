@@ -22,6 +22,7 @@ type pretrainJob struct {
 	stream *pretrain.Stream
 	state  pretrain.State
 	evalN  int
+	warned bool // the held-out split turned out empty (said once)
 }
 
 func newPretrainJob(cfg Config, c *corpus.Corpus, tok tokenizer.Tokenizer, resume *pretrain.State) (*pretrainJob, error) {
@@ -75,7 +76,12 @@ func (j *pretrainJob) trainSummary(v map[string]float64) string {
 func (j *pretrainJob) evaluate(ctx context.Context, eng fnet.Engine) (evalResult, error) {
 	s, err := EvaluateCorpus(ctx, eng, j.corpus.Split(corpus.HeldOut), j.tok, j.opt, j.evalN)
 	if errors.Is(err, pretrain.ErrNoExamples) {
-		return evalResult{}, nil // a corpus too small for a held-out split: nothing to report
+		// a corpus too small for its held-out fraction: say so once, keep training
+		if !j.warned {
+			j.warned = true
+			return evalResult{summary: fmt.Sprintf("no held-out examples: the held-out split (%.3g of the documents) of %s is empty or too short; raise data.held_out", j.corpus.HeldOut(), j.corpus.Spec())}, nil
+		}
+		return evalResult{}, nil
 	}
 	if err != nil {
 		return evalResult{}, err

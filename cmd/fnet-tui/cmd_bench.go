@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/kernels"
@@ -13,7 +14,7 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "time full training steps (forward, backward, AdamW) of a preset model",
-		usage:   "[--preset mini|small|base] [--steps N] [--warmup N] [--mixing auto|fft|dft] [--json]",
+		usage:   "[--preset mini|small|base] [--steps N] [--warmup N] [--mixing auto|fft|dft] [--json] [--cpuprofile FILE]",
 		run:     runBench,
 	})
 }
@@ -25,6 +26,7 @@ func runBench(args []string) error {
 	warmup := fs.Int("warmup", 3, "untimed warm-up steps")
 	mixing := fs.String("mixing", "auto", "Fourier mixing implementation: auto, fft or dft")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the timed steps to this file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -44,6 +46,17 @@ func runBench(args []string) error {
 	}
 	if kernels.PureGo && !*asJSON {
 		fmt.Fprintln(os.Stderr, "note: this is the pure-Go build (-tags pure): matmuls use gonum's BLAS and are several times slower than OpenBLAS")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := fnet.RunBench(*preset, *steps, *warmup, method)
 	if err != nil {
