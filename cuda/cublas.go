@@ -82,6 +82,10 @@ func (c *cublasAPI) newHandle(stream uintptr) (uintptr, error) {
 	return h, c.check("cublasSetMathMode", r)
 }
 
+func (c *cublasAPI) destroyHandle(h uintptr) {
+	purego.SyscallN(c.destroy, h)
+}
+
 func (c *cublasAPI) version(h uintptr) int {
 	var v int32
 	if r, _, _ := purego.SyscallN(c.getVersion, h, uintptr(unsafe.Pointer(&v))); r != 0 {

@@ -233,6 +233,10 @@ func (e *Engine) release() {
 		_ = e.s.drv.memFree(e.fixed)
 		e.fixed = 0
 	}
+	if e.blas != 0 {
+		e.s.cublas.destroyHandle(e.blas)
+		e.blas = 0
+	}
 	if e.stream != 0 {
 		_ = e.s.drv.streamDestroy(e.stream)
 		e.stream = 0

@@ -213,6 +213,7 @@ func Probe() Info {
 	if err := s.drv.setCurrent(s.ctx); err == nil {
 		if h, herr := s.cublas.newHandle(0); herr == nil {
 			info.CUBLASVersion = s.cublas.version(h)
+			s.cublas.destroyHandle(h)
 		} else {
 			info.Notes = append(info.Notes, "cuBLAS handle: "+herr.Error())
 		}
