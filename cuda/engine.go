@@ -79,7 +79,7 @@ const normPartials = 1024
 // logits in registers).
 const maxSeqHeadOutputs = 16
 
-// engineKernelNames lists every kernel the engine launches (checked
+// engineKernelNames lists the kernels the engine and its checks launch (checked
 // against the source by a unit test).
 var engineKernelNames = []string{
 	"dropout_mask", "f32_to_g", "g_to_f32", "embed_ln_fwd", "ln_fwd", "ln_bwd", "colsum_ln_partial",
