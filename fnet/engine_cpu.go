@@ -220,6 +220,9 @@ func (e *CPUEngine) GradNorm() float64 {
 	if e.pending == nil && !e.accumulated {
 		return 0
 	}
+	if e.accumulated && e.pending != nil {
+		e.foldPending()
+	}
 	var ss float64
 	for _, ps := range e.specs {
 		g, s := e.gradient(ps.Name, NumElements(ps.Shape))
@@ -314,6 +317,9 @@ func (e *CPUEngine) Gradients() map[string][]float32 {
 	out := map[string][]float32{}
 	if e.pending == nil && !e.accumulated {
 		return out
+	}
+	if e.accumulated && e.pending != nil {
+		e.foldPending() // include the last micro-batch
 	}
 	for _, ps := range e.specs {
 		g, s := e.gradient(ps.Name, NumElements(ps.Shape))
