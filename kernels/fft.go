@@ -82,6 +82,10 @@ func omega(n, k int) complex64 {
 	return complex64(cmplx.Rect(1, a))
 }
 
+// useVecFFT selects the C stages where the build has them; tests turn it
+// off to compare with the Go stages.
+var useVecFFT = true
+
 // transform computes the forward DFT (e^{-2πi nk/N}, unnormalised) of x,
 // viewed as n rows of width complex values, in place; work must hold as many
 // values as x.
@@ -89,7 +93,9 @@ func (p *fftPlan) transform(x, work []complex64, width int) {
 	src, dst := x, work
 	s := width // stride between consecutive elements of the current sub-sequences
 	for _, st := range p.stages {
-		st.apply(src, dst, s)
+		if !useVecFFT || !st.applyVec(src, dst, s) {
+			st.apply(src, dst, s)
+		}
 		src, dst = dst, src
 		s *= st.radix
 	}

@@ -21,19 +21,29 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if transB {
 		tb = blas.Trans
 	}
-	// Split the rows of C over the workers (each a single-threaded BLAS
-	// call) when the product is big enough to be worth it.
-	if !splitGemm || Workers < 2 || m < 2*gemmMinRows || float64(m)*float64(n)*float64(k) < gemmMinWork {
+	// Split C over the workers (each a single-threaded BLAS call) when the
+	// product is big enough to be worth it: by rows when C is tall, by
+	// columns when it is wide (the MLM decoder's [B·K, V]).
+	if !splitGemm || Workers < 2 || float64(m)*float64(n)*float64(k) < gemmMinWork || (m < 2*gemmMinRows && n < 2*gemmMinRows) {
 		impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	rows := gemmRowBlock(m, Workers)
-	ParallelFor(m, rows, func(lo, hi int) {
-		aOff := lo * lda // op(A) row i is A row i
-		if transA {
-			aOff = lo // op(A) row i is A column i
+	if m >= n {
+		ParallelFor(m, gemmBlock(m, Workers), func(lo, hi int) {
+			aOff := lo * lda // op(A) row i is A row i
+			if transA {
+				aOff = lo // op(A) row i is A column i
+			}
+			impl.Sgemm(ta, tb, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+		})
+		return
+	}
+	ParallelFor(n, gemmBlock(n, Workers), func(lo, hi int) {
+		bOff := lo // op(B) column j is B column j
+		if transB {
+			bOff = lo * ldb // op(B) column j is B row j
 		}
-		impl.Sgemm(ta, tb, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+		impl.Sgemm(ta, tb, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
 	})
 }
 
@@ -42,9 +52,9 @@ const (
 	gemmMinWork = 1 << 18 // multiply-adds below which one thread is faster
 )
 
-// gemmRowBlock is the chunk ParallelFor gets: an even share of the rows,
-// rounded up to a multiple of 16 (OpenBLAS's kernels work in row panels).
-func gemmRowBlock(m, workers int) int {
+// gemmBlock is the chunk ParallelFor gets: an even share of the rows (or
+// columns), rounded up to a multiple of 16 (OpenBLAS's kernels work in panels).
+func gemmBlock(m, workers int) int {
 	per := (m + workers - 1) / workers
 	return (per + 15) / 16 * 16
 }

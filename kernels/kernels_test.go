@@ -375,39 +375,41 @@ func TestParallelForCoversRangeOnce(t *testing.T) {
 // transpose combinations, strided C) against a float64 naive product.
 func TestGemmSplitRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
-	m, n, k := 200, 70, 90
-	for _, ta := range []bool{false, true} {
-		for _, tb := range []bool{false, true} {
-			a, b := randSlice(rng, m*k, 1), randSlice(rng, k*n, 1)
-			lda, ldb := k, n
-			if ta {
-				lda = m // A stored [k, m]
-			}
-			if tb {
-				ldb = k // B stored [n, k]
-			}
-			get := func(s []float32, ld int, trans bool, i, j int) float64 {
-				if trans {
-					return float64(s[j*ld+i])
+	for _, shape := range [][3]int{{200, 70, 90}, {40, 300, 90}} { // tall: rows split; wide: columns split
+		m, n, k := shape[0], shape[1], shape[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				a, b := randSlice(rng, m*k, 1), randSlice(rng, k*n, 1)
+				lda, ldb := k, n
+				if ta {
+					lda = m // A stored [k, m]
 				}
-				return float64(s[i*ld+j])
-			}
-			ldc := n + 3
-			c := randSlice(rng, m*ldc, 1)
-			orig := append([]float32{}, c...)
-			Gemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 2, c, ldc)
-			for i := 0; i < m; i++ {
-				for j := 0; j < ldc; j++ {
-					want := float64(orig[i*ldc+j])
-					if j < n {
-						var s float64
-						for l := 0; l < k; l++ {
-							s += get(a, lda, ta, i, l) * get(b, ldb, tb, l, j)
-						}
-						want = 0.5*s + 2*want
+				if tb {
+					ldb = k // B stored [n, k]
+				}
+				get := func(s []float32, ld int, trans bool, i, j int) float64 {
+					if trans {
+						return float64(s[j*ld+i])
 					}
-					if math.Abs(float64(c[i*ldc+j])-want) > 1e-3 {
-						t.Fatalf("ta=%v tb=%v c[%d,%d] = %v, want %v", ta, tb, i, j, c[i*ldc+j], want)
+					return float64(s[i*ld+j])
+				}
+				ldc := n + 3
+				c := randSlice(rng, m*ldc, 1)
+				orig := append([]float32{}, c...)
+				Gemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 2, c, ldc)
+				for i := 0; i < m; i++ {
+					for j := 0; j < ldc; j++ {
+						want := float64(orig[i*ldc+j])
+						if j < n {
+							var s float64
+							for l := 0; l < k; l++ {
+								s += get(a, lda, ta, i, l) * get(b, ldb, tb, l, j)
+							}
+							want = 0.5*s + 2*want
+						}
+						if math.Abs(float64(c[i*ldc+j])-want) > 1e-3 {
+							t.Fatalf("%v ta=%v tb=%v c[%d,%d] = %v, want %v", shape, ta, tb, i, j, c[i*ldc+j], want)
+						}
 					}
 				}
 			}

@@ -20,6 +20,14 @@ func naiveDFT(x []complex128) []complex128 {
 }
 
 func TestFFTPlanMatchesNaiveDFT(t *testing.T) {
+	for _, vec := range []bool{true, false} { // the C stages (default build) and the Go ones
+		useVecFFT = vec
+		testFFTPlan(t)
+	}
+	useVecFFT = true
+}
+
+func testFFTPlan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 25, 32, 49, 60, 64, 77, 97, 128, 243, 768} {
 		for _, width := range []int{1, 3} {
@@ -45,7 +53,7 @@ func TestFFTPlanMatchesNaiveDFT(t *testing.T) {
 				}
 			}
 			if rel := math.Sqrt(num / den); rel > 2e-6 {
-				t.Errorf("n=%d width=%d: relative L2 error %.3g", n, width, rel)
+				t.Errorf("n=%d width=%d vectorised=%v: relative L2 error %.3g", n, width, useVecFFT, rel)
 			}
 		}
 	}
