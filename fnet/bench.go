@@ -48,6 +48,16 @@ type BenchResult struct {
 	LossLast      float64   `json:"loss_last"`
 	AllocsPerStep float64   `json:"allocs_per_step"`
 	StepMs        []float64 `json:"step_ms"`
+	// Ops is where the timed steps' forward+backward went, by operator
+	// kind (only with profiling on), in ms per step.
+	Ops []BenchOp `json:"ops,omitempty"`
+}
+
+// BenchOp is one operator kind's share of a step.
+type BenchOp struct {
+	Op        string  `json:"op"`
+	MsPerStep float64 `json:"ms_per_step"`
+	Calls     float64 `json:"calls_per_step"`
 }
 
 // SyntheticBatch draws the reference's benchmark batch: random word ids in
@@ -96,7 +106,7 @@ func TrainFLOPs(c Config, s BenchShape) float64 {
 
 // RunBench times full training steps (forward, backward, AdamW) of the CPU
 // engine on a synthetic batch, after warm-up.
-func RunBench(preset string, steps, warmup int, mix kernels.MixMethod) (*BenchResult, error) {
+func RunBench(preset string, steps, warmup int, mix kernels.MixMethod, profileOps bool) (*BenchResult, error) {
 	cfg, err := PresetConfig(preset)
 	if err != nil {
 		return nil, err
@@ -123,6 +133,10 @@ func RunBench(preset string, steps, warmup int, mix kernels.MixMethod) (*BenchRe
 		if i == warmup {
 			runtime.ReadMemStats(&ms)
 			mallocs = ms.Mallocs
+			if profileOps {
+				ProfileOps(true)
+				defer ProfileOps(false)
+			}
 		}
 		t0 := time.Now()
 		st, err := eng.ForwardBackward(batch, uint64(i), 1)
@@ -156,6 +170,9 @@ func RunBench(preset string, steps, warmup int, mix kernels.MixMethod) (*BenchRe
 	res.FwdBwdMs, res.AdamWMs = median(fb), median(opt)
 	res.TokensPerS = float64(shape.B*shape.S) / (res.MsPerStep / 1e3)
 	res.GFLOPs = res.GFLOPPerStep / (res.MsPerStep / 1e3)
+	for _, o := range OpProfile() {
+		res.Ops = append(res.Ops, BenchOp{Op: o.Op, MsPerStep: ms64(o.Total) / float64(steps), Calls: float64(o.Calls) / float64(steps)})
+	}
 	return res, nil
 }
 

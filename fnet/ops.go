@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"sort"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -48,7 +51,61 @@ func (o *customOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != o.arity {
 		return nil, fmt.Errorf("%s: %d inputs, want %d", o, len(in), o.arity)
 	}
-	return o.do(in)
+	if opProfile == nil {
+		return o.do(in)
+	}
+	t0 := time.Now()
+	v, err := o.do(in)
+	opProfile.add(o.name, time.Since(t0))
+	return v, err
+}
+
+// opProfile, when set, accumulates the wall time of each operator kind
+// (fnet-tui bench --ops); nil costs one comparison per node.
+var opProfile *opTimes
+
+type opTimes struct {
+	mu sync.Mutex
+	d  map[string]time.Duration
+	n  map[string]int
+}
+
+func (t *opTimes) add(name string, d time.Duration) {
+	t.mu.Lock()
+	t.d[name] += d
+	t.n[name]++
+	t.mu.Unlock()
+}
+
+// ProfileOps starts (on) or stops timing operators by kind.
+func ProfileOps(on bool) {
+	if on {
+		opProfile = &opTimes{d: map[string]time.Duration{}, n: map[string]int{}}
+	} else {
+		opProfile = nil
+	}
+}
+
+// OpTime is the time spent in one operator kind.
+type OpTime struct {
+	Op    string        `json:"op"`
+	Total time.Duration `json:"total_ns"`
+	Calls int           `json:"calls"`
+}
+
+// OpProfile returns the times collected since ProfileOps(true), largest first.
+func OpProfile() []OpTime {
+	if opProfile == nil {
+		return nil
+	}
+	opProfile.mu.Lock()
+	defer opProfile.mu.Unlock()
+	out := make([]OpTime, 0, len(opProfile.d))
+	for k, d := range opProfile.d {
+		out = append(out, OpTime{Op: k, Total: d, Calls: opProfile.n[k]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
 }
 func (o *customOp) ReturnsPtr() bool      { return false } // own register: never shared
 func (o *customOp) CallsExtern() bool     { return false }

@@ -14,7 +14,7 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "time full training steps (forward, backward, AdamW) of a preset model",
-		usage:   "[--preset mini|small|base] [--steps N] [--warmup N] [--mixing auto|fft|dft] [--json] [--cpuprofile FILE]",
+		usage:   "[--preset mini|small|base] [--steps N] [--warmup N] [--mixing auto|fft|dft] [--json] [--ops] [--cpuprofile FILE]",
 		run:     runBench,
 	})
 }
@@ -27,6 +27,7 @@ func runBench(args []string) error {
 	mixing := fs.String("mixing", "auto", "Fourier mixing implementation: auto, fft or dft")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a pprof CPU profile of the timed steps to this file")
+	ops := fs.Bool("ops", false, "time each operator kind and print where a step's time goes")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func runBench(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := fnet.RunBench(*preset, *steps, *warmup, method)
+	res, err := fnet.RunBench(*preset, *steps, *warmup, method, *ops)
 	if err != nil {
 		return err
 	}
@@ -70,5 +71,11 @@ func runBench(args []string) error {
 	fmt.Printf("  forward+backward %.1f ms, AdamW %.1f ms; loss %.4f -> %.4f\n", res.FwdBwdMs, res.AdamWMs, res.LossFirst, res.LossLast)
 	fmt.Printf("tokens/s: %.0f\n", res.TokensPerS)
 	fmt.Printf("model GFLOP/step: %.2f -> %.1f GFLOP/s achieved; %.0f allocations/step\n", res.GFLOPPerStep, res.GFLOPs, res.AllocsPerStep)
+	if len(res.Ops) > 0 {
+		fmt.Println("where forward+backward goes (ms per step, by operator):")
+		for _, o := range res.Ops {
+			fmt.Printf("  %-26s %7.1f ms  (%.0f calls)\n", o.Op, o.MsPerStep, o.Calls)
+		}
+	}
 	return nil
 }
