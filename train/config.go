@@ -388,3 +388,13 @@ func keysOf(v any) []string {
 	}
 	return out
 }
+
+// FinetuneSource reads a finetuning run directory's config.toml and returns
+// finetune.from ("" when the run started from scratch).
+func FinetuneSource(runDir string) (string, error) {
+	c, err := LoadConfig(filepath.Join(runDir, "config.toml"), nil)
+	if err != nil {
+		return "", err
+	}
+	return c.Finetune.From, nil
+}

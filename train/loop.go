@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -85,15 +86,12 @@ func (l *loop) runLoop(ctx context.Context) error {
 		winSteps     int
 		winNorm      float64
 		winStart     = time.Now()
-		winBlocked   time.Duration
 		lastLR       float64
 		lastState    json.RawMessage
 		lastSys      time.Time
 		checkpointed = -1
 	)
-	if b, _ := l.job.waitTime(); true {
-		winBlocked = b
-	}
+	winBlocked, _ := l.job.waitTime()
 	var err error
 	if lastState, err = l.job.dataState(); err != nil {
 		return err
@@ -208,7 +206,7 @@ func (l *loop) checkpoint(data json.RawMessage, lr float64, score *float64) (str
 	if err != nil {
 		return "", err
 	}
-	if err := PruneCheckpoints(l.run.Dir+"/"+rundir.CheckpointsDir, l.cfg.Checkpoint.Keep); err != nil {
+	if err := PruneCheckpoints(filepath.Join(l.run.Dir, rundir.CheckpointsDir), l.cfg.Checkpoint.Keep); err != nil {
 		l.run.Logf("warning: pruning old checkpoints: %v", err)
 	}
 	return path, nil
@@ -239,7 +237,7 @@ func (l *loop) evaluate(ctx context.Context, data json.RawMessage, lr float64, c
 			return err
 		}
 		*checkpointed = l.st.step
-		if err := SetLink(l.run.Dir+"/"+rundir.CheckpointsDir, BestLink, StepDirName(l.st.step)); err != nil {
+		if err := SetLink(filepath.Join(l.run.Dir, rundir.CheckpointsDir), BestLink, StepDirName(l.st.step)); err != nil {
 			return err
 		}
 		l.run.Logf("best %s %.4f so far: %s", res.metric, score, path)
