@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
-	"time"
 
 	"github.com/fnet-tui/fnet-tui/corpus"
 	"github.com/fnet-tui/fnet-tui/fnet"
@@ -155,80 +153,27 @@ func Pretrain(ctx context.Context, o Options) (string, error) {
 			return "", fmt.Errorf("%s: data state: %w", filepath.Join(rp.ckpt.Dir, TrainerFile), err)
 		}
 		resumeState = &st
-		ts := rp.ckpt.Trainer
-		ls = loopState{step: ts.Step, microSteps: ts.MicroSteps, tokens: ts.Tokens, elapsed: time.Duration(ts.ElapsedS * float64(time.Second))}
+		ls = loadResumeState(rp)
 		if ls.step >= cfg.Train.Steps {
 			return runDir, fmt.Errorf("--resume: the checkpoint is at step %d, which is already train.steps = %d (raise it with --set train.steps=N)", ls.step, cfg.Train.Steps)
 		}
 	} else {
-		name := cfg.Run.Name
-		if name == "" {
-			name = rundir.NewRunID("pretrain", strings.TrimPrefix(cfg.Name, "pretrain-"), time.Now())
-		}
-		runDir = filepath.Join(cfg.Run.Dir, name)
+		runDir = newRunDir(cfg, "pretrain", "pretrain-")
 	}
-	host, _ := os.Hostname()
-	status := rundir.Status{State: rundir.StateStarting, Kind: "pretrain", Config: cfg.Path, PID: os.Getpid(), Host: host,
-		Step: ls.step, TotalSteps: cfg.Train.Steps, StartedAt: time.Now().UTC(), Device: "starting"}
-	if rp != nil {
-		status.ResumedFrom = rp.ckpt.Dir
-	}
-	run, err := OpenRun(runDir, status, newTerminal(out), rp != nil)
+	sess, err := startSession(cfg, "pretrain", "", runDir, rp, mc, fnet.PretrainingHeads, params, ls.step, out)
 	if err != nil {
-		return "", err
-	}
-	defer run.Close()
-	fail := func(err error) (string, error) {
-		now := time.Now().UTC()
-		run.SetStatus(func(s *rundir.Status) { s.State, s.Error, s.EndedAt = rundir.StateFailed, err.Error(), &now })
-		run.Logf("error: %v", err)
 		return runDir, err
 	}
-	if err := rundir.WriteFileAtomic(filepath.Join(runDir, rundir.ConfigFile), cfg.TOML(), 0o644); err != nil {
-		return fail(err)
-	}
-	eng, err := newEngine(cfg, mc, fnet.PretrainingHeads, params, run.Logf)
-	if err != nil {
-		return fail(err)
-	}
-	defer eng.Close()
-	if rp != nil {
-		opt, err := fnet.LoadOptimizer(filepath.Join(rp.ckpt.Dir, fnet.OptimizerFile), mc, fnet.PretrainingHeads)
-		if err != nil {
-			return fail(err)
-		}
-		if err := eng.SetOptimizer(opt); err != nil {
-			return fail(err)
-		}
-	}
-	run.SetStatus(func(s *rundir.Status) { s.Device = eng.Device() })
+	run, eng := sess.run, sess.eng
 	job, err := newPretrainJob(cfg, c, tok, resumeState)
 	if err != nil {
-		return fail(err)
+		return runDir, sess.fail(err)
 	}
 	defer job.close()
-	if rp != nil {
-		run.Logf("resuming %s from %s (step %d)", runDir, rp.ckpt.Dir, ls.step)
-		run.Metric(rundir.Metric{T: time.Now(), Step: ls.step, Split: "system", Values: map[string]float64{"resumed_from_step": float64(ls.step)}})
-	}
 	run.Logf("pretrain %s: model %s (%d params), corpus %s, tokenizer %s (%d pieces), batch %d x %d (accum %d), %d steps, device %s",
 		filepath.Base(runDir), mc, mc.NumParams(), c.Spec(), tok.Kind(), tok.VocabSize(), cfg.Data.BatchSize, mc.SeqLen, cfg.Train.GradAccum, cfg.Train.Steps, eng.Device())
-	decay, _ := ParseDecay(cfg.Train.Decay)
-	l := &loop{cfg: cfg, run: run, eng: eng, job: job, tok: tok, st: ls, tokensPerBatch: cfg.Data.BatchSize * mc.SeqLen, stopAt: stopAt(ls.step, o.StopAfter),
-		sched: Schedule{Peak: cfg.Train.LR, Min: cfg.Train.MinLR, Warmup: cfg.Train.WarmupSteps, Total: cfg.Train.Steps, Decay: decay}}
-	err = l.runLoop(ctx)
-	now := time.Now().UTC()
-	switch {
-	case errors.Is(err, errStopped):
-		run.SetStatus(func(s *rundir.Status) { s.State, s.EndedAt, s.Step = rundir.StateStopped, &now, l.st.step })
-		run.Logf("stopped at step %d", l.st.step)
-		return runDir, ErrStopped
-	case err != nil:
-		return fail(err)
-	}
-	run.SetStatus(func(s *rundir.Status) { s.State, s.EndedAt, s.Step = rundir.StateDone, &now, l.st.step })
-	run.Logf("done: %d steps in %s", l.st.step, l.elapsed().Round(time.Second))
-	return runDir, nil
+	l := sess.newLoop(cfg, job, tok, ls, cfg.Data.BatchSize*mc.SeqLen, o.StopAfter)
+	return runDir, sess.finish(l, l.runLoop(ctx), nil)
 }
 
 func stopAt(step, after int) int {

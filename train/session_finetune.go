@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/glue"
@@ -71,8 +70,7 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	case rp != nil:
 		m := rp.ckpt.Model
 		mc, params, tok = m.Config, m.Params, rp.ckpt.Tokenizer
-		ts := rp.ckpt.Trainer
-		ls = loopState{step: ts.Step, microSteps: ts.MicroSteps, tokens: ts.Tokens, elapsed: time.Duration(ts.ElapsedS * float64(time.Second))}
+		ls = loadResumeState(rp)
 	case cfg.Finetune.From != "":
 		ck, err := LoadCheckpoint(expandPath(cfg.Finetune.From))
 		if err != nil {
@@ -196,75 +194,28 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	if rp != nil {
 		runDir = rp.runDir
 	} else {
-		name := cfg.Run.Name
-		if name == "" {
-			name = rundir.NewRunID("finetune", strings.TrimPrefix(cfg.Name, "glue-"), time.Now())
-		}
-		runDir = filepath.Join(cfg.Run.Dir, name)
+		runDir = newRunDir(cfg, "finetune", "glue-")
 	}
-	host, _ := os.Hostname()
-	status := rundir.Status{State: rundir.StateStarting, Kind: "finetune", Task: task.Name, Config: cfg.Path, PID: os.Getpid(), Host: host,
-		Step: ls.step, TotalSteps: cfg.Train.Steps, StartedAt: time.Now().UTC(), Device: "starting"}
-	if rp != nil {
-		status.ResumedFrom = rp.ckpt.Dir
-	}
-	run, err := OpenRun(runDir, status, newTerminal(out), rp != nil)
+	sess, err := startSession(cfg, "finetune", task.Name, runDir, rp, mc, heads, params, ls.step, out)
 	if err != nil {
-		return "", err
-	}
-	defer run.Close()
-	fail := func(err error) (string, error) {
-		now := time.Now().UTC()
-		run.SetStatus(func(s *rundir.Status) { s.State, s.Error, s.EndedAt = rundir.StateFailed, err.Error(), &now })
-		run.Logf("error: %v", err)
 		return runDir, err
 	}
-	if err := rundir.WriteFileAtomic(filepath.Join(runDir, rundir.ConfigFile), cfg.TOML(), 0o644); err != nil {
-		return fail(err)
-	}
-	eng, err := newEngine(cfg, mc, heads, params, run.Logf)
-	if err != nil {
-		return fail(err)
-	}
-	defer eng.Close()
-	if rp != nil {
-		opt, err := fnet.LoadOptimizer(filepath.Join(rp.ckpt.Dir, fnet.OptimizerFile), mc, heads)
-		if err != nil {
-			return fail(err)
-		}
-		if err := eng.SetOptimizer(opt); err != nil {
-			return fail(err)
-		}
-		run.Logf("resuming %s from %s (step %d)", runDir, rp.ckpt.Dir, ls.step)
-	}
-	run.SetStatus(func(s *rundir.Status) { s.Device = eng.Device() })
+	run, eng := sess.run, sess.eng
 	run.Logf("finetune %s on %s: model %s, %d train / %d dev examples (%d truncated), batch %d, %d steps (warmup %d), eval every %d, device %s",
 		filepath.Base(runDir), task.Display, mc, trainEnc.Len(), job.devs[0].enc.Len(), trainEnc.Truncated, job.batch, cfg.Train.Steps, cfg.Train.WarmupSteps, cfg.Eval.Every, eng.Device())
-	decay, _ := ParseDecay(cfg.Train.Decay)
-	l := &loop{cfg: cfg, run: run, eng: eng, job: job, tok: tok, st: ls, tokensPerBatch: job.batch * mc.SeqLen, stopAt: stopAt(ls.step, o.StopAfter),
-		sched: Schedule{Peak: cfg.Train.LR, Min: cfg.Train.MinLR, Warmup: cfg.Train.WarmupSteps, Total: cfg.Train.Steps, Decay: decay}}
-	if rp != nil && rp.ckpt.Trainer.Score != nil {
-		best := *rp.ckpt.Trainer.Score
-		l.best = &best
+	l := sess.newLoop(cfg, job, tok, ls, job.batch*mc.SeqLen, o.StopAfter)
+	if rp != nil {
+		l.best = bestScore(runDir)
 	}
-	err = l.runLoop(ctx)
-	now := time.Now().UTC()
-	switch {
-	case errors.Is(err, errStopped):
-		run.SetStatus(func(s *rundir.Status) { s.State, s.EndedAt, s.Step = rundir.StateStopped, &now, l.st.step })
-		return runDir, ErrStopped
-	case err != nil:
-		return fail(err)
-	}
-	if l.best != nil {
-		run.Logf("best dev %s: %.4f (checkpoints/%s)", metric, *l.best, BestLink)
-	}
-	if err := writeTestPredictions(ctx, runDir, glueDir, task, run.Logf); err != nil {
-		run.Logf("warning: test predictions: %v", err)
-	}
-	run.SetStatus(func(s *rundir.Status) { s.State, s.EndedAt, s.Step = rundir.StateDone, &now, l.st.step })
-	run.Logf("done: %d steps in %s", l.st.step, l.elapsed().Round(time.Second))
-	return runDir, nil
+	err = sess.finish(l, l.runLoop(ctx), func() {
+		if l.best != nil {
+			run.Logf("best dev %s: %.4f (checkpoints/%s)", metric, *l.best, BestLink)
+		}
+		if err := writeTestPredictions(ctx, runDir, glueDir, task, run.Logf); err != nil {
+			run.Logf("warning: test predictions: %v", err)
+		}
+	})
+	return runDir, err
 }
 
 // writeTestPredictions runs the best checkpoint over the task's test split
@@ -350,4 +301,18 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 		return written, fmt.Errorf("no test file for: %s", strings.Join(missing, "; "))
 	}
 	return written, nil
+}
+
+// bestScore is the dev score recorded in the run's best checkpoint, so a
+// resumed run only replaces it with a better one.
+func bestScore(runDir string) *float64 {
+	b, err := os.ReadFile(filepath.Join(runDir, rundir.CheckpointsDir, BestLink, TrainerFile))
+	if err != nil {
+		return nil
+	}
+	var ts TrainerState
+	if json.Unmarshal(b, &ts) != nil {
+		return nil
+	}
+	return ts.Score
 }
