@@ -15,34 +15,7 @@ var Workers = runtime.GOMAXPROCS(0)
 // spawning would cost more than it saves. Chunk boundaries depend only on n,
 // grain and Workers, so results are deterministic for a given thread count.
 func ParallelFor(n, grain int, body func(lo, hi int)) {
-	w := Workers
-	if w < 1 {
-		w = 1
-	}
-	if grain < 1 {
-		grain = 1
-	}
-	if max := n / grain; w > max {
-		w = max
-	}
-	if w <= 1 {
-		if n > 0 {
-			body(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + w - 1) / w
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body(lo, hi)
-		}()
-	}
-	body(0, min(chunk, n))
-	wg.Wait()
+	ParallelForWorker(n, grain, func(_, lo, hi int) { body(lo, hi) })
 }
 
 // ParallelForWorker is ParallelFor that also passes the chunk's worker index
