@@ -15,17 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
-	"github.com/fnet-tui/fnet-tui/safetensors"
 )
-
-func readPair(prefix string) (*safetensors.File, *safetensors.File, error) {
-	wf, err := safetensors.ReadFile(prefix + ".weights.safetensors")
-	if err != nil {
-		return nil, nil, err
-	}
-	ef, err := safetensors.ReadFile(prefix + ".expect.safetensors")
-	return wf, ef, err
-}
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {

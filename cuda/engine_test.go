@@ -339,39 +339,3 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 		}
 	}
 }
-
-// Host-side pieces of RunParity, which need no GPU.
-func TestRefBatchAndConfigFromFixture(t *testing.T) {
-	fx := parityFixtures(t)
-	if len(fx) == 0 {
-		t.Skip("no parity fixtures found (../shared/ref/fixtures, testdata/parity)")
-	}
-	for _, prefix := range fx {
-		wf, ef, err := readPair(prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := refConfigFor(wf, ef)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, _, err := rc.ModelConfig()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := refBatch(ef, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.B != rc.Batch || b.S != rc.Seq || b.K != rc.NumMasked {
-			t.Errorf("%s: batch %dx%d K=%d, config says %dx%d K=%d", prefix, b.B, b.S, b.K, rc.Batch, rc.Seq, rc.NumMasked)
-		}
-		ref, err := ef.Get("loss")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, _ := relL2([]float32{float32(ref.Float64(0))}, ref, 1e-6); e > 1e-7 {
-			t.Errorf("relL2 of a tensor with itself is %g", e)
-		}
-	}
-}

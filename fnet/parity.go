@@ -80,6 +80,7 @@ type ParityReport struct {
 	LR     float64
 	// ConfigSource says where the reference config came from.
 	ConfigSource string
+	Device       string
 }
 
 // Worst returns the largest error of any row (a structural problem counts as +Inf).
@@ -97,10 +98,44 @@ func (r *ParityReport) Worst() (float64, string) {
 	return worst, name
 }
 
+// ParityTarget is an engine under a parity check, with the views of its
+// last forward/backward the comparison needs.
+type ParityTarget struct {
+	Engine      Engine
+	Activations func() (map[string][]float32, error) // act.embeddings, act.layer.<i>, act.mlm_logits
+	Gradients   func() (map[string][]float32, error) // by parameter name, awaiting Step
+}
+
 // RunParity loads a reference weights/expect pair, runs forward, backward
 // and one AdamW step on the stored batch with the CPU engine, and compares
 // the loss, every activation, every gradient and every updated parameter.
 func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, error) {
+	return RunParityOn(weightsPath, expectPath, func(cfg Config, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error) {
+		eng, err := NewCPUEngine(cfg, MaskedLMHeads, opt, CPUOptions{Params: params, MixMethod: mix.Method})
+		if err != nil {
+			return nil, err
+		}
+		return &ParityTarget{Engine: eng,
+			Activations: func() (map[string][]float32, error) { return eng.Activations(), nil },
+			Gradients:   func() (map[string][]float32, error) { return eng.Gradients(), nil }}, nil
+	})
+}
+
+// ParityCase is a reference dump read back: the model it describes, its
+// initial weights and the batch it was run on.
+type ParityCase struct {
+	Ref          RefConfig
+	ConfigSource string
+	Config       Config
+	AdamW        AdamWConfig
+	Params       map[string][]float32
+	Batch        *Batch
+	Expect       *safetensors.File
+}
+
+// LoadParityCase reads a weights/expect pair written by the reference's
+// dump_to_safetensors.py.
+func LoadParityCase(weightsPath, expectPath string) (*ParityCase, error) {
 	wf, err := safetensors.ReadFile(weightsPath)
 	if err != nil {
 		return nil, err
@@ -125,16 +160,28 @@ func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, er
 	if err != nil {
 		return nil, err
 	}
-	eng, err := NewCPUEngine(cfg, MaskedLMHeads, opt, CPUOptions{Params: params, MixMethod: mix.Method})
+	return &ParityCase{Ref: rc, ConfigSource: source, Config: cfg, AdamW: opt, Params: params, Batch: batch, Expect: ef}, nil
+}
+
+// RunParityOn runs the parity check on the engine build makes for the
+// reference's model (CPU here, CUDA in package cuda).
+func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error)) (*ParityReport, error) {
+	pc, err := LoadParityCase(weightsPath, expectPath)
 	if err != nil {
 		return nil, err
 	}
+	ef, cfg, params := pc.Expect, pc.Config, pc.Params
+	target, err := build(cfg, pc.AdamW, params)
+	if err != nil {
+		return nil, err
+	}
+	eng := target.Engine
 	defer eng.Close()
-	st, err := eng.ForwardBackward(batch, 0, 1)
+	st, err := eng.ForwardBackward(pc.Batch, 0, 1)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ParityReport{Config: cfg, LR: rc.AdamW.LR, ConfigSource: source}
+	rep := &ParityReport{Config: cfg, LR: pc.Ref.AdamW.LR, ConfigSource: pc.ConfigSource, Device: eng.Device()}
 	cmp := func(name string, ours []float32, oursF64 []float64) {
 		ref, err := ef.Get(name)
 		if err != nil {
@@ -144,9 +191,11 @@ func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, er
 		rep.Rows = append(rep.Rows, compareTensor(name, ours, oursF64, ref))
 	}
 	cmp("loss", nil, []float64{st.MLMLoss()})
-	acts := eng.Activations()
-	names := sortedKeys(acts)
-	for _, n := range names {
+	acts, err := target.Activations()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range sortedKeys(acts) {
 		cmp(n, acts[n], nil)
 	}
 	for _, n := range ef.Names() {
@@ -156,11 +205,14 @@ func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, er
 			}
 		}
 	}
-	grads := eng.Gradients()
+	grads, err := target.Gradients()
+	if err != nil {
+		return nil, err
+	}
 	for _, ps := range ParamSpecs(cfg, MaskedLMHeads) {
 		cmp("grad."+ps.Name, grads[ps.Name], nil)
 	}
-	if _, err := eng.Step(rc.AdamW.LR, 0); err != nil {
+	if _, err := eng.Step(pc.Ref.AdamW.LR, 0); err != nil {
 		return nil, err
 	}
 	after := eng.Params()
@@ -172,26 +224,28 @@ func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, er
 			continue
 		}
 		row := compareTensor(name, after[ps.Name], nil, ref)
-		// The update itself, as the reference's --compare does: a relative
-		// error of the parameters alone is dominated by their initial values.
-		// A float32 parameter cannot hold its update more finely than one
-		// ulp (at 1.0 that is 1.2e-7, 0.1% of a 1e-4 step), so that much
-		// difference per element is not counted.
-		before := params[ps.Name]
-		var num, den float64
-		for i := range before {
-			ru := ref.Float64(i) - float64(before[i])
-			a := after[ps.Name][i]
-			ou := float64(a) - float64(before[i])
-			d := math.Max(0, math.Abs(ou-ru)-ulp32(a))
-			num += d * d
-			den += ru * ru
-		}
-		floor := rc.AdamW.LR * 1e-2 * math.Sqrt(float64(len(before)))
-		row.UpdateErr = math.Sqrt(num) / math.Max(math.Sqrt(den), floor)
+		row.UpdateErr = updateError(params[ps.Name], after[ps.Name], ref, pc.Ref.AdamW.LR)
 		rep.Rows = append(rep.Rows, row)
 	}
 	return rep, nil
+}
+
+// updateError compares the AdamW update (after − before) itself, as the
+// reference's --compare does: a relative error of the parameters alone is
+// dominated by their initial values. A float32 parameter cannot hold its
+// update more finely than one ulp (at 1.0 that is 1.2e-7, 0.1% of a 1e-4
+// step), so that much difference per element is not counted.
+func updateError(before, after []float32, ref *safetensors.Tensor, lr float64) float64 {
+	var num, den float64
+	for i := range before {
+		ru := ref.Float64(i) - float64(before[i])
+		ou := float64(after[i]) - float64(before[i])
+		d := math.Max(0, math.Abs(ou-ru)-ulp32(after[i]))
+		num += d * d
+		den += ru * ru
+	}
+	floor := lr * 1e-2 * math.Sqrt(float64(len(before)))
+	return math.Sqrt(num) / math.Max(math.Sqrt(den), floor)
 }
 
 // MixOption selects the mixing implementation for parity runs.

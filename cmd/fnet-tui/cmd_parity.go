@@ -6,6 +6,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/fnet-tui/fnet-tui/cuda"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/kernels"
 )
@@ -14,7 +15,7 @@ func init() {
 	register(&command{
 		name:    "parity",
 		summary: "check the Go model against a PyTorch reference dump (forward, backward, one AdamW step)",
-		usage:   "WEIGHTS.safetensors EXPECT.safetensors [--tol 1e-3] [--mixing auto|fft|dft]",
+		usage:   "WEIGHTS.safetensors EXPECT.safetensors [--tol 1e-3] [--mixing auto|fft|dft] [--device cpu|cuda --precision fp32|tf32|bf16]",
 		run:     runParity,
 	})
 }
@@ -22,7 +23,9 @@ func init() {
 func runParity(args []string) error {
 	fs := newFlags("parity")
 	tol := fs.Float64("tol", 1e-3, "largest relative L2 error ||ours-ref||/||ref|| accepted")
-	mixing := fs.String("mixing", "auto", "Fourier mixing implementation: auto, fft or dft")
+	mixing := fs.String("mixing", "auto", "CPU Fourier mixing implementation: auto, fft or dft")
+	device := fs.String("device", "cpu", "engine to check: cpu or cuda")
+	precision := fs.String("precision", "fp32", "cuda: fp32, tf32 or bf16 (bf16 is expected near 2e-2, not 1e-3)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -34,11 +37,26 @@ func runParity(args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	rep, err := fnet.RunParity(pos[0], pos[1], fnet.MixOption{Method: method})
+	var rep *fnet.ParityReport
+	switch *device {
+	case "cpu":
+		rep, err = fnet.RunParity(pos[0], pos[1], fnet.MixOption{Method: method})
+	case "cuda":
+		prec, perr := cuda.ParsePrecision(*precision)
+		if perr != nil {
+			return usagef("--precision: %v", perr)
+		}
+		if err := cuda.Available(); err != nil {
+			return fmt.Errorf("--device cuda: %w", err)
+		}
+		rep, err = cuda.RunParity(pos[0], pos[1], prec)
+	default:
+		return usagef("--device %q: want cpu or cuda", *device)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("model: %s  (config from %s; lr %g)\n", rep.Config, rep.ConfigSource, rep.LR)
+	fmt.Printf("model: %s on %s  (config from %s; lr %g)\n", rep.Config, rep.Device, rep.ConfigSource, rep.LR)
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "tensor\trel_l2\tmax_abs\tupdate_rel\tstatus")
 	failed := 0
