@@ -2,6 +2,7 @@ package train
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -130,6 +131,28 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 			if !strings.Contains(part, "`"+k+"`") {
 				t.Errorf("[%s] %s is not documented in docs/CONFIG.md", name, k)
 			}
+		}
+	}
+}
+
+// TestShippedConfigsParse: every config in configs/ is valid and describes
+// a valid model.
+func TestShippedConfigsParse(t *testing.T) {
+	paths, _ := filepath.Glob("../configs/*.toml")
+	if len(paths) < 13 {
+		t.Fatalf("found %d configs, want pretrain-{mini,small,base,large} and glue-* for nine tasks", len(paths))
+	}
+	for _, p := range paths {
+		c, err := LoadConfig(p, nil)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if _, err := c.ModelConfig(); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		if strings.HasPrefix(filepath.Base(p), "glue-") && (c.Kind != "finetune" || "glue-"+c.Finetune.Task+".toml" != filepath.Base(p)) {
+			t.Errorf("%s: kind %q task %q", p, c.Kind, c.Finetune.Task)
 		}
 	}
 }
