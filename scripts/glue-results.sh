@@ -6,8 +6,9 @@
 #   scripts/glue-results.sh PRETRAIN_RUN_DIR [RUNS_DIR]
 #
 # Each task runs its configs/glue-TASK.toml twice; SST-2's training set is
-# capped at 20,000 examples to keep a CPU run short. The table at the end is
-# `fnet-tui glue results`.
+# capped (SST2_MAX_TRAIN, default 10,000 examples) to keep a CPU run near an
+# hour and a half on 2 cores. GLUE_TASKS picks the tasks. The table at the end
+# is `fnet-tui glue results`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pre=${1:?usage: scripts/glue-results.sh PRETRAIN_RUN_DIR [RUNS_DIR]}
@@ -16,9 +17,9 @@ bin=${FNET_TUI:-./bin/fnet-tui}
 [ -x "$bin" ] || go build -o "$bin" ./cmd/fnet-tui
 tok="$pre/checkpoints/latest/tokenizer.model"
 [ -f "$tok" ] || { echo "no tokenizer at $tok" >&2; exit 1; }
-for task in rte wnli mrpc stsb cola sst2; do
+for task in ${GLUE_TASKS:-rte wnli mrpc stsb cola sst2}; do
 	extra=()
-	[ "$task" = sst2 ] && extra=(--set finetune.max_train=20000)
+	[ "$task" = sst2 ] && extra=(--set "finetune.max_train=${SST2_MAX_TRAIN:-10000}")
 	"$bin" finetune -c "configs/glue-$task.toml" --from "$pre" --runs "$runs" --name "$task-pretrained" "${extra[@]}"
 	"$bin" finetune -c "configs/glue-$task.toml" --set data.tokenizer="$tok" --runs "$runs" --name "$task-scratch" "${extra[@]}"
 done
