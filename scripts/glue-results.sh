@@ -6,8 +6,8 @@
 #   scripts/glue-results.sh PRETRAIN_RUN_DIR [RUNS_DIR]
 #
 # Each task runs its configs/glue-TASK.toml twice; SST-2's training set is
-# capped (SST2_MAX_TRAIN, default 10,000 examples) to keep a CPU run near an
-# hour and a half on 2 cores. GLUE_TASKS picks the tasks. The table at the end
+# capped (SST2_MAX_TRAIN, default 10,000 examples) to keep a CPU run near
+# two hours on 2 cores. GLUE_TASKS picks the tasks. The table at the end
 # is `fnet-tui glue results`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
