@@ -7,7 +7,8 @@
 #
 # Each task runs its configs/glue-TASK.toml twice; SST-2's training set is
 # capped (SST2_MAX_TRAIN, default 10,000 examples) to keep a CPU run near
-# two hours on 2 cores. GLUE_TASKS picks the tasks. The table at the end
+# two hours on 2 cores. GLUE_TASKS picks the tasks, GLUE_SIDES which of
+# "pretrained scratch" to run (both by default). The table at the end
 # is `fnet-tui glue results`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,13 @@ tok="$pre/checkpoints/latest/tokenizer.model"
 for task in ${GLUE_TASKS:-rte wnli mrpc stsb cola sst2}; do
 	extra=()
 	[ "$task" = sst2 ] && extra=(--set "finetune.max_train=${SST2_MAX_TRAIN:-10000}")
-	"$bin" finetune -c "configs/glue-$task.toml" --from "$pre" --runs "$runs" --name "$task-pretrained" "${extra[@]}"
-	"$bin" finetune -c "configs/glue-$task.toml" --set data.tokenizer="$tok" --runs "$runs" --name "$task-scratch" "${extra[@]}"
+	for side in ${GLUE_SIDES:-pretrained scratch}; do
+		case $side in
+		pretrained) from=(--from "$pre") ;;
+		scratch) from=(--set data.tokenizer="$tok") ;;
+		*) echo "GLUE_SIDES: unknown side $side (want pretrained or scratch)" >&2; exit 2 ;;
+		esac
+		"$bin" finetune -c "configs/glue-$task.toml" "${from[@]}" --runs "$runs" --name "$task-$side" "${extra[@]}"
+	done
 done
 "$bin" glue results --runs "$runs"

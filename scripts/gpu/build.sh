@@ -28,4 +28,12 @@ if [ -d "$data/corpus/gutenberg" ]; then
   done
   cp "$data/tokenizer/bert-base-uncased-vocab.txt" .device-carry/tok/vocab.txt
 fi
+# FNET_FULL_CORPUS=1: the whole Gutenberg corpus and the tokenizer named by
+# FNET_TOKENIZER (default: the cached auto-trained one) for pretrain-mini.sh
+if [ "${FNET_FULL_CORPUS:-0}" = 1 ]; then
+  tar -czf .device-carry/gutenberg.tar.gz -C "$data/corpus/gutenberg" .
+  tok=${FNET_TOKENIZER:-$(ls runs/.cache/bpe-8192-*.model 2>/dev/null | head -1)}
+  [ -f "$tok" ] || { echo "FNET_FULL_CORPUS=1 needs FNET_TOKENIZER (a .model file)" >&2; exit 1; }
+  cp "$tok" .device-carry/tokenizer.model
+fi
 ls -la .device-carry .device-carry/fixtures
