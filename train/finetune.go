@@ -154,3 +154,32 @@ func Predict(ctx context.Context, eng fnet.Engine, enc *glue.Encoded, batch int)
 	}
 	return preds, total, nil
 }
+
+// transferParams builds a finetuning model's parameters from a pretraining
+// checkpoint's: every encoder tensor is copied (a missing or mis-shaped one is
+// an error, since silently re-initialising it would make "finetuned from the
+// checkpoint" a lie), the pooler too when the checkpoint has one, and the
+// rest (the classifier) keeps its fresh seeded initialisation. It returns the
+// names that start fresh.
+func transferParams(mc fnet.Config, heads fnet.Heads, from map[string][]float32, seed uint64) (map[string][]float32, []string, error) {
+	params := fnet.InitParams(mc, heads, seed)
+	encoder := map[string]bool{}
+	for _, ps := range fnet.ParamSpecs(mc, fnet.Heads{}) {
+		encoder[ps.Name] = true
+	}
+	var fresh []string
+	for _, ps := range fnet.ParamSpecs(mc, heads) {
+		p, ok := from[ps.Name]
+		switch {
+		case ok && len(p) != fnet.NumElements(ps.Shape):
+			return nil, nil, fmt.Errorf("%s has %d values, the model needs %v", ps.Name, len(p), ps.Shape)
+		case ok:
+			params[ps.Name] = p
+		case encoder[ps.Name]:
+			return nil, nil, fmt.Errorf("the checkpoint lacks encoder tensor %s", ps.Name)
+		default:
+			fresh = append(fresh, ps.Name)
+		}
+	}
+	return params, fresh, nil
+}

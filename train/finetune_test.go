@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/glue"
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
@@ -110,5 +111,61 @@ func TestFinetuneFromScratchNeedsATokenizer(t *testing.T) {
 	_, err := Finetune(context.Background(), Options{ConfigPath: p}, "")
 	if err == nil || !strings.Contains(err.Error(), "data.tokenizer") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestTransferParams: finetuning from a checkpoint copies every encoder and
+// pooler tensor, starts only the classifier fresh (seeded), and refuses a
+// checkpoint that lacks an encoder tensor or holds one of the wrong size.
+func TestTransferParams(t *testing.T) {
+	mc := fnet.DefaultConfig()
+	mc.VocabSize, mc.HiddenSize, mc.NumLayers, mc.IntermediateSize, mc.MaxPositions, mc.SeqLen = 50, 8, 2, 16, 16, 16
+	mc.NumLabels = 3
+	pretrained := fnet.InitParams(mc, fnet.PretrainingHeads, 7)
+	got, fresh, err := transferParams(mc, fnet.ClassifierHeads, pretrained, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(fresh, ",") != fnet.ClsWeight+","+fnet.ClsBias {
+		t.Errorf("fresh = %v, want only the classifier", fresh)
+	}
+	init := fnet.InitParams(mc, fnet.ClassifierHeads, 1)
+	for _, ps := range fnet.ParamSpecs(mc, fnet.ClassifierHeads) {
+		want := pretrained[ps.Name]
+		if ps.Name == fnet.ClsWeight || ps.Name == fnet.ClsBias {
+			want = init[ps.Name]
+		}
+		if len(got[ps.Name]) != len(want) {
+			t.Fatalf("%s: %d values, want %d", ps.Name, len(got[ps.Name]), len(want))
+		}
+		for i := range want {
+			if got[ps.Name][i] != want[i] {
+				t.Fatalf("%s[%d] = %v, want %v", ps.Name, i, got[ps.Name][i], want[i])
+			}
+		}
+	}
+	for _, name := range []string{fnet.WordEmbName, fnet.PosEmbName, fnet.TypeEmbName, fnet.PoolerWeight} {
+		if got[name][0] == init[name][0] && got[name][1] == init[name][1] {
+			t.Errorf("%s equals the fresh initialisation: not transferred", name)
+		}
+	}
+
+	// a masked-LM checkpoint has no pooler: it starts fresh too
+	mlm := fnet.InitParams(mc, fnet.MaskedLMHeads, 7)
+	if _, fresh, err := transferParams(mc, fnet.ClassifierHeads, mlm, 1); err != nil || len(fresh) != 4 {
+		t.Errorf("masked-LM checkpoint: fresh %v, err %v; want pooler and classifier", fresh, err)
+	}
+
+	missing := map[string][]float32{}
+	for k, v := range pretrained {
+		missing[k] = v
+	}
+	delete(missing, fnet.LayerParam(1, fnet.FFInW))
+	if _, _, err := transferParams(mc, fnet.ClassifierHeads, missing, 1); err == nil || !strings.Contains(err.Error(), fnet.LayerParam(1, fnet.FFInW)) {
+		t.Errorf("missing encoder tensor: err %v", err)
+	}
+	missing[fnet.LayerParam(1, fnet.FFInW)] = make([]float32, 5)
+	if _, _, err := transferParams(mc, fnet.ClassifierHeads, missing, 1); err == nil || !strings.Contains(err.Error(), "has 5 values") {
+		t.Errorf("mis-shaped tensor: err %v", err)
 	}
 }

@@ -92,16 +92,11 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 		}
 		// the encoder (and the pooler, if pretraining had one) from the
 		// checkpoint; a fresh classifier, initialised as the official code does
-		params = fnet.InitParams(mc, heads, cfg.Train.Seed)
-		for _, ps := range fnet.ParamSpecs(mc, heads) {
-			if p, ok := ck.Model.Params[ps.Name]; ok {
-				params[ps.Name] = p
-			}
+		var fresh []string
+		if params, fresh, err = transferParams(mc, heads, ck.Model.Params, cfg.Train.Seed); err != nil {
+			return "", fmt.Errorf("finetune.from: %s: %w", ck.Dir, err)
 		}
-		if !ck.Model.Heads.Pooler {
-			pre("note: %s has no pooler; it starts fresh", ck.Dir)
-		}
-		pre("finetuning from %s (%s)", ck.Dir, ck.Model.Config)
+		pre("finetuning from %s (%s); fresh: %s", ck.Dir, ck.Model.Config, strings.Join(fresh, ", "))
 	default:
 		if mc, err = cfg.ModelConfig(); err != nil {
 			return "", fmt.Errorf("%s: %w", cfg.Path, err)
