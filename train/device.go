@@ -27,11 +27,11 @@ func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][
 			if dev == "cuda" {
 				return nil, fmt.Errorf("train.device = \"cuda\": %w", err)
 			}
-			note("device auto: the CUDA engine failed to start (%v); training on the CPU", err)
+			note("device auto: the CUDA engine failed to start (%v); running on the CPU", err)
 		} else if dev == "cuda" {
 			return nil, fmt.Errorf("train.device = \"cuda\" but no GPU can be used: %w (run `fnet-tui doctor`)", err)
 		} else {
-			note("device auto: no usable GPU (%v); training on the CPU", err)
+			note("device auto: no usable GPU (%v); running on the CPU", err)
 		}
 	}
 	mix, err := kernels.ParseMixMethod(cfg.Model.Mixing)

@@ -206,7 +206,8 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 		if l.best != nil {
 			run.Logf("best dev %s: %.4f (checkpoints/%s)", metric, *l.best, BestLink)
 		}
-		if err := writeTestPredictions(ctx, runDir, glueDir, task, run.Logf); err != nil {
+		inf := Inference{Device: cfg.Train.Device, Precision: cfg.Train.Precision, Note: run.Logf}
+		if err := writeTestPredictions(ctx, runDir, glueDir, task, inf, run.Logf); err != nil {
 			run.Logf("warning: test predictions: %v", err)
 		}
 	})
@@ -215,7 +216,7 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 
 // writeTestPredictions runs the best checkpoint over the task's test split
 // (and MNLI's mismatched test and the diagnostic set) into predictions/.
-func writeTestPredictions(ctx context.Context, runDir, glueDir string, task glue.Task, logf func(string, ...any)) error {
+func writeTestPredictions(ctx context.Context, runDir, glueDir string, task glue.Task, inf Inference, logf func(string, ...any)) error {
 	ckDir := filepath.Join(runDir, rundir.CheckpointsDir, BestLink)
 	if _, err := os.Stat(ckDir); err != nil {
 		ckDir = filepath.Join(runDir, rundir.CheckpointsDir, rundir.LatestLink)
@@ -224,7 +225,7 @@ func writeTestPredictions(ctx context.Context, runDir, glueDir string, task glue
 	if err != nil {
 		return err
 	}
-	files, err := PredictTasks(ctx, ck, glueDir, TasksPredictedBy(task), filepath.Join(runDir, rundir.PredictionsDir))
+	files, err := PredictTasks(ctx, ck, glueDir, TasksPredictedBy(task), filepath.Join(runDir, rundir.PredictionsDir), inf)
 	for _, f := range files {
 		logf("test predictions: %s", f)
 	}
@@ -244,10 +245,18 @@ func TasksPredictedBy(task glue.Task) []glue.Task {
 	return out
 }
 
+// Inference says where PredictTasks runs the model, as train.device and
+// train.precision do for training.
+type Inference struct {
+	Device    string               // "cpu" (also ""), "cuda" or "auto"
+	Precision string               // cuda precision; "" = the training default
+	Note      func(string, ...any) // told when "auto" falls back to the CPU; nil = silent
+}
+
 // PredictTasks writes test-set predictions of a finetuned checkpoint in the
 // GLUE submission format into outDir and returns the files written. Tasks
 // whose test file is absent are skipped with an error listing them.
-func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []glue.Task, outDir string) ([]string, error) {
+func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []glue.Task, outDir string, inf Inference) ([]string, error) {
 	if !ck.Model.Heads.Classifier {
 		return nil, fmt.Errorf("%s has no classifier head (not a finetuned checkpoint)", ck.Dir)
 	}
@@ -256,7 +265,18 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 	}
 	cfg := ck.Model.Config
 	cfg.DropoutProb = 0
-	eng, err := fnet.NewCPUEngine(cfg, fnet.ClassifierHeads, fnet.DefaultAdamW, fnet.CPUOptions{Params: ck.Model.Params})
+	run := DefaultConfig()
+	if inf.Device != "" {
+		run.Train.Device = inf.Device
+	}
+	if inf.Precision != "" {
+		run.Train.Precision = inf.Precision
+	}
+	note := inf.Note
+	if note == nil {
+		note = func(string, ...any) {}
+	}
+	eng, err := newEngine(run, cfg, fnet.ClassifierHeads, ck.Model.Params, note)
 	if err != nil {
 		return nil, err
 	}

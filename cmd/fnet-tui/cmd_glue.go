@@ -48,12 +48,7 @@ func init() {
 		usage: "[TASK...] [--data DIR] [--force] [--base-url URL] [--skip-checksum] [--mrpc-dir DIR]", run: runGlueDownload})
 	registerGlue(&glueSub{name: "score", summary: "score a submission-format predictions file against a labelled split",
 		usage: "--task TASK [--split dev] PRED.tsv [--json] [--data DIR]", run: runGlueScore})
-
-	// ---- glue predict: reserved for the lead's finetuning work. ----
-	// It runs a finetuned model over test splits and writes the files with
-	// glue.WriteSubmission and glue.ZipSubmission; add it in its own file,
-	// e.g. cmd_glue_predict.go, with
-	//	func init() { registerGlue(&glueSub{name: "predict", ...}) }
+	// glue predict registers itself in cmd_glue_predict.go
 }
 
 func runGlue(args []string, stdout, stderr io.Writer) error {

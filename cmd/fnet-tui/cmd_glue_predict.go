@@ -16,7 +16,7 @@ import (
 func init() {
 	registerGlue(&glueSub{name: "predict",
 		summary: "write GLUE test-set predictions (submission format) and submission.zip from finetuned checkpoints",
-		usage:   "--ckpt CHECKPOINT|RUNS_DIR --task TASK|all [--out DIR] [--data DIR]",
+		usage:   "--ckpt CHECKPOINT|RUNS_DIR --task TASK|all [--out DIR] [--data DIR] [--device cpu|cuda|auto]",
 		run:     runGluePredict})
 }
 
@@ -26,6 +26,7 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "task to predict, or all (each task's newest finished finetuning run in the --ckpt runs folder)")
 	out := fs.String("out", "predictions", "folder for the submission files and submission.zip")
 	data := fs.String("data", "", "GLUE data folder (default: $FNET_GLUE_DIR, $FNET_DATA/glue or ../shared/data/glue)")
+	device := fs.String("device", "cpu", "where the model runs: cpu, cuda or auto (cuda when a GPU is usable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -33,6 +34,12 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 || *ckpt == "" || *taskName == "" {
 		return subUsage("predict", "--ckpt and --task are required")
 	}
+	switch *device {
+	case "cpu", "cuda", "auto":
+	default:
+		return subUsage("predict", "--device %q: want cpu, cuda or auto", *device)
+	}
+	inf := train.Inference{Device: *device, Note: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	dataDir := *data
 	if dataDir == "" {
 		if dataDir, err = glue.DefaultDir(); err != nil {
@@ -49,7 +56,7 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		files, err := train.PredictTasks(ctx, ck, dataDir, predicted(task), *out)
+		files, err := train.PredictTasks(ctx, ck, dataDir, predicted(task), *out, inf)
 		report(stdout, files)
 		if err != nil {
 			return err
@@ -93,7 +100,7 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
-		files, err := train.PredictTasks(ctx, ck, dataDir, predicted(task), *out)
+		files, err := train.PredictTasks(ctx, ck, dataDir, predicted(task), *out, inf)
 		report(stdout, files)
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
