@@ -36,4 +36,11 @@ if [ "${FNET_FULL_CORPUS:-0}" = 1 ]; then
   [ -f "$tok" ] || { echo "FNET_FULL_CORPUS=1 needs FNET_TOKENIZER (a .model file)" >&2; exit 1; }
   cp "$tok" .device-carry/tokenizer.model
 fi
+# FNET_GLUE=1: the GLUE tasks of docs/RESULTS.md for glue.sh
+if [ "${FNET_GLUE:-0}" = 1 ]; then
+  mkdir -p .device-carry/glue
+  for t in CoLA SST-2 MRPC STS-B RTE WNLI; do
+    cp -r "$data/glue/$t" .device-carry/glue/
+  done
+fi
 ls -la .device-carry .device-carry/fixtures
