@@ -292,6 +292,25 @@ func (e *CPUEngine) MaskedLMLogits(b *Batch) ([]float32, error) {
 	return append([]float32{}, value(g.mlmLogits)...), nil
 }
 
+// HiddenStates runs the model without dropout and returns the embedding
+// output and every layer's output, each [B·S, H] row-major (for probes of
+// what a checkpoint's representations hold).
+func (e *CPUEngine) HiddenStates(b *Batch) (embeddings []float32, layers [][]float32, err error) {
+	g, err := e.graphFor(b, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.load(b)
+	if err := g.run(); err != nil {
+		return nil, nil, fmt.Errorf("fnet: forward: %w", err)
+	}
+	embeddings = append([]float32{}, value(g.embeddings)...)
+	for _, l := range g.layers {
+		layers = append(layers, append([]float32{}, value(l)...))
+	}
+	return embeddings, layers, nil
+}
+
 // Activations returns copies of the last training run's activations under
 // the reference dump's names: act.embeddings, act.layer.<i>, act.mlm_logits.
 func (e *CPUEngine) Activations() map[string][]float32 {

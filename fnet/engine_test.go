@@ -1,6 +1,7 @@
 package fnet
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -80,5 +81,43 @@ func TestClippingScalesTheUpdate(t *testing.T) {
 		if ma[i] != 0 && math.Abs(float64(mb[i]/ma[i])-0.1) > 1e-3 {
 			t.Fatalf("clipped first moment ratio %v, want 0.1", mb[i]/ma[i])
 		}
+	}
+}
+
+// TestHiddenStatesMatchActivations: the inference forward's hidden states
+// equal the training forward's activations when dropout is off.
+func TestHiddenStatesMatchActivations(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.DropoutProb = 0
+	b := SyntheticBatch(cfg, BenchShape{B: 3, S: 12, K: 2}, 9)
+	e, err := NewCPUEngine(cfg, PretrainingHeads, DefaultAdamW, CPUOptions{Params: InitParams(cfg, PretrainingHeads, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, layers, err := e.HiddenStates(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != cfg.NumLayers || len(emb) != 3*12*cfg.HiddenSize {
+		t.Fatalf("%d layers, %d embedding values", len(layers), len(emb))
+	}
+	if _, err := e.ForwardBackward(b, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	act := e.Activations()
+	check := func(name string, got []float32) {
+		want := act[name]
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+				t.Fatalf("%s[%d] = %v, training forward %v", name, i, got[i], want[i])
+			}
+		}
+	}
+	check("act.embeddings", emb)
+	for i, l := range layers {
+		check(fmt.Sprintf("act.layer.%d", i), l)
 	}
 }

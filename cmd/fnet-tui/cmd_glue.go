@@ -39,7 +39,7 @@ func init() {
 	register(&command{
 		name:    "glue",
 		summary: "GLUE data: list tasks, download them, score predictions",
-		usage:   "tasks|download|score|predict [arguments]   (fnet-tui glue help lists them)",
+		usage:   "tasks|download|score|predict|probe [arguments]   (fnet-tui glue help lists them)",
 		run:     func(args []string) error { return runGlue(args, os.Stdout, os.Stderr) },
 	})
 	registerGlue(&glueSub{name: "tasks", summary: "list the tasks, their labels, metrics and which files are present",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -169,5 +170,52 @@ func TestGlueDownloadCommand(t *testing.T) {
 	var ue *usageError
 	if err := runGlue([]string{"download", "snli", "--data", data}, &bytes.Buffer{}, &bytes.Buffer{}); !errors.As(err, &ue) {
 		t.Errorf("unknown task: %v, want a usage error", err)
+	}
+}
+
+// TestGlueProbe probes random mini weights on a small RTE fixture (with a
+// train split) and checks the JSON lines, then the argument errors.
+func TestGlueProbe(t *testing.T) {
+	data, _ := glueFixture(t)
+	var train strings.Builder
+	train.WriteString("index\tsentence1\tsentence2\tlabel\n")
+	for i := 0; i < 30; i++ {
+		label := []string{"entailment", "not_entailment"}[i%2]
+		fmt.Fprintf(&train, "%d\tThe %d cats sleep.\tSome cats are %d.\t%s\n", i, i, i%3, label)
+	}
+	if err := os.WriteFile(filepath.Join(data, "RTE", "train.tsv"), []byte(train.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vocab := filepath.Join("..", "..", "..", "shared", "data", "tokenizer", "bert-base-uncased-vocab.txt")
+	if _, err := os.Stat(vocab); err != nil {
+		t.Skipf("no BERT vocabulary at %s", vocab)
+	}
+	var out, errb bytes.Buffer
+	if err := runGlue([]string{"probe", "--random", vocab, "--task", "rte", "--data", data, "--json"}, &out, &errb); err != nil {
+		t.Fatalf("%v (%s)", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 JSON lines, got %q", out.String())
+	}
+	for i, l := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatal(err)
+		}
+		acc, ok := obj["accuracy"].(float64)
+		if obj["features"] != []string{"cls", "mean", "embeddings"}[i] || obj["task"] != "rte" || !ok || acc < 0 || acc > 1 {
+			t.Errorf("line %d: %v", i, obj)
+		}
+	}
+	for _, args := range [][]string{
+		{"probe", "--task", "rte", "--data", data},                                   // neither --ckpt nor --random
+		{"probe", "--task", "rte", "--ckpt", "x", "--random", vocab, "--data", data}, // both
+		{"probe", "--random", vocab, "--data", data},                                 // no task
+		{"probe", "--random", vocab, "--task", "rte", "--max-train", "-1", "--data", data},
+	} {
+		if err := runGlue(args, &out, &errb); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }
