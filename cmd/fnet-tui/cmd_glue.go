@@ -38,7 +38,7 @@ func registerGlue(s *glueSub) {
 func init() {
 	register(&command{
 		name:    "glue",
-		summary: "GLUE data: list tasks, download them, score predictions",
+		summary: "GLUE: list tasks, download them, score, predict test sets, tabulate results, probe checkpoints",
 		usage:   "tasks|download|score|predict|probe [arguments]   (fnet-tui glue help lists them)",
 		run:     func(args []string) error { return runGlue(args, os.Stdout, os.Stderr) },
 	})
