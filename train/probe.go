@@ -58,9 +58,9 @@ func Probe(ctx context.Context, m ProbeModel, glueDir string, task glue.Task, ma
 	cfg := m.Config
 	cfg.DropoutProb, cfg.NumLabels, cfg.Task = 0, task.NumClasses(), task.Name
 	params := fnet.InitParams(cfg, fnet.ClassifierHeads, m.Seed)
-	for k, v := range m.Params {
-		if _, ok := params[k]; ok {
-			params[k] = v
+	if m.Params != nil { // the checkpoint's encoder, checked as finetuning checks it
+		if params, _, err = transferParams(cfg, fnet.ClassifierHeads, m.Params, m.Seed); err != nil {
+			return nil, err
 		}
 	}
 	eng, err := fnet.NewCPUEngine(cfg, fnet.ClassifierHeads, fnet.DefaultAdamW, fnet.CPUOptions{Params: params})
