@@ -102,24 +102,15 @@ type Options struct {
 	Params map[string][]float32
 }
 
-// NewEngine builds a CUDA engine with freshly initialised parameters
-// (fnet.InitParams with seed, the same draw as the CPU engine's), which
-// also seeds the dropout masks.
-func NewEngine(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, seed uint64, mode Precision) (fnet.Engine, error) {
-	return NewEngineWithOptions(cfg, heads, opt, seed, mode, Options{})
-}
-
-// NewEngineWithOptions is NewEngine with Options.
+// NewEngineWithOptions builds a CUDA engine; its parameters are o.Params
+// or, when nil, fnet.InitParams(seed) (the same draw as the CPU engine's).
+// The seed also seeds the dropout masks.
 func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, seed uint64, mode Precision, o Options) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if heads.Classifier {
-		n := cfg.NumLabels
-		if n <= 0 {
-			n = 2
-		}
-		if n > maxSeqHeadOutputs {
+		if n := cfg.ClassifierOutputs(); n > maxSeqHeadOutputs {
 			return nil, fmt.Errorf("cuda engine: %d classifier outputs; at most %d supported", n, maxSeqHeadOutputs)
 		}
 	}
@@ -304,12 +295,12 @@ func (e *Engine) gparam(name string) DevPtr {
 }
 
 // Params copies the parameters out.
-func (e *Engine) Params() map[string][]float32 {
+func (e *Engine) Params() (map[string][]float32, error) {
 	out, err := e.readFlat(e.params)
 	if err != nil {
-		panic(fmt.Sprintf("cuda engine: reading parameters: %v", err))
+		return nil, fmt.Errorf("cuda engine: reading parameters: %w", err)
 	}
-	return out
+	return out, nil
 }
 
 // Gradients copies the accumulated gradients out (for parity checks).
@@ -335,19 +326,10 @@ func (e *Engine) readFlat(base DevPtr) (map[string][]float32, error) {
 
 // checkSet reports every missing or misshaped tensor of a parameter map.
 func (e *Engine) checkSet(what string, p map[string][]float32) error {
-	var missing, bad []string
-	for _, ps := range e.specs {
-		d, ok := p[ps.Name]
-		if !ok {
-			missing = append(missing, ps.Name)
-		} else if len(d) != fnet.NumElements(ps.Shape) {
-			bad = append(bad, fmt.Sprintf("%s has %d values, want %v", ps.Name, len(d), ps.Shape))
-		}
+	if err := fnet.CheckTensorSet(what, e.specs, p); err != nil {
+		return fmt.Errorf("cuda engine: %w", err)
 	}
-	if len(missing) == 0 && len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("cuda engine: %s: missing %v, misshaped %v", what, missing, bad)
+	return nil
 }
 
 func (e *Engine) writeFlat(base DevPtr, p map[string][]float32) error {
@@ -389,16 +371,16 @@ func (e *Engine) refreshShadow() error {
 }
 
 // Optimizer copies out the AdamW state.
-func (e *Engine) Optimizer() fnet.OptimizerState {
+func (e *Engine) Optimizer() (fnet.OptimizerState, error) {
 	m, err := e.readFlat(e.m)
 	if err != nil {
-		panic(fmt.Sprintf("cuda engine: reading optimizer state: %v", err))
+		return fnet.OptimizerState{}, fmt.Errorf("cuda engine: reading the optimizer's first moments: %w", err)
 	}
 	v, err := e.readFlat(e.v)
 	if err != nil {
-		panic(fmt.Sprintf("cuda engine: reading optimizer state: %v", err))
+		return fnet.OptimizerState{}, fmt.Errorf("cuda engine: reading the optimizer's second moments: %w", err)
 	}
-	return fnet.OptimizerState{Step: e.step, M: m, V: v}
+	return fnet.OptimizerState{Step: e.step, M: m, V: v}, nil
 }
 
 // SetOptimizer restores AdamW's state.
@@ -436,29 +418,39 @@ func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 		return 0, err
 	}
 	defer unlock()
-	e.step++
 	n := int64(e.nFlat)
 	if err := e.l.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
 		return 0, err
 	}
-	t := float64(e.step)
-	bc1 := 1 - math.Pow(e.opt.Beta1, t)
-	bc2 := 1 - math.Pow(e.opt.Beta2, t)
+	c := e.opt.Step(lr, e.step+1)
 	var pg DevPtr
 	if e.prec == BF16 {
 		pg = e.shadow
 	}
 	grid := [3]uint32{uint32(e.s.info.SMs * 8), 1, 1}
 	if err := e.l.launch("adamw", grid, block1D, 0, e.params, e.grads, e.m, e.v, pg, n,
-		float32(e.opt.Beta1), float32(e.opt.Beta2), float32(e.opt.Eps), float32(lr*e.opt.WeightDecay),
-		float32(lr/bc1), float32(1/math.Sqrt(bc2)), e.normParts, int32(normPartials), float32(maxNorm), e.normOut); err != nil {
+		c.Beta1, c.Beta2, c.Eps, c.Decay, c.StepSize, c.InvSqrtBC2, e.normParts, int32(normPartials), float32(maxNorm), e.normOut); err != nil {
 		return 0, err
 	}
 	var norm float32
-	if err := e.s.drv.dtoh(unsafe.Pointer(&norm), e.normOut, 4, e.stream); err != nil {
+	if err := e.readNorm(&norm); err != nil {
 		return 0, err
 	}
+	if math.IsNaN(float64(norm)) || math.IsInf(float64(norm), 0) {
+		// the kernel skipped the update and dropped the gradients
+		return float64(norm), fmt.Errorf("cuda engine: gradient norm is %v", norm)
+	}
+	e.step++
 	return float64(norm), nil
+}
+
+// readNorm copies the last gradient norm out (a dry run reads 0).
+func (e *Engine) readNorm(norm *float32) error {
+	if e.l.dry != nil {
+		*norm = 0
+		return nil
+	}
+	return e.s.drv.dtoh(unsafe.Pointer(norm), e.normOut, 4, e.stream)
 }
 
 var _ fnet.Engine = (*Engine)(nil)

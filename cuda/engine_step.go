@@ -65,34 +65,19 @@ func (e *Engine) newPass(b *fnet.Batch, train bool, dstep uint64, scale float32)
 // passFor decides which heads run on the batch (no device work).
 func (e *Engine) passFor(b *fnet.Batch, train bool, dstep uint64, scale float32, a *activations, t *dftTables) (*pass, error) {
 	p := &pass{e: e, a: a, b: b, train: train, dstep: dstep, scale: scale, T: b.B * b.S, M: b.B * b.K, tables: t}
-	p.mlm = e.heads.MLM && b.K > 0
-	p.nsp = e.heads.NSP && b.Labels != nil
-	if e.heads.Classifier {
-		n := e.cfg.NumLabels
-		if n <= 0 {
-			n = 2
-		}
-		p.seqN = n
-		if n == 1 {
-			if b.Targets == nil {
-				return nil, fmt.Errorf("cuda engine: regression head needs Batch.Targets")
-			}
-			p.seqMode = 1
-		} else if b.Labels == nil {
-			return nil, fmt.Errorf("cuda engine: classifier head needs Batch.Labels")
-		}
-		p.task = true
-		p.seqStat = statTaskLoss
-	} else if p.nsp {
-		p.seqN = 2
-		p.seqStat = statNSPLoss
+	h, err := fnet.PlanHeads(e.cfg, e.heads, b)
+	if err != nil {
+		return nil, fmt.Errorf("cuda engine: %w", err)
 	}
-	if p.nsp || p.task {
-		for i, l := range b.Labels {
-			if p.seqMode == 0 && (l < 0 || l >= p.seqN) {
-				return nil, fmt.Errorf("batch: Labels[%d] = %d is outside [0, %d)", i, l, p.seqN)
-			}
+	p.mlm, p.nsp, p.task, p.seqN = h.MLM, h.NSP, h.Task, h.SeqOutputs
+	switch {
+	case h.Task:
+		p.seqStat = statTaskLoss
+		if h.Regression {
+			p.seqMode = 1
 		}
+	case h.NSP:
+		p.seqStat = statNSPLoss
 	}
 	return p, nil
 }
@@ -711,4 +696,35 @@ func (e *Engine) MaskedLMLogits(b *fnet.Batch) ([]float32, error) {
 		}
 	}
 	return logits, nil
+}
+
+// HiddenStates runs the model without dropout and returns the embedding
+// output and every layer's output, each [B·S × H] in batch order (b·S + s),
+// as the CPU engine's method of the same name does for probes.
+func (e *Engine) HiddenStates(b *fnet.Batch) ([]float32, [][]float32, error) {
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	p, err := e.newPass(b, false, 0, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.forward(); err != nil {
+		return nil, nil, err
+	}
+	T, H := b.B*b.S, e.cfg.HiddenSize
+	outs := make([][]float32, e.cfg.NumLayers+1)
+	for l := range outs {
+		x := make([]float32, T*H)
+		if err := e.s.drv.dtoh(unsafe.Pointer(&x[0]), p.a.x[l], 4*len(x), e.stream); err != nil {
+			return nil, nil, fmt.Errorf("cuda engine: reading layer %d's output: %w", l, err)
+		}
+		if e.seqMajor {
+			x = fromSeqMajor(x, b.B, b.S)
+		}
+		outs[l] = x
+	}
+	return outs[0], outs[1:], nil
 }

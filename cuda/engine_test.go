@@ -122,8 +122,8 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer gpu.Close()
-				p0 := cpu.Params()
-				for n, v := range gpu.Params() {
+				p0 := mustParams(t, cpu)
+				for n, v := range mustParams(t, gpu) {
 					if relL2F32(v, p0[n]) != 0 {
 						t.Fatalf("initial %s differs: both engines draw fnet.InitParams(seed)", n)
 					}
@@ -193,9 +193,9 @@ func TestEngineMatchesCPUEngine(t *testing.T) {
 				// AdamW's first update is about lr·sign(g), so it can only be
 				// compared exactly in fp32 (elsewhere a near-zero gradient's
 				// sign is rounding noise).
-				cp := cpu.Params()
+				cp := mustParams(t, cpu)
 				worst = 0
-				for n, v := range gpu.Params() {
+				for n, v := range mustParams(t, gpu) {
 					upd, ref := make([]float32, len(v)), make([]float32, len(v))
 					for i := range v {
 						upd[i], ref[i] = v[i]-p0[n][i], cp[n][i]-p0[n][i]
@@ -338,4 +338,13 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			}
 		}
 	}
+}
+
+func mustParams(t *testing.T, e fnet.Engine) map[string][]float32 {
+	t.Helper()
+	p, err := e.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -43,7 +43,7 @@ func (h Heads) String() string {
 // with the config in __metadata__["config"].
 func SaveModel(path string, cfg Config, heads Heads, params map[string][]float32) error {
 	specs := ParamSpecs(cfg, heads)
-	if err := checkTensorSet("parameters", specs, params); err != nil {
+	if err := CheckTensorSet("parameters", specs, params); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	entries := make([]safetensors.Entry, len(specs))
@@ -197,10 +197,10 @@ func sameShape(a, b []int) bool {
 // SaveOptimizer writes AdamW's state: m.<name>, v.<name> and the step.
 func SaveOptimizer(path string, cfg Config, heads Heads, s OptimizerState) error {
 	specs := ParamSpecs(cfg, heads)
-	if err := checkTensorSet("optimizer first moments", specs, s.M); err != nil {
+	if err := CheckTensorSet("optimizer first moments", specs, s.M); err != nil {
 		return err
 	}
-	if err := checkTensorSet("optimizer second moments", specs, s.V); err != nil {
+	if err := CheckTensorSet("optimizer second moments", specs, s.V); err != nil {
 		return err
 	}
 	entries := make([]safetensors.Entry, 0, 2*len(specs))

@@ -28,14 +28,25 @@ type Engine interface {
 	// Evaluate runs a forward pass without dropout. For a classifier head it
 	// also returns the logits, [B × NumLabels] row-major.
 	Evaluate(b *Batch) (Stats, []float32, error)
+	// MaskedLMLogits runs the model without dropout and returns the
+	// masked-LM logits (output bias included) at the batch's masked
+	// positions, [B·K × VocabSize] row-major (the REPL, predict).
+	MaskedLMLogits(b *Batch) ([]float32, error)
+	// HiddenStates runs the model without dropout and returns the
+	// embedding output and every layer's output, each [B·S × H] with rows
+	// in batch order (b·S + s), for probes of what a checkpoint's
+	// representations hold.
+	HiddenStates(b *Batch) (embeddings []float32, layers [][]float32, err error)
 
-	// Params copies the parameters out, by Hugging Face name.
-	Params() map[string][]float32
+	// Params copies the parameters out, by Hugging Face name. A device
+	// read error is returned, never a panic: a checkpoint that cannot be
+	// read fails the run with its reason.
+	Params() (map[string][]float32, error)
 	// SetParams overwrites every parameter; a missing or misshaped one is an error.
 	SetParams(p map[string][]float32) error
 	// Optimizer copies out the AdamW state: the number of updates taken and
 	// the first and second moments by parameter name.
-	Optimizer() OptimizerState
+	Optimizer() (OptimizerState, error)
 	SetOptimizer(s OptimizerState) error
 
 	Close() error

@@ -130,14 +130,8 @@ func (e *CPUEngine) graphFor(b *Batch, train bool) (*graph, error) {
 	if err := b.Validate(e.cfg); err != nil {
 		return nil, err
 	}
-	if b.K == 0 && e.heads.MLM && !e.heads.NSP && !e.heads.Classifier {
-		return nil, fmt.Errorf("batch has no masked positions for the masked-LM head")
-	}
-	if (e.heads.NSP || (e.heads.Classifier && e.cfg.NumLabels != 1)) && b.Labels == nil {
-		return nil, fmt.Errorf("batch has no labels for the %s head", map[bool]string{true: "next-sentence", false: "classifier"}[e.heads.NSP])
-	}
-	if e.heads.Classifier && e.cfg.NumLabels == 1 && b.Targets == nil {
-		return nil, fmt.Errorf("batch has no regression targets")
+	if _, err := PlanHeads(e.cfg, e.heads, b); err != nil {
+		return nil, err
 	}
 	cache := &e.eval
 	if train {
@@ -352,11 +346,11 @@ func (e *CPUEngine) Gradients() map[string][]float32 {
 }
 
 // Params implements Engine.
-func (e *CPUEngine) Params() map[string][]float32 { return copyMap(e.params) }
+func (e *CPUEngine) Params() (map[string][]float32, error) { return copyMap(e.params), nil }
 
 // SetParams implements Engine: every parameter must be present with the right size.
 func (e *CPUEngine) SetParams(p map[string][]float32) error {
-	if err := checkTensorSet("parameters", e.specs, p); err != nil {
+	if err := CheckTensorSet("parameters", e.specs, p); err != nil {
 		return err
 	}
 	for _, ps := range e.specs {
@@ -366,16 +360,16 @@ func (e *CPUEngine) SetParams(p map[string][]float32) error {
 }
 
 // Optimizer implements Engine.
-func (e *CPUEngine) Optimizer() OptimizerState {
-	return OptimizerState{Step: e.step, M: copyMap(e.m), V: copyMap(e.v)}
+func (e *CPUEngine) Optimizer() (OptimizerState, error) {
+	return OptimizerState{Step: e.step, M: copyMap(e.m), V: copyMap(e.v)}, nil
 }
 
 // SetOptimizer implements Engine.
 func (e *CPUEngine) SetOptimizer(s OptimizerState) error {
-	if err := checkTensorSet("optimizer first moments", e.specs, s.M); err != nil {
+	if err := CheckTensorSet("optimizer first moments", e.specs, s.M); err != nil {
 		return err
 	}
-	if err := checkTensorSet("optimizer second moments", e.specs, s.V); err != nil {
+	if err := CheckTensorSet("optimizer second moments", e.specs, s.V); err != nil {
 		return err
 	}
 	for _, ps := range e.specs {
@@ -398,30 +392,6 @@ func copyMap(m map[string][]float32) map[string][]float32 {
 		out[k] = append([]float32{}, v...)
 	}
 	return out
-}
-
-// checkTensorSet reports every missing or misshaped tensor at once.
-func checkTensorSet(what string, specs []ParamSpec, p map[string][]float32) error {
-	var missing, bad []string
-	for _, ps := range specs {
-		d, ok := p[ps.Name]
-		if !ok {
-			missing = append(missing, ps.Name)
-		} else if len(d) != NumElements(ps.Shape) {
-			bad = append(bad, fmt.Sprintf("%s has %d values, want %v", ps.Name, len(d), ps.Shape))
-		}
-	}
-	if len(missing)+len(bad) == 0 {
-		return nil
-	}
-	msg := what + ":"
-	if len(missing) > 0 {
-		msg += fmt.Sprintf(" missing %v;", missing)
-	}
-	if len(bad) > 0 {
-		msg += fmt.Sprintf(" misshaped %v;", bad)
-	}
-	return fmt.Errorf("%s", msg[:len(msg)-1])
 }
 
 var _ Engine = (*CPUEngine)(nil)

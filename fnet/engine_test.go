@@ -49,7 +49,7 @@ func TestGradientAccumulation(t *testing.T) {
 	if math.Abs(na-nb) > 1e-5*na {
 		t.Errorf("gradient norms %v vs %v", na, nb)
 	}
-	pa, pb := a.Params(), b.Params()
+	pa, pb := mustParams(t, a), mustParams(t, b)
 	for name := range pa {
 		for i := range pa[name] {
 			if d := math.Abs(float64(pa[name][i] - pb[name][i])); d > 1e-6 {
@@ -76,7 +76,7 @@ func TestClippingScalesTheUpdate(t *testing.T) {
 	if na != nb {
 		t.Errorf("reported norms differ: %v vs %v", na, nb)
 	}
-	ma, mb := a.Optimizer().M[WordEmbName], b.Optimizer().M[WordEmbName]
+	ma, mb := mustOptimizer(t, a).M[WordEmbName], mustOptimizer(t, b).M[WordEmbName]
 	for i := range ma {
 		if ma[i] != 0 && math.Abs(float64(mb[i]/ma[i])-0.1) > 1e-3 {
 			t.Fatalf("clipped first moment ratio %v, want 0.1", mb[i]/ma[i])
@@ -120,4 +120,22 @@ func TestHiddenStatesMatchActivations(t *testing.T) {
 	for i, l := range layers {
 		check(fmt.Sprintf("act.layer.%d", i), l)
 	}
+}
+
+func mustParams(t *testing.T, e Engine) map[string][]float32 {
+	t.Helper()
+	p, err := e.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustOptimizer(t *testing.T, e Engine) OptimizerState {
+	t.Helper()
+	s, err := e.Optimizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -215,7 +215,10 @@ func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt Adam
 	if _, err := eng.Step(pc.Ref.AdamW.LR, 0); err != nil {
 		return nil, err
 	}
-	after := eng.Params()
+	after, err := eng.Params()
+	if err != nil {
+		return nil, err
+	}
 	for _, ps := range ParamSpecs(cfg, MaskedLMHeads) {
 		name := "param_after_step." + ps.Name
 		ref, err := ef.Get(name)

@@ -1,5 +1,5 @@
 // Package infer answers masked-word queries ("The [MASK] sat on the mat.")
-// from any checkpoint with a masked-LM head, on the CPU engine.
+// from any checkpoint with a masked-LM head, on the CPU or CUDA engine.
 package infer
 
 import (
@@ -33,12 +33,15 @@ type Predictor struct {
 	step int
 	cfg  fnet.Config
 	tok  tokenizer.Tokenizer
-	eng  *fnet.CPUEngine
+	eng  fnet.Engine
 }
 
 // Load reads a checkpoint (a run directory, a checkpoint directory or a
-// model file beside its tokenizer) and prepares the masked-LM model.
-func Load(path string) (*Predictor, error) {
+// model file beside its tokenizer) and prepares the masked-LM model on the CPU.
+func Load(path string) (*Predictor, error) { return LoadOn(path, train.Inference{}) }
+
+// LoadOn is Load on the device inf names (train.Inference: cpu, cuda, auto).
+func LoadOn(path string, inf train.Inference) (*Predictor, error) {
 	ck, err := train.LoadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -56,7 +59,7 @@ func Load(path string) (*Predictor, error) {
 	cfg.DropoutProb = 0
 	// Only the encoder and the MLM head are needed; the NSP head and pooler
 	// of a pretraining checkpoint are left out of the graph.
-	eng, err := fnet.NewCPUEngine(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, fnet.CPUOptions{Params: ck.Model.Params})
+	eng, err := inf.Engine(cfg, fnet.MaskedLMHeads, ck.Model.Params)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
 	}
@@ -66,6 +69,12 @@ func Load(path string) (*Predictor, error) {
 	}
 	return p, nil
 }
+
+// Close releases the engine (device memory on a GPU).
+func (p *Predictor) Close() error { return p.eng.Close() }
+
+// Device is where the model runs.
+func (p *Predictor) Device() string { return p.eng.Device() }
 
 // Describe is a one-line summary of the loaded model.
 func (p *Predictor) Describe() string {

@@ -65,10 +65,18 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	cfg, heads := eng.Config(), eng.Heads()
-	if err := fnet.SaveModel(filepath.Join(tmp, fnet.ModelFile), cfg, heads, eng.Params()); err != nil {
+	params, err := eng.Params()
+	if err != nil {
+		return fail(fmt.Errorf("reading the parameters: %w", err))
+	}
+	if err := fnet.SaveModel(filepath.Join(tmp, fnet.ModelFile), cfg, heads, params); err != nil {
 		return fail(err)
 	}
-	if err := fnet.SaveOptimizer(filepath.Join(tmp, fnet.OptimizerFile), cfg, heads, eng.Optimizer()); err != nil {
+	opt, err := eng.Optimizer()
+	if err != nil {
+		return fail(fmt.Errorf("reading the optimizer state: %w", err))
+	}
+	if err := fnet.SaveOptimizer(filepath.Join(tmp, fnet.OptimizerFile), cfg, heads, opt); err != nil {
 		return fail(err)
 	}
 	if tok != nil {

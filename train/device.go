@@ -54,3 +54,30 @@ func (g gpuEngine) GPUUsage() (float64, float64, error) {
 	}
 	return u.Util, u.MemUsedGiB(), nil
 }
+
+// Inference says where a command that only runs the model (predictions,
+// masked-word queries, probes, evaluation) runs it, as train.device and
+// train.precision do for training.
+type Inference struct {
+	Device    string               // "cpu" (also ""), "cuda" or "auto"
+	Precision string               // cuda precision; "" = the training default
+	Note      func(string, ...any) // told when "auto" falls back to the CPU; nil = silent
+}
+
+// Engine builds an engine for the model (dropout off) on the device inf
+// names; the optimizer settings are irrelevant and left at their defaults.
+func (inf Inference) Engine(mc fnet.Config, heads fnet.Heads, params map[string][]float32) (fnet.Engine, error) {
+	run := DefaultConfig()
+	if inf.Device != "" {
+		run.Train.Device = inf.Device
+	}
+	if inf.Precision != "" {
+		run.Train.Precision = inf.Precision
+	}
+	note := inf.Note
+	if note == nil {
+		note = func(string, ...any) {}
+	}
+	mc.DropoutProb = 0
+	return newEngine(run, mc, heads, params, note)
+}

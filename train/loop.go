@@ -194,7 +194,11 @@ func (l *loop) stop(save func() error) error {
 }
 
 func (l *loop) checkpoint(data json.RawMessage, lr float64, score *float64) (string, error) {
-	if name, ok := nonFinite(l.eng.Params()); !ok {
+	params, err := l.eng.Params()
+	if err != nil {
+		return "", fmt.Errorf("reading the parameters for the step-%d checkpoint: %w", l.st.step, err)
+	}
+	if name, ok := nonFinite(params); !ok {
 		return "", fmt.Errorf("parameter %s holds NaN or Inf at step %d: not checkpointing it (the last good checkpoint is kept)", name, l.st.step)
 	}
 	ts := TrainerState{

@@ -39,6 +39,7 @@ type ProbeModel struct {
 	Params    map[string][]float32 // nil: fnet.InitParams with Seed
 	Tokenizer tokenizer.Tokenizer
 	Seed      uint64
+	Inference Inference // where the encoder runs (the CPU by default)
 }
 
 // Probe fits ridge probes of task on the first maxTrain training examples
@@ -63,7 +64,7 @@ func Probe(ctx context.Context, m ProbeModel, glueDir string, task glue.Task, ma
 			return nil, err
 		}
 	}
-	eng, err := fnet.NewCPUEngine(cfg, fnet.ClassifierHeads, fnet.DefaultAdamW, fnet.CPUOptions{Params: params})
+	eng, err := m.Inference.Engine(cfg, fnet.ClassifierHeads, params)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func Probe(ctx context.Context, m ProbeModel, glueDir string, task glue.Task, ma
 // probeFeatures returns, for each of ProbeFeatures, an [N, H] matrix: the
 // final layer's [CLS] row, the final layer averaged over the real
 // (unpadded) tokens, and the embedding output averaged likewise.
-func probeFeatures(ctx context.Context, eng *fnet.CPUEngine, tok tokenizer.Tokenizer, task glue.Task, ex []glue.Example) ([]*mat.Dense, error) {
+func probeFeatures(ctx context.Context, eng fnet.Engine, tok tokenizer.Tokenizer, task glue.Task, ex []glue.Example) ([]*mat.Dense, error) {
 	cfg := eng.Config()
 	enc, err := glue.Tokenize(tok, task, ex, cfg.SeqLen, glue.TruncateTail)
 	if err != nil {

@@ -245,14 +245,6 @@ func TasksPredictedBy(task glue.Task) []glue.Task {
 	return out
 }
 
-// Inference says where PredictTasks runs the model, as train.device and
-// train.precision do for training.
-type Inference struct {
-	Device    string               // "cpu" (also ""), "cuda" or "auto"
-	Precision string               // cuda precision; "" = the training default
-	Note      func(string, ...any) // told when "auto" falls back to the CPU; nil = silent
-}
-
 // PredictTasks writes test-set predictions of a finetuned checkpoint in the
 // GLUE submission format into outDir and returns the files written. Tasks
 // whose test file is absent are skipped with an error listing them.
@@ -264,19 +256,7 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 		return nil, fmt.Errorf("%s has no tokenizer", ck.Dir)
 	}
 	cfg := ck.Model.Config
-	cfg.DropoutProb = 0
-	run := DefaultConfig()
-	if inf.Device != "" {
-		run.Train.Device = inf.Device
-	}
-	if inf.Precision != "" {
-		run.Train.Precision = inf.Precision
-	}
-	note := inf.Note
-	if note == nil {
-		note = func(string, ...any) {}
-	}
-	eng, err := newEngine(run, cfg, fnet.ClassifierHeads, ck.Model.Params, note)
+	eng, err := inf.Engine(cfg, fnet.ClassifierHeads, ck.Model.Params)
 	if err != nil {
 		return nil, err
 	}

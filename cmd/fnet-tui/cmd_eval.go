@@ -19,7 +19,7 @@ func init() {
 	register(&command{
 		name:    "eval",
 		summary: "masked-LM loss/accuracy and NSP accuracy of a checkpoint on any corpus",
-		usage:   "--ckpt CHECKPOINT --corpus PATH|gostd [--split all|train|heldout] [--batches N] [--seed S] [--json]",
+		usage:   "--ckpt CHECKPOINT --corpus PATH|gostd [--split all|train|heldout] [--batches N] [--seed S] [--device cpu|cuda|auto] [--json]",
 		run:     runEval,
 	})
 }
@@ -34,7 +34,12 @@ func runEval(args []string) error {
 	batchSize := fs.Int("batch-size", 16, "sequences per batch")
 	seed := fs.Uint64("seed", 1, "seed of the deterministic masking")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	inference := inferenceFlags(fs, os.Stderr)
 	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	inf, err := inference()
 	if err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ func runEval(args []string) error {
 	if ck.Model.Heads.NSP {
 		heads = fnet.PretrainingHeads
 	}
-	eng, err := fnet.NewCPUEngine(cfg, heads, fnet.DefaultAdamW, fnet.CPUOptions{Params: ck.Model.Params})
+	eng, err := inf.Engine(cfg, heads, ck.Model.Params)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "task to predict, or all (each task's newest finished finetuning run in the --ckpt runs folder)")
 	out := fs.String("out", "predictions", "folder for the submission files and submission.zip")
 	data := fs.String("data", "", "GLUE data folder (default: $FNET_GLUE_DIR, $FNET_DATA/glue or ../shared/data/glue)")
-	device := fs.String("device", "cpu", "where the model runs: cpu, cuda or auto (cuda when a GPU is usable)")
+	inference := inferenceFlags(fs, stderr)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -34,12 +34,10 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 || *ckpt == "" || *taskName == "" {
 		return subUsage("predict", "--ckpt and --task are required")
 	}
-	switch *device {
-	case "cpu", "cuda", "auto":
-	default:
-		return subUsage("predict", "--device %q: want cpu, cuda or auto", *device)
+	inf, err := inference()
+	if err != nil {
+		return err
 	}
-	inf := train.Inference{Device: *device, Note: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	dataDir := *data
 	if dataDir == "" {
 		if dataDir, err = glue.DefaultDir(); err != nil {

@@ -18,7 +18,7 @@ import (
 func init() {
 	registerGlue(&glueSub{name: "probe",
 		summary: "linear probe: how much a checkpoint's frozen features know about a task (vs random weights)",
-		usage:   "--ckpt CHECKPOINT | --random TOKENIZER [--preset mini] --task TASK [--max-train N] [--seed N] [--data DIR] [--json]",
+		usage:   "--ckpt CHECKPOINT | --random TOKENIZER [--preset mini] --task TASK [--max-train N] [--seed N] [--data DIR] [--device cpu|cuda|auto] [--json]",
 		run:     runGlueProbe})
 }
 
@@ -32,6 +32,7 @@ func runGlueProbe(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the random weights and of the held-out split that picks the ridge strength")
 	data := fs.String("data", "", "GLUE data folder (default: $FNET_GLUE_DIR, $FNET_DATA/glue or ../shared/data/glue)")
 	asJSON := fs.Bool("json", false, "print one JSON object per feature set")
+	inference := inferenceFlags(fs, stderr)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -52,7 +53,11 @@ func runGlueProbe(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	m := train.ProbeModel{Seed: *seed}
+	inf, err := inference()
+	if err != nil {
+		return err
+	}
+	m := train.ProbeModel{Seed: *seed, Inference: inf}
 	source := *ckpt
 	if *ckpt != "" {
 		ck, err := train.LoadCheckpoint(*ckpt)

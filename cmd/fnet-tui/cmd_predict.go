@@ -15,7 +15,7 @@ func init() {
 	register(&command{
 		name:    "predict",
 		summary: "fill [MASK] words from a checkpoint (text as arguments, or one query per stdin line)",
-		usage:   "--ckpt CHECKPOINT [-k 5] [\"text with [MASK] ...\"]",
+		usage:   "--ckpt CHECKPOINT [-k 5] [--device cpu|cuda|auto] [\"text with [MASK] ...\"]",
 		run:     runPredict,
 	})
 }
@@ -24,6 +24,7 @@ func runPredict(args []string) error {
 	fs := newFlags("predict")
 	ckpt := fs.String("ckpt", "", "checkpoint: a run directory, a checkpoint directory or a model.safetensors")
 	k := fs.Int("k", 5, "candidates per [MASK]")
+	inference := inferenceFlags(fs, os.Stderr)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -34,10 +35,15 @@ func runPredict(args []string) error {
 	if *k < 1 {
 		return usagef("-k must be at least 1")
 	}
-	p, err := infer.Load(*ckpt)
+	inf, err := inference()
 	if err != nil {
 		return err
 	}
+	p, err := infer.LoadOn(*ckpt, inf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	if len(pos) > 0 {
 		return answer(os.Stdout, p, strings.Join(pos, " "), *k)
 	}

@@ -7,20 +7,30 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fnet-tui/fnet-tui/infer"
+	"github.com/fnet-tui/fnet-tui/train"
 	"github.com/fnet-tui/fnet-tui/tui"
 )
 
-// replLoader loads a checkpoint for masked-word queries (the dashboard's
-// REPL view uses it too).
-var replLoader tui.LoadFunc = loadPredictor
+// replLoader loads a checkpoint for masked-word queries on the CPU (the
+// dashboard's REPL view uses it too).
+var replLoader tui.LoadFunc = loaderOn(train.Inference{})
 
-// loadPredictor adapts package infer to the dashboard's Predictor.
-func loadPredictor(dir string) (tui.Predictor, error) {
-	p, err := infer.Load(dir)
-	if err != nil {
-		return nil, err
+// loaderOn adapts package infer to the dashboard's Predictor, loading on
+// the device inf names. The previous predictor's engine is closed when the
+// next checkpoint loads (one model at a time, as the REPL shows one).
+func loaderOn(inf train.Inference) tui.LoadFunc {
+	var last *infer.Predictor
+	return func(dir string) (tui.Predictor, error) {
+		p, err := infer.LoadOn(dir, inf)
+		if err != nil {
+			return nil, err
+		}
+		if last != nil {
+			last.Close()
+		}
+		last = p
+		return inferPredictor{p}, nil
 	}
-	return inferPredictor{p}, nil
 }
 
 type inferPredictor struct{ p *infer.Predictor }
@@ -47,7 +57,7 @@ func init() {
 	register(&command{
 		name:    "repl",
 		summary: "fill [MASK]s with a checkpoint (interactive, or lines on stdin)",
-		usage:   "--ckpt CHECKPOINT_OR_RUN_DIR [--k N] [--time]",
+		usage:   "--ckpt CHECKPOINT_OR_RUN_DIR [--k N] [--time] [--device cpu|cuda|auto]",
 		run:     runREPL,
 	})
 }
@@ -57,6 +67,7 @@ func runREPL(args []string) error {
 	ckpt := fs.String("ckpt", "", "checkpoint folder (step-*) or run folder (uses checkpoints/latest)")
 	k := fs.Int("k", tui.DefaultTopK, "candidates shown per [MASK]")
 	showTime := fs.Bool("time", false, "print each query's latency (plain mode)")
+	inference := inferenceFlags(fs, os.Stderr)
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -74,15 +85,20 @@ func runREPL(args []string) error {
 	if err != nil {
 		return err
 	}
-	if replLoader == nil {
-		return fmt.Errorf("cannot answer from %s: this build has no inference backend (package infer)", dir)
+	inf, err := inference()
+	if err != nil {
+		return err
 	}
-	pred, err := replLoader(dir)
+	load := replLoader
+	if inf.Device != "cpu" || inf.Precision != "" {
+		load = loaderOn(inf)
+	}
+	pred, err := load(dir)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", dir, err)
 	}
 	if term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
-		return tui.RunREPL(pred, dir, replLoader, *k, os.Getenv("NO_COLOR") != "")
+		return tui.RunREPL(pred, dir, load, *k, os.Getenv("NO_COLOR") != "")
 	}
-	return tui.PlainREPL(os.Stdin, os.Stdout, pred, replLoader, *k, *showTime)
+	return tui.PlainREPL(os.Stdin, os.Stdout, pred, load, *k, *showTime)
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/fnet-tui/fnet-tui/train"
 )
 
 // errHelpShown is returned when -h printed a command's flags.
@@ -58,4 +61,20 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		return nil, usagef("%v", err)
 	}
 	return positional, nil
+}
+
+// inferenceFlags registers --device (and --precision) for a command that
+// only runs a model; the returned function checks them after parsing.
+func inferenceFlags(fs *flag.FlagSet, stderr io.Writer) func() (train.Inference, error) {
+	device := fs.String("device", "cpu", "where the model runs: cpu, cuda or auto (cuda when a GPU is usable)")
+	precision := fs.String("precision", "", "cuda precision: bf16, tf32 or fp32 (default: the training default, bf16)")
+	return func() (train.Inference, error) {
+		switch *device {
+		case "cpu", "cuda", "auto":
+		default:
+			return train.Inference{}, usagef("--device %q: want cpu, cuda or auto", *device)
+		}
+		return train.Inference{Device: *device, Precision: *precision,
+			Note: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}, nil
+	}
 }

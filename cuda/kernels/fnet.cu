@@ -756,16 +756,26 @@ extern "C" __global__ void adamw(float* p, float* g, float* m, float* v, gemm_t*
                                  int nparts, float max_norm, float* norm_out) {
     __shared__ float scratch[32];
     __shared__ float sclip;
+    __shared__ int sskip;
     float s = 0.f;
     for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += part[i];
     s = block_sum(s, scratch);
     if (threadIdx.x == 0) {
         float norm = sqrtf(s);
         sclip = (max_norm > 0.f && norm > max_norm) ? max_norm / norm : 1.f;
+        // A NaN or Inf gradient norm skips the update (weights and moments
+        // stay as they were; the host reports the norm as an error), as the
+        // CPU engine refuses it: one bad micro-batch must not poison them.
+        sskip = !isfinite(norm);
         if (blockIdx.x == 0) norm_out[0] = norm;
     }
     __syncthreads();
     float clip = sclip;
+    if (sskip) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+            g[i] = 0.f;
+        return;
+    }
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         float gi = g[i] * clip;
         float mi = b1 * m[i] + (1.f - b1) * gi;
