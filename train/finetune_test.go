@@ -74,6 +74,9 @@ dir = "` + filepath.Join(dir, "runs") + `"
 		if !ck.Model.Heads.Classifier || ck.Model.Config.Task != task {
 			t.Errorf("%s: best checkpoint heads %+v task %q", task, ck.Model.Heads, ck.Model.Config.Task)
 		}
+		if gt, _ := glue.Lookup(task); ck.Trainer.Metric != gt.ScoreMetric || ck.Trainer.Score == nil {
+			t.Errorf("%s: best checkpoint's trainer.json records %s = %v, want the %s it was chosen by", task, ck.Trainer.Metric, ck.Trainer.Score, gt.ScoreMetric)
+		}
 		gt, _ := glue.Lookup(task)
 		sub := filepath.Join(run, rundir.PredictionsDir, gt.SubmissionFile)
 		b, err := os.ReadFile(sub)

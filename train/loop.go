@@ -104,7 +104,7 @@ func (l *loop) runLoop(ctx context.Context) error {
 		if checkpointed == l.st.step {
 			return nil
 		}
-		path, err := l.checkpoint(lastState, lastLR, nil)
+		path, err := l.checkpoint(lastState, lastLR, nil, "")
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,9 @@ func (l *loop) stop(save func() error) error {
 	return errStopped
 }
 
-func (l *loop) checkpoint(data json.RawMessage, lr float64, score *float64) (string, error) {
+// checkpoint saves the current step; score and metric are the dev result
+// that made it the best one (nil and "" for a periodic checkpoint).
+func (l *loop) checkpoint(data json.RawMessage, lr float64, score *float64, metric string) (string, error) {
 	params, err := l.eng.Params()
 	if err != nil {
 		return "", fmt.Errorf("reading the parameters for the step-%d checkpoint: %w", l.st.step, err)
@@ -204,7 +206,7 @@ func (l *loop) checkpoint(data json.RawMessage, lr float64, score *float64) (str
 	ts := TrainerState{
 		Kind: l.cfg.Kind, Task: l.cfg.Finetune.Task, Step: l.st.step, TotalSteps: l.cfg.Train.Steps,
 		MicroSteps: l.st.microSteps, Seed: l.cfg.Train.Seed, Data: data, LR: lr,
-		Tokens: l.st.tokens, ElapsedS: l.elapsed().Seconds(), Config: l.cfg.Path, Score: score,
+		Tokens: l.st.tokens, ElapsedS: l.elapsed().Seconds(), Config: l.cfg.Path, Score: score, Metric: metric,
 	}
 	path, err := SaveCheckpoint(l.run.Dir, l.eng, l.tok, ts)
 	if err != nil {
@@ -236,7 +238,7 @@ func (l *loop) evaluate(ctx context.Context, data json.RawMessage, lr float64, c
 	if res.metric != "" && (l.best == nil || res.score > *l.best) {
 		score := res.score
 		l.best = &score
-		path, err := l.checkpoint(data, lr, &score)
+		path, err := l.checkpoint(data, lr, &score, res.metric)
 		if err != nil {
 			return err
 		}

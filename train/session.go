@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/fnet-tui/fnet-tui/corpus"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/kernels"
-	"github.com/fnet-tui/fnet-tui/pretrain"
 	"github.com/fnet-tui/fnet-tui/rundir"
 	"github.com/fnet-tui/fnet-tui/tokenizer"
 )
@@ -85,95 +82,107 @@ func loadRunConfig(o Options, rp *resumePoint) (Config, error) {
 	return cfg, nil
 }
 
-// Pretrain runs (or resumes) a pretraining job and returns its run directory.
-func Pretrain(ctx context.Context, o Options) (string, error) {
+// opening is where every training command starts: the resolved config,
+// the checkpoint it resumes from (nil for a new run) and where progress
+// lines go before the run directory exists.
+type opening struct {
+	cfg Config
+	rp  *resumePoint
+	out io.Writer
+}
+
+// open resolves a run's config (from -c, or the resumed run's own) and
+// checks that it is a config for this command.
+func open(o Options, kind string) (*opening, error) {
 	var rp *resumePoint
 	if o.Resume != "" {
 		var err error
 		if rp, err = findResume(o.Resume); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	cfg, err := loadRunConfig(o, rp)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if cfg.Kind != "pretrain" {
-		return "", fmt.Errorf("%s: kind = %q; use `fnet-tui finetune` for finetuning configs", cfg.Path, cfg.Kind)
+	if cfg.Kind != kind {
+		other := map[string]string{"pretrain": "finetune", "finetune": "pretrain"}[kind]
+		return nil, fmt.Errorf("%s: kind = %q; use `fnet-tui %s` for %s configs", cfg.Path, cfg.Kind, other, cfg.Kind)
 	}
 	applyThreads(cfg)
 	out := o.Out
 	if out == nil {
 		out = io.Discard
 	}
-	pre := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
+	return &opening{cfg: cfg, rp: rp, out: out}, nil
+}
 
-	c, err := corpus.Open(corpusSpec(cfg.Data.Corpus))
-	if err != nil {
-		return "", fmt.Errorf("data.corpus: %w", err)
-	}
-	if c, err = c.WithHeldOut(cfg.Data.HeldOut); err != nil {
-		return "", fmt.Errorf("data.held_out: %w", err)
-	}
-	mc, err := cfg.ModelConfig()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", cfg.Path, err)
-	}
-	var tok tokenizer.Tokenizer
-	if rp != nil {
-		if tok = rp.ckpt.Tokenizer; tok == nil {
-			return "", fmt.Errorf("--resume: checkpoint %s has no tokenizer file", rp.ckpt.Dir)
-		}
-	} else if tok, err = resolveTokenizer(cfg, c, mc.VocabSize, pre); err != nil {
-		return "", err
-	}
-	if tok.VocabSize() != mc.VocabSize {
-		pre("model: vocab_size %d follows the tokenizer (the preset has %d)", tok.VocabSize(), mc.VocabSize)
-		mc.VocabSize = tok.VocabSize()
-	}
-	if sp := tok.Special(); sp.Mask < 0 || sp.CLS < 0 || sp.SEP < 0 || sp.Pad < 0 {
-		return "", fmt.Errorf("data.tokenizer: the vocabulary lacks [CLS], [SEP], [MASK] or a pad piece (ids %+v)", sp)
-	} else {
-		mc.PadTokenID = sp.Pad
-	}
+// say prints a progress line (before the run's train.log exists).
+func (op *opening) say(format string, a ...any) { fmt.Fprintf(op.out, format+"\n", a...) }
 
-	var params map[string][]float32
-	var resumeState *pretrain.State
+// resumeState is the loop position to continue from (zero for a new run).
+func (op *opening) resumeState() loopState {
+	if op.rp == nil {
+		return loopState{}
+	}
+	return loadResumeState(op.rp)
+}
+
+// plan is what a command hands the shared closing: the model, where the
+// loop starts, and how to build the job once the run directory is owned.
+type plan struct {
+	kind, task string
+	dirPrefix  string // the config-name prefix a new run's directory drops ("pretrain-", "glue-")
+	mc         fnet.Config
+	heads      fnet.Heads
+	params     map[string][]float32 // nil: fresh weights drawn by the engine from train.seed
+	tok        tokenizer.Tokenizer
+	ls         loopState
+	// newJob builds the data side; it runs after the engine exists.
+	newJob func() (job, error)
+	// tokensPerBatch counts a micro-batch's tokens for throughput.
+	tokensPerBatch int
+	// describe is the run's first log line.
+	describe func(runDir string, eng fnet.Engine) string
+	// prepare adjusts the loop before it runs (a resumed finetune's best score).
+	prepare func(l *loop)
+	// onDone is the finishing work of a run that reached its last step.
+	onDone func(l *loop)
+}
+
+// train is the shared closing of Pretrain and Finetune: it owns the run
+// directory, builds the engine (restoring the optimizer when resuming),
+// runs the loop and records how it ended.
+func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, error) {
+	cfg, rp := op.cfg, op.rp
 	runDir := ""
-	var ls loopState
 	if rp != nil {
 		runDir = rp.runDir
-		m := rp.ckpt.Model
-		if m.Config.VocabSize != mc.VocabSize || m.Config.HiddenSize != mc.HiddenSize || m.Config.NumLayers != mc.NumLayers || m.Config.IntermediateSize != mc.IntermediateSize {
-			return "", fmt.Errorf("--resume: checkpoint %s holds a %s model but the config describes %s", rp.ckpt.Dir, m.Config, mc)
-		}
-		params = m.Params
-		var st pretrain.State
-		if err := json.Unmarshal(rp.ckpt.Trainer.Data, &st); err != nil {
-			return "", fmt.Errorf("%s: data state: %w", filepath.Join(rp.ckpt.Dir, TrainerFile), err)
-		}
-		resumeState = &st
-		ls = loadResumeState(rp)
-		if ls.step >= cfg.Train.Steps {
-			return runDir, fmt.Errorf("--resume: the checkpoint is at step %d, which is already train.steps = %d (raise it with --set train.steps=N)", ls.step, cfg.Train.Steps)
+		if p.ls.step >= cfg.Train.Steps {
+			return runDir, fmt.Errorf("--resume: the checkpoint is at step %d, which is already train.steps = %d (raise it with --set train.steps=N)", p.ls.step, cfg.Train.Steps)
 		}
 	} else {
-		runDir = newRunDir(cfg, "pretrain", "pretrain-")
+		runDir = newRunDir(cfg, p.kind, p.dirPrefix)
 	}
-	sess, err := startSession(cfg, "pretrain", "", runDir, rp, mc, fnet.PretrainingHeads, params, ls.step, out)
+	sess, err := startSession(cfg, p.kind, p.task, runDir, rp, p.mc, p.heads, p.params, p.ls.step, op.out)
 	if err != nil {
 		return runDir, err
 	}
-	run, eng := sess.run, sess.eng
-	job, err := newPretrainJob(cfg, c, tok, resumeState)
+	j, err := p.newJob()
 	if err != nil {
 		return runDir, sess.fail(err)
 	}
-	defer job.close()
-	run.Logf("pretrain %s: model %s (%d params), corpus %s, tokenizer %s (%d pieces), batch %d x %d (accum %d), %d steps, device %s",
-		filepath.Base(runDir), mc, mc.NumParams(), c.Spec(), tok.Kind(), tok.VocabSize(), cfg.Data.BatchSize, mc.SeqLen, cfg.Train.GradAccum, cfg.Train.Steps, eng.Device())
-	l := sess.newLoop(cfg, job, tok, ls, cfg.Data.BatchSize*mc.SeqLen, o.StopAfter)
-	return runDir, sess.finish(l, l.runLoop(ctx), nil)
+	defer j.close()
+	sess.run.Logf("%s", p.describe(runDir, sess.eng))
+	l := sess.newLoop(cfg, j, p.tok, p.ls, p.tokensPerBatch, stopAfter)
+	if p.prepare != nil {
+		p.prepare(l)
+	}
+	var onDone func()
+	if p.onDone != nil {
+		onDone = func() { p.onDone(l) }
+	}
+	return runDir, sess.finish(l, l.runLoop(ctx), onDone)
 }
 
 func stopAt(step, after int) int {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,67 +22,82 @@ import (
 // When it ends it writes test-set predictions of the best dev checkpoint
 // to the run's predictions/ folder.
 func Finetune(ctx context.Context, o Options, from string) (string, error) {
-	var rp *resumePoint
-	if o.Resume != "" {
-		var err error
-		if rp, err = findResume(o.Resume); err != nil {
-			return "", err
-		}
-	}
-	cfg, err := loadRunConfig(o, rp)
+	op, err := open(o, "finetune")
 	if err != nil {
 		return "", err
 	}
-	if cfg.Kind != "finetune" {
-		return "", fmt.Errorf("%s: kind = %q; use `fnet-tui pretrain` for pretraining configs", cfg.Path, cfg.Kind)
-	}
 	if from != "" {
-		cfg.Finetune.From = from
+		op.cfg.Finetune.From = from
 	}
-	applyThreads(cfg)
-	out := o.Out
-	if out == nil {
-		out = io.Discard
-	}
-	pre := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
-	task, err := glue.Lookup(cfg.Finetune.Task)
+	task, err := glue.Lookup(op.cfg.Finetune.Task)
 	if err != nil {
 		return "", fmt.Errorf("finetune.task: %w", err)
 	}
 	if task.ModelTask != task.Name {
 		return "", fmt.Errorf("finetune.task = %s: train the %s model; %s is evaluated through it", task.Name, task.ModelTask, task.Display)
 	}
-	glueDir := expandPath(cfg.Finetune.GlueDir)
+	glueDir := expandPath(op.cfg.Finetune.GlueDir)
 	if glueDir == "" {
 		if glueDir, err = glue.DefaultDir(); err != nil {
 			return "", err
 		}
 	}
+	mc, params, tok, err := finetuneModel(op, task)
+	if err != nil {
+		return "", err
+	}
+	j, err := newFinetuneJob(op, glueDir, task, tok, mc.SeqLen)
+	if err != nil {
+		return "", err
+	}
+	finetuneSchedule(&op.cfg, j.train.Len(), j.batch)
+	cfg := op.cfg
+	p := plan{kind: "finetune", task: task.Name, dirPrefix: "glue-", mc: mc, heads: fnet.ClassifierHeads, params: params, tok: tok,
+		ls: op.resumeState(), tokensPerBatch: j.batch * mc.SeqLen, newJob: func() (job, error) { return j, nil }}
+	p.describe = func(runDir string, eng fnet.Engine) string {
+		return fmt.Sprintf("finetune %s on %s: model %s, %d train / %d dev examples (%d truncated), batch %d, %d steps (warmup %d), eval every %d, device %s",
+			filepath.Base(runDir), task.Display, mc, j.train.Len(), j.devs[0].enc.Len(), j.train.Truncated, j.batch, cfg.Train.Steps, cfg.Train.WarmupSteps, cfg.Eval.Every, eng.Device())
+	}
+	if op.rp != nil {
+		p.prepare = func(l *loop) { l.best = resumedBest(op.rp.runDir, task, j.metric, l.run.Logf) }
+	}
+	p.onDone = func(l *loop) {
+		if l.best != nil {
+			l.run.Logf("best dev %s: %.4f (checkpoints/%s)", j.metric, *l.best, BestLink)
+		}
+		inf := Inference{Device: cfg.Train.Device, Precision: cfg.Train.Precision, Note: l.run.Logf}
+		if err := writeTestPredictions(ctx, l.run.Dir, glueDir, task, inf, l.run.Logf); err != nil {
+			l.run.Logf("warning: test predictions: %v", err)
+		}
+	}
+	return op.train(ctx, o.StopAfter, p)
+}
 
-	// model and tokenizer
+// finetuneModel resolves the model, its initial weights and the tokenizer:
+// a resumed run's checkpoint; a pretraining checkpoint's encoder with a
+// fresh classifier (finetune.from); or fresh weights with data.tokenizer.
+func finetuneModel(op *opening, task glue.Task) (fnet.Config, map[string][]float32, tokenizer.Tokenizer, error) {
+	cfg, heads := op.cfg, fnet.ClassifierHeads
 	var mc fnet.Config
 	var params map[string][]float32
 	var tok tokenizer.Tokenizer
-	heads := fnet.ClassifierHeads
-	var ls loopState
 	switch {
-	case rp != nil:
-		m := rp.ckpt.Model
-		mc, params, tok = m.Config, m.Params, rp.ckpt.Tokenizer
-		ls = loadResumeState(rp)
+	case op.rp != nil:
+		m := op.rp.ckpt.Model
+		mc, params, tok = m.Config, m.Params, op.rp.ckpt.Tokenizer
 	case cfg.Finetune.From != "":
 		ck, err := LoadCheckpoint(expandPath(cfg.Finetune.From))
 		if err != nil {
-			return "", fmt.Errorf("finetune.from: %w", err)
+			return mc, nil, nil, fmt.Errorf("finetune.from: %w", err)
 		}
 		if ck.Tokenizer == nil {
-			return "", fmt.Errorf("finetune.from: %s has no tokenizer", ck.Dir)
+			return mc, nil, nil, fmt.Errorf("finetune.from: %s has no tokenizer", ck.Dir)
 		}
 		mc, tok = ck.Model.Config, ck.Tokenizer
 		mc.NumLabels, mc.Task = task.NumClasses(), task.Name
 		if cfg.Data.SeqLen > 0 {
 			if cfg.Data.SeqLen > mc.MaxPositions {
-				return "", fmt.Errorf("data.seq_len %d exceeds the checkpoint's max_position_embeddings %d", cfg.Data.SeqLen, mc.MaxPositions)
+				return mc, nil, nil, fmt.Errorf("data.seq_len %d exceeds the checkpoint's max_position_embeddings %d", cfg.Data.SeqLen, mc.MaxPositions)
 			}
 			mc.SeqLen = cfg.Data.SeqLen
 		}
@@ -94,52 +108,56 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 		// checkpoint; a fresh classifier, initialised as the official code does
 		var fresh []string
 		if params, fresh, err = transferParams(mc, heads, ck.Model.Params, cfg.Train.Seed); err != nil {
-			return "", fmt.Errorf("finetune.from: %s: %w", ck.Dir, err)
+			return mc, nil, nil, fmt.Errorf("finetune.from: %s: %w", ck.Dir, err)
 		}
-		pre("finetuning from %s (%s); fresh: %s", ck.Dir, ck.Model.Config, strings.Join(fresh, ", "))
+		op.say("finetuning from %s (%s); fresh: %s", ck.Dir, ck.Model.Config, strings.Join(fresh, ", "))
 	default:
+		var err error
 		if mc, err = cfg.ModelConfig(); err != nil {
-			return "", fmt.Errorf("%s: %w", cfg.Path, err)
+			return mc, nil, nil, fmt.Errorf("%s: %w", cfg.Path, err)
 		}
 		if cfg.Data.Tokenizer == "" || cfg.Data.Tokenizer == "auto" {
-			return "", fmt.Errorf("finetuning from scratch needs data.tokenizer: a .model or vocab.txt path (e.g. a pretraining checkpoint's tokenizer.model, to compare like with like)")
+			return mc, nil, nil, fmt.Errorf("finetuning from scratch needs data.tokenizer: a .model or vocab.txt path (e.g. a pretraining checkpoint's tokenizer.model, to compare like with like)")
 		}
 		if tok, err = tokenizer.Load(expandPath(cfg.Data.Tokenizer)); err != nil {
-			return "", fmt.Errorf("data.tokenizer: %w", err)
+			return mc, nil, nil, fmt.Errorf("data.tokenizer: %w", err)
 		}
 		mc.VocabSize, mc.PadTokenID = tok.VocabSize(), tok.Special().Pad
 		mc.NumLabels, mc.Task = task.NumClasses(), task.Name
-		pre("finetuning from scratch: %s", mc)
+		op.say("finetuning from scratch: %s", mc)
 	}
-	if err := mc.Validate(); err != nil {
-		return "", err
-	}
+	return mc, params, tok, mc.Validate()
+}
 
-	// data
+// newFinetuneJob loads and tokenizes the task's training and dev sets (MNLI
+// also the mismatched dev set, reported with an _mm suffix) and, when
+// resuming, the data cursor.
+func newFinetuneJob(op *opening, glueDir string, task glue.Task, tok tokenizer.Tokenizer, seqLen int) (*finetuneJob, error) {
+	cfg := op.cfg
 	trainEx, err := glue.Load(glueDir, task.Name, "train")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if cfg.Finetune.MaxTrain > 0 && len(trainEx) > cfg.Finetune.MaxTrain {
 		trainEx = trainEx[:cfg.Finetune.MaxTrain]
 	}
-	trainEnc, err := glue.Tokenize(tok, task, trainEx, mc.SeqLen, glue.TruncateTail)
+	trainEnc, err := glue.Tokenize(tok, task, trainEx, seqLen, glue.TruncateTail)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	metric := task.ScoreMetric
 	if m := cfg.Finetune.Metric; m != "" {
 		if !slices.Contains(task.Metrics, m) {
-			return "", fmt.Errorf("finetune.metric = %q: %s reports %s", m, task.Display, strings.Join(task.Metrics, ", "))
+			return nil, fmt.Errorf("finetune.metric = %q: %s reports %s", m, task.Display, strings.Join(task.Metrics, ", "))
 		}
 		metric = m
 	}
-	job := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, seed: cfg.Train.Seed, metric: metric}
-	if job.batch == 0 {
-		job.batch = 32
+	j := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, seed: cfg.Train.Seed, metric: metric}
+	if j.batch == 0 {
+		j.batch = 32
 	}
-	if job.batch > trainEnc.Len() {
-		return "", fmt.Errorf("data.batch_size %d exceeds the %d training examples", job.batch, trainEnc.Len())
+	if j.batch > trainEnc.Len() {
+		return nil, fmt.Errorf("data.batch_size %d exceeds the %d training examples", j.batch, trainEnc.Len())
 	}
 	devTasks := []glue.Task{task}
 	if task.Name == "mnli" {
@@ -149,69 +167,42 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	for i, dt := range devTasks {
 		ex, err := glue.Load(glueDir, dt.Name, "dev")
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if cfg.Finetune.MaxEval > 0 && len(ex) > cfg.Finetune.MaxEval {
 			ex = ex[:cfg.Finetune.MaxEval]
 		}
-		enc, err := glue.Tokenize(tok, dt, ex, mc.SeqLen, glue.TruncateTail)
+		enc, err := glue.Tokenize(tok, dt, ex, seqLen, glue.TruncateTail)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		suffix := ""
 		if i > 0 {
 			suffix = "_mm"
 		}
-		job.devs = append(job.devs, devSet{task: dt, enc: enc, examples: ex, suffix: suffix})
+		j.devs = append(j.devs, devSet{task: dt, enc: enc, examples: ex, suffix: suffix})
 	}
-	if rp != nil {
-		if err := json.Unmarshal(rp.ckpt.Trainer.Data, &job.pos); err != nil {
-			return "", fmt.Errorf("%s: data state: %w", filepath.Join(rp.ckpt.Dir, TrainerFile), err)
+	if op.rp != nil {
+		if err := json.Unmarshal(op.rp.ckpt.Trainer.Data, &j.pos); err != nil {
+			return nil, fmt.Errorf("%s: data state: %w", filepath.Join(op.rp.ckpt.Dir, TrainerFile), err)
 		}
 	}
+	return j, nil
+}
 
-	// schedule: the official 3 epochs with 10% warmup unless steps are given
+// finetuneSchedule fills what the config leaves to the task's size: the
+// official 3 epochs with 10% warmup, evaluated every 5% of training
+// (rounded up to a multiple of 10 steps).
+func finetuneSchedule(cfg *Config, examples, batch int) {
 	if cfg.Train.Steps == 0 {
-		cfg.Train.Steps = max(1, int(math.Round(cfg.Finetune.Epochs*float64(trainEnc.Len())/float64(job.batch))))
+		cfg.Train.Steps = max(1, int(math.Round(cfg.Finetune.Epochs*float64(examples)/float64(batch))))
 	}
 	if cfg.Train.WarmupSteps == 0 {
 		cfg.Train.WarmupSteps = int(cfg.Finetune.WarmupFrac * float64(cfg.Train.Steps))
 	}
 	if cfg.Eval.Every == 0 {
-		// official: every 5% of training, rounded up to a multiple of 10 steps
 		cfg.Eval.Every = max(10, int(math.Ceil(0.05*float64(cfg.Train.Steps)/10))*10)
 	}
-	if rp != nil && ls.step >= cfg.Train.Steps {
-		return rp.runDir, fmt.Errorf("--resume: the checkpoint is at step %d, which is already the last (%d)", ls.step, cfg.Train.Steps)
-	}
-
-	runDir := ""
-	if rp != nil {
-		runDir = rp.runDir
-	} else {
-		runDir = newRunDir(cfg, "finetune", "glue-")
-	}
-	sess, err := startSession(cfg, "finetune", task.Name, runDir, rp, mc, heads, params, ls.step, out)
-	if err != nil {
-		return runDir, err
-	}
-	run, eng := sess.run, sess.eng
-	run.Logf("finetune %s on %s: model %s, %d train / %d dev examples (%d truncated), batch %d, %d steps (warmup %d), eval every %d, device %s",
-		filepath.Base(runDir), task.Display, mc, trainEnc.Len(), job.devs[0].enc.Len(), trainEnc.Truncated, job.batch, cfg.Train.Steps, cfg.Train.WarmupSteps, cfg.Eval.Every, eng.Device())
-	l := sess.newLoop(cfg, job, tok, ls, job.batch*mc.SeqLen, o.StopAfter)
-	if rp != nil {
-		l.best = bestScore(runDir)
-	}
-	err = sess.finish(l, l.runLoop(ctx), func() {
-		if l.best != nil {
-			run.Logf("best dev %s: %.4f (checkpoints/%s)", metric, *l.best, BestLink)
-		}
-		inf := Inference{Device: cfg.Train.Device, Precision: cfg.Train.Precision, Note: run.Logf}
-		if err := writeTestPredictions(ctx, runDir, glueDir, task, inf, run.Logf); err != nil {
-			run.Logf("warning: test predictions: %v", err)
-		}
-	})
-	return runDir, err
 }
 
 // writeTestPredictions runs the best checkpoint over the task's test split
@@ -298,15 +289,25 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 	return written, nil
 }
 
-// bestScore is the dev score recorded in the run's best checkpoint, so a
-// resumed run only replaces it with a better one.
-func bestScore(runDir string) *float64 {
+// resumedBest is the dev score of the run's best checkpoint, so a resumed
+// run only replaces it with a better one — if it was chosen by the same
+// metric. A best checkpoint picked by another finetune.metric (or none) is
+// no bound: the next evaluation becomes the best, and the log says why.
+func resumedBest(runDir string, task glue.Task, metric string, logf func(string, ...any)) *float64 {
 	b, err := os.ReadFile(filepath.Join(runDir, rundir.CheckpointsDir, BestLink, TrainerFile))
 	if err != nil {
 		return nil
 	}
 	var ts TrainerState
-	if json.Unmarshal(b, &ts) != nil {
+	if json.Unmarshal(b, &ts) != nil || ts.Score == nil {
+		return nil
+	}
+	recorded := ts.Metric
+	if recorded == "" {
+		recorded = task.ScoreMetric // checkpoints written before trainer.json named the metric
+	}
+	if recorded != metric {
+		logf("the best checkpoint so far was chosen by %s = %.4f; this run picks by %s, so its next evaluation starts a new best", recorded, *ts.Score, metric)
 		return nil
 	}
 	return ts.Score
