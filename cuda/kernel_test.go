@@ -131,7 +131,7 @@ func testLayerNorm(t *testing.T, suffix string) {
 	d.launch("ln_bwd"+suffix, warpRowGrid(T), block1D, dyp, xhp, d.f32(wr), d.f32(gamma), int32(T), int32(tH), dx, dxG, seed, step, uint32(3), thr, sc, int32(0))
 	wdx, dg, db := make([]float32, T*tH), make([]float32, tH), make([]float32, tH)
 	partial := make([]float32, 2*tH*max(kernels.Workers, 1))
-	kernels.LayerNormBackward(dy, wx, wr, gamma, wdx, dg, db, partial, T, tH, false)
+	kernels.LayerNormBackward(dy, wx, wr, gamma, wdx, dg, db, partial, T, tH)
 	relErr(t, "ln_bwd dx", d.read(dx, T*tH), wdx, 1e-5)
 	wdxd := make([]float32, T*tH)
 	kernels.DropoutBackward(wdx, wdxd, mask, p)

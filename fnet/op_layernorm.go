@@ -64,7 +64,7 @@ func layerNormBackward(dy, gamma, fwd *G.Node, xhat, rstd []float32, n, h int) (
 		}
 		clear(dg.data)
 		clear(db.data)
-		kernels.LayerNormBackward(f32s(v[0]), xhat, rstd, f32s(v[1]), d.data, dg.data, db.data, partial, n, h, false)
+		kernels.LayerNormBackward(f32s(v[0]), xhat, rstd, f32s(v[1]), d.data, dg.data, db.data, partial, n, h)
 		return d.t, nil
 	}
 	dx = apply(op, dy, gamma, fwd)

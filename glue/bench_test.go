@@ -33,7 +33,7 @@ func BenchmarkBatch64x512(b *testing.B) {
 		}
 		ex[i] = Example{Index: i, TextA: string(a), TextB: string(c), Label: rng.Intn(3)}
 	}
-	enc, err := Tokenize(tok, mustTaskB(b, "mnli"), ex, 512, TruncateTail)
+	enc, err := Tokenize(tok, mustTaskB(b, "mnli"), ex, 512)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,41 +7,6 @@ import (
 	"github.com/fnet-tui/fnet-tui/tokenizer"
 )
 
-// Truncation says how a packed [CLS] A [SEP] B [SEP] sequence is cut to the
-// sequence length.
-type Truncation int
-
-const (
-	// TruncateTail keeps the first SeqLen ids of the packed sequence, as the
-	// official FNet input pipeline does; a long A can push out the final
-	// [SEP] and all of B.
-	TruncateTail Truncation = iota
-	// TruncateLongestFirst drops tokens from the end of the longer segment
-	// (B on ties) until both segments and all [SEP]s fit, as BERT does.
-	TruncateLongestFirst
-)
-
-func (t Truncation) String() string {
-	switch t {
-	case TruncateTail:
-		return "tail"
-	case TruncateLongestFirst:
-		return "longest-first"
-	}
-	return fmt.Sprintf("Truncation(%d)", int(t))
-}
-
-// ParseTruncation reads "tail" or "longest-first" (config files, flags).
-func ParseTruncation(s string) (Truncation, error) {
-	switch s {
-	case "tail", "":
-		return TruncateTail, nil
-	case "longest-first", "longest_first":
-		return TruncateLongestFirst, nil
-	}
-	return 0, fmt.Errorf("glue: unknown truncation %q (want tail or longest-first)", s)
-}
-
 // Encoded holds tokenized, truncated examples ready to be cut into batches:
 // tokenize once, then call Batch for every step of every epoch.
 type Encoded struct {
@@ -58,15 +23,14 @@ type Encoded struct {
 	targets []float32
 }
 
-// Tokenize packs every example as [CLS] A [SEP] (B [SEP]) with tok's ids,
-// cut to seqLen by trunc. Examples must be all labelled or all unlabelled.
+// Tokenize packs every example as [CLS] A [SEP] (B [SEP]) with tok's ids and
+// keeps the first seqLen ids of each, as the official FNet input pipeline
+// does (a long A can push out the final [SEP] and all of B). Examples must
+// be all labelled or all unlabelled.
 // The tokenizer is called from this goroutine only.
-func Tokenize(tok tokenizer.Tokenizer, task Task, examples []Example, seqLen int, trunc Truncation) (*Encoded, error) {
+func Tokenize(tok tokenizer.Tokenizer, task Task, examples []Example, seqLen int) (*Encoded, error) {
 	if seqLen < 3 {
 		return nil, fmt.Errorf("glue: sequence length %d is too short (need room for [CLS], a token and [SEP])", seqLen)
-	}
-	if trunc != TruncateTail && trunc != TruncateLongestFirst {
-		return nil, fmt.Errorf("glue: unknown truncation %d", int(trunc))
 	}
 	if len(examples) == 0 {
 		return nil, fmt.Errorf("glue: %s: no examples to encode", task.Name)
@@ -84,7 +48,7 @@ func Tokenize(tok tokenizer.Tokenizer, task Task, examples []Example, seqLen int
 		if pair {
 			b = tok.Encode(ex.TextB)
 		}
-		row, nA, cut := pack(sp.CLS, sp.SEP, a, b, pair, seqLen, trunc)
+		row, nA, cut := pack(sp.CLS, sp.SEP, a, b, pair, seqLen)
 		if cut {
 			e.Truncated++
 		}
@@ -113,21 +77,7 @@ func hasGold(task Task, ex Example) bool {
 
 // pack builds one row and returns it, the length of its type-0 part and
 // whether anything was cut.
-func pack(cls, sep int, a, b []int, pair bool, seqLen int, trunc Truncation) (row []int, lenA int, cut bool) {
-	if trunc == TruncateLongestFirst {
-		budget := seqLen - 2
-		if pair {
-			budget--
-		}
-		for len(a)+len(b) > budget {
-			cut = true
-			if len(a) > len(b) {
-				a = a[:len(a)-1]
-			} else {
-				b = b[:len(b)-1]
-			}
-		}
-	}
+func pack(cls, sep int, a, b []int, pair bool, seqLen int) (row []int, lenA int, cut bool) {
 	row = make([]int, 0, len(a)+len(b)+3)
 	row = append(row, cls)
 	row = append(row, a...)
@@ -210,7 +160,7 @@ func (e *Encoded) Range(lo, hi int) *fnet.Batch {
 // Encode tokenizes examples and returns them as one batch with the official
 // tail truncation.
 func Encode(tok tokenizer.Tokenizer, task Task, examples []Example, seqLen int) (*fnet.Batch, error) {
-	e, err := Tokenize(tok, task, examples, seqLen, TruncateTail)
+	e, err := Tokenize(tok, task, examples, seqLen)
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,7 @@ func TestTruncation(t *testing.T) {
 
 	// Official tail truncation: the packed row is cut at 8; B and the last
 	// [SEP] fall off.
-	enc, err := Tokenize(tok, rte, ex, 8, TruncateTail)
+	enc, err := Tokenize(tok, rte, ex, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,35 +161,12 @@ func TestTruncation(t *testing.T) {
 	if !reflect.DeepEqual(types, make([]int, 8)) {
 		t.Errorf("tail types %v", types)
 	}
-	enc, _ = Tokenize(tok, rte, ex, 9, TruncateTail)
+	enc, _ = Tokenize(tok, rte, ex, 9)
 	ids, types = enc.Row(0)
 	if want := row(CLS, id(long), SEP, id("b1")); !reflect.DeepEqual(ids, want) || !reflect.DeepEqual(types, []int{0, 0, 0, 0, 0, 0, 0, 0, 1}) {
 		t.Errorf("tail 9: %v %v, want %v", ids, types, want)
 	}
 
-	// Longest-first: trim the longer segment until everything fits.
-	enc, err = Tokenize(tok, rte, ex, 8, TruncateLongestFirst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, types = enc.Row(0)
-	if want := row(CLS, id("a1 a2 a3"), SEP, id("b1 b2"), SEP); !reflect.DeepEqual(ids, want) || enc.Truncated != 1 {
-		t.Errorf("longest-first: %v, want %v", ids, want)
-	}
-	if !reflect.DeepEqual(types, []int{0, 0, 0, 0, 0, 1, 1, 1}) {
-		t.Errorf("longest-first types %v", types)
-	}
-	// Ties trim B first: budget 5 for 3+3 → A keeps 3, B keeps 2.
-	enc, _ = Tokenize(tok, rte, []Example{{TextA: "a1 a2 a3", TextB: "b1 b2 b3", Label: 0}}, 8, TruncateLongestFirst)
-	ids, _ = enc.Row(0)
-	if want := row(CLS, id("a1 a2 a3"), SEP, id("b1 b2"), SEP); !reflect.DeepEqual(ids, want) {
-		t.Errorf("longest-first tie: %v, want %v", ids, want)
-	}
-	// Nothing cut when it fits.
-	enc, _ = Tokenize(tok, rte, []Example{{TextA: "a1", TextB: "b1", Label: 0}}, 8, TruncateLongestFirst)
-	if enc.Truncated != 0 {
-		t.Errorf("Truncated = %d for a short example", enc.Truncated)
-	}
 }
 
 func TestBatchSelection(t *testing.T) {
@@ -198,7 +175,7 @@ func TestBatchSelection(t *testing.T) {
 	for i, w := range []string{"zero", "one", "two", "three"} {
 		ex = append(ex, Example{Index: i, TextA: w, Label: i % 2})
 	}
-	enc, err := Tokenize(tok, mustTask(t, "sst2"), ex, 4, TruncateTail)
+	enc, err := Tokenize(tok, mustTask(t, "sst2"), ex, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,26 +197,15 @@ func TestBatchSelection(t *testing.T) {
 func TestTokenizeRejects(t *testing.T) {
 	tok := newWS()
 	rte := mustTask(t, "rte")
-	if _, err := Tokenize(tok, rte, []Example{{TextA: "x", Label: 0}}, 2, TruncateTail); err == nil || !strings.Contains(err.Error(), "too short") {
+	if _, err := Tokenize(tok, rte, []Example{{TextA: "x", Label: 0}}, 2); err == nil || !strings.Contains(err.Error(), "too short") {
 		t.Errorf("seqLen 2: %v", err)
 	}
-	if _, err := Tokenize(tok, rte, nil, 8, TruncateTail); err == nil || !strings.Contains(err.Error(), "no examples") {
+	if _, err := Tokenize(tok, rte, nil, 8); err == nil || !strings.Contains(err.Error(), "no examples") {
 		t.Errorf("no examples: %v", err)
 	}
 	mixed := []Example{{TextA: "x", Label: 0}, {TextA: "y", Label: -1, Line: 7}}
-	if _, err := Tokenize(tok, rte, mixed, 8, TruncateTail); err == nil || !strings.Contains(err.Error(), "line 7") {
+	if _, err := Tokenize(tok, rte, mixed, 8); err == nil || !strings.Contains(err.Error(), "line 7") {
 		t.Errorf("mixed labels: %v", err)
-	}
-	if _, err := Tokenize(tok, rte, mixed[:1], 8, Truncation(7)); err == nil {
-		t.Error("unknown truncation accepted")
-	}
-	for in, want := range map[string]Truncation{"tail": TruncateTail, "longest-first": TruncateLongestFirst} {
-		if got, err := ParseTruncation(in); err != nil || got != want || got.String() != in {
-			t.Errorf("ParseTruncation(%q) = %v, %v", in, got, err)
-		}
-	}
-	if _, err := ParseTruncation("head"); err == nil {
-		t.Error(`ParseTruncation("head") accepted`)
 	}
 }
 
@@ -251,7 +217,7 @@ func TestEncodeShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := newWS()
-	enc, err := Tokenize(tok, mustTask(t, "mrpc"), ex, 32, TruncateLongestFirst)
+	enc, err := Tokenize(tok, mustTask(t, "mrpc"), ex, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +227,24 @@ func TestEncodeShared(t *testing.T) {
 	if err := b.Validate(cfg); err != nil {
 		t.Fatal(err)
 	}
-	// MRPC sentences run past 16 words each, so some rows were cut, and
-	// every cut row still ends in [SEP] under longest-first.
+	// MRPC sentences run past 16 words each, so some rows were cut; a cut
+	// row is exactly the first 32 ids of the whole packed pair.
 	if enc.Truncated == 0 {
 		t.Error("no MRPC dev example was truncated at 32 tokens")
 	}
+	cut := 0
 	for i := 0; i < enc.Len(); i++ {
 		ids, _ := enc.Row(i)
-		if ids[len(ids)-1] != 5 {
-			t.Fatalf("row %d does not end in [SEP]: %v", i, ids)
+		whole := append(append(append(append([]int{4}, tok.Encode(ex[i].TextA)...), 5), tok.Encode(ex[i].TextB)...), 5)
+		if len(whole) > 32 {
+			cut++
+			whole = whole[:32]
 		}
+		if !reflect.DeepEqual(ids, whole) {
+			t.Fatalf("row %d = %v, want the packed pair's first 32 ids %v", i, ids, whole)
+		}
+	}
+	if cut != enc.Truncated {
+		t.Errorf("Truncated = %d, but %d rows were cut", enc.Truncated, cut)
 	}
 }

@@ -131,7 +131,7 @@ func TestLayerNormForwardBackward(t *testing.T) {
 	// backward against central differences of L = Σ dy·LN(x + r)
 	dy := randSlice(rng, n*h, 1)
 	dx, dg, db := make([]float32, n*h), make([]float32, h), make([]float32, h)
-	LayerNormBackward(dy, xhat, rstd, g, dx, dg, db, make([]float32, 2*h*Workers), n, h, false)
+	LayerNormBackward(dy, xhat, rstd, g, dx, dg, db, make([]float32, 2*h*Workers), n, h)
 	loss := func(x []float32, g, b []float32) float64 {
 		var l float64
 		for i := 0; i < n; i++ {

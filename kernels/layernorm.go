@@ -10,13 +10,13 @@ func LayerNormForward(x, r, gamma, beta, y, xhat, rstd []float32, n, h int, eps 
 	ParallelFor(n, 16, func(lo, hi int) { layerNormFwd(x, r, gamma, beta, y, xhat, rstd, lo, hi, h, eps) })
 }
 
-// LayerNormBackward computes dx (written, or added when accumulate) and adds
+// LayerNormBackward writes dx and adds
 // the parameter gradients into dgamma, dbeta. partial must hold 2·h·Workers
 // floats of scratch for the per-worker parameter sums, which are combined in
 // a fixed order so results do not depend on scheduling.
-func LayerNormBackward(dy, xhat, rstd, gamma, dx, dgamma, dbeta, partial []float32, n, h int, accumulate bool) {
+func LayerNormBackward(dy, xhat, rstd, gamma, dx, dgamma, dbeta, partial []float32, n, h int) {
 	chunks := ParallelForWorker(n, 16, func(w, lo, hi int) {
-		layerNormBwd(dy, xhat, rstd, gamma, dx, partial[2*h*w:2*h*w+h], partial[2*h*w+h:2*h*w+2*h], lo, hi, h, accumulate)
+		layerNormBwd(dy, xhat, rstd, gamma, dx, partial[2*h*w:2*h*w+h], partial[2*h*w+h:2*h*w+2*h], lo, hi, h)
 	})
 	for w := 0; w < chunks; w++ {
 		pg, pb := partial[2*h*w:2*h*w+h], partial[2*h*w+h:2*h*w+2*h]
@@ -65,7 +65,7 @@ func layerNormFwdGo(x, r, gamma, beta, y, xhat, rstd []float32, lo, hi, h int, e
 
 // layerNormBwdGo handles rows [lo, hi), overwriting pg/pb with their
 // parameter-gradient sums.
-func layerNormBwdGo(dy, xhat, rstd, gamma, dx, pg, pb []float32, lo, hi, h int, accumulate bool) {
+func layerNormBwdGo(dy, xhat, rstd, gamma, dx, pg, pb []float32, lo, hi, h int) {
 	clear(pg)
 	clear(pb)
 	for i := lo; i < hi; i++ {
@@ -82,14 +82,8 @@ func layerNormBwdGo(dy, xhat, rstd, gamma, dx, pg, pb []float32, lo, hi, h int, 
 		mG, mGX := sumG/float32(h), sumGX/float32(h)
 		rs := rstd[i]
 		dxi := dx[i*h : i*h+h]
-		if accumulate {
-			for j, g := range dyi {
-				dxi[j] += rs * (g*gamma[j] - mG - xh[j]*mGX)
-			}
-		} else {
-			for j, g := range dyi {
-				dxi[j] = rs * (g*gamma[j] - mG - xh[j]*mGX)
-			}
+		for j, g := range dyi {
+			dxi[j] = rs * (g*gamma[j] - mG - xh[j]*mGX)
 		}
 	}
 }

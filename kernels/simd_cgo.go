@@ -85,9 +85,9 @@ CLONES static void c_layernorm_fwd(const float *x, const float *r, const float *
 	}
 }
 
-// rows [lo, hi): dx (= or +=), and this chunk's sums of dgamma/dbeta into pg/pb (overwritten)
+// rows [lo, hi): dx, and this chunk's sums of dgamma/dbeta into pg/pb (overwritten)
 CLONES static void c_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g,
-		float *dx, float *pg, float *pb, long lo, long hi, long h, int accumulate) {
+		float *dx, float *pg, float *pb, long lo, long hi, long h) {
 	for (long j = 0; j < h; j++) { pg[j] = 0; pb[j] = 0; }
 	for (long i = lo; i < hi; i++) {
 		const float *dyi = dy + i * h, *xh = xhat + i * h;
@@ -102,11 +102,7 @@ CLONES static void c_layernorm_bwd(const float *dy, const float *xhat, const flo
 		}
 		float mg = sg / (float)h, mgx = sgx / (float)h, rs = rstd[i];
 		float *dxi = dx + i * h;
-		if (accumulate) {
-			for (long j = 0; j < h; j++) dxi[j] += rs * (dyi[j] * g[j] - mg - xh[j] * mgx);
-		} else {
-			for (long j = 0; j < h; j++) dxi[j] = rs * (dyi[j] * g[j] - mg - xh[j] * mgx);
-		}
+		for (long j = 0; j < h; j++) dxi[j] = rs * (dyi[j] * g[j] - mg - xh[j] * mgx);
 	}
 }
 
@@ -191,12 +187,8 @@ func layerNormFwd(x, r, g, b, y, xhat, rstd []float32, lo, hi, h int, eps float3
 	C.c_layernorm_fwd(fp(x), fp(r), fp(g), fp(b), fp(y), fp(xhat), fp(rstd), C.long(lo), C.long(hi), C.long(h), C.float(eps))
 }
 
-func layerNormBwd(dy, xhat, rstd, g, dx, pg, pb []float32, lo, hi, h int, accumulate bool) {
-	acc := C.int(0)
-	if accumulate {
-		acc = 1
-	}
-	C.c_layernorm_bwd(fp(dy), fp(xhat), fp(rstd), fp(g), fp(dx), fp(pg), fp(pb), C.long(lo), C.long(hi), C.long(h), acc)
+func layerNormBwd(dy, xhat, rstd, g, dx, pg, pb []float32, lo, hi, h int) {
+	C.c_layernorm_bwd(fp(dy), fp(xhat), fp(rstd), fp(g), fp(dx), fp(pg), fp(pb), C.long(lo), C.long(hi), C.long(h))
 }
 
 func softmaxRow(row, pr []float32) (sum, mx float32) {

@@ -12,8 +12,8 @@ func tanhFwd(x, y, t []float32)      { tanhFwdGo(x, y, t) }
 func layerNormFwd(x, r, g, b, y, xhat, rstd []float32, lo, hi, h int, eps float32) {
 	layerNormFwdGo(x, r, g, b, y, xhat, rstd, lo, hi, h, eps)
 }
-func layerNormBwd(dy, xhat, rstd, g, dx, pg, pb []float32, lo, hi, h int, accumulate bool) {
-	layerNormBwdGo(dy, xhat, rstd, g, dx, pg, pb, lo, hi, h, accumulate)
+func layerNormBwd(dy, xhat, rstd, g, dx, pg, pb []float32, lo, hi, h int) {
+	layerNormBwdGo(dy, xhat, rstd, g, dx, pg, pb, lo, hi, h)
 }
 func softmaxRow(row, pr []float32) (sum, mx float32) { return softmaxRowGo(row, pr) }
 func addBias(y, b []float32, lo, hi, out int)        { addBiasGo(y, b, lo, hi, out) }

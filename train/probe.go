@@ -101,7 +101,7 @@ func Probe(ctx context.Context, m ProbeModel, glueDir string, task glue.Task, ma
 // (unpadded) tokens, and the embedding output averaged likewise.
 func probeFeatures(ctx context.Context, eng fnet.Engine, tok tokenizer.Tokenizer, task glue.Task, ex []glue.Example) ([]*mat.Dense, error) {
 	cfg := eng.Config()
-	enc, err := glue.Tokenize(tok, task, ex, cfg.SeqLen, glue.TruncateTail)
+	enc, err := glue.Tokenize(tok, task, ex, cfg.SeqLen)
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func newFinetuneJob(op *opening, glueDir string, task glue.Task, tok tokenizer.T
 	if cfg.Finetune.MaxTrain > 0 && len(trainEx) > cfg.Finetune.MaxTrain {
 		trainEx = trainEx[:cfg.Finetune.MaxTrain]
 	}
-	trainEnc, err := glue.Tokenize(tok, task, trainEx, seqLen, glue.TruncateTail)
+	trainEnc, err := glue.Tokenize(tok, task, trainEx, seqLen)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func newFinetuneJob(op *opening, glueDir string, task glue.Task, tok tokenizer.T
 		if cfg.Finetune.MaxEval > 0 && len(ex) > cfg.Finetune.MaxEval {
 			ex = ex[:cfg.Finetune.MaxEval]
 		}
-		enc, err := glue.Tokenize(tok, dt, ex, seqLen, glue.TruncateTail)
+		enc, err := glue.Tokenize(tok, dt, ex, seqLen)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +270,7 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 		if err != nil {
 			return written, err
 		}
-		enc, err := glue.Tokenize(ck.Tokenizer, t, ex, cfg.SeqLen, glue.TruncateTail)
+		enc, err := glue.Tokenize(ck.Tokenizer, t, ex, cfg.SeqLen)
 		if err != nil {
 			return written, err
 		}
