@@ -1,6 +1,7 @@
 package pretrain
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -238,9 +239,10 @@ func TestOptionErrorsNameTheField(t *testing.T) {
 		{Options{SeqLen: 32, BatchSize: 1, ShuffleBuffer: -1}, "ShuffleBuffer"},
 		{Options{SeqLen: 32, BatchSize: 1, Split: 7}, "Split"},
 	} {
-		_, err := tc.o.withDefaults()
-		if err == nil || !strings.Contains(err.Error(), "Options."+tc.field) {
-			t.Errorf("%+v: error %v, want one naming Options.%s", tc.o, err, tc.field)
+		err := tc.o.Validate()
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Field != tc.field || !strings.Contains(err.Error(), "Options."+tc.field) {
+			t.Errorf("%+v: error %v, want an OptionError naming %s", tc.o, err, tc.field)
 		}
 	}
 	o, err := Options{SeqLen: 128, BatchSize: 2}.withDefaults()

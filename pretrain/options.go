@@ -54,49 +54,68 @@ func ScaledMaxPredictions(seqLen int) int {
 	return max(1, int(math.Round(float64(officialMaxPredictions*seqLen)/officialSeqLen)))
 }
 
+// OptionError names an Options field that is out of range. Callers that
+// fill Options from a config file translate Field into their own key (the
+// trainer reports data.max_predictions, not Options.MaxPredictions).
+type OptionError struct {
+	Field string // the Options field, e.g. "MaxPredictions"
+	Value any
+	Want  string // what the field must be, in words that need no Go names
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("pretrain: Options.%s = %v: %s", e.Field, e.Value, e.Want)
+}
+
+// Validate checks o as New and Resume will, without starting anything.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 // withDefaults validates o and fills in the defaults, naming the bad field.
 func (o Options) withDefaults() (Options, error) {
 	if o.SeqLen < minSeqLen {
-		return o, fmt.Errorf("pretrain: Options.SeqLen = %d, want at least %d", o.SeqLen, minSeqLen)
+		return o, &OptionError{Field: "SeqLen", Value: o.SeqLen, Want: fmt.Sprintf("want at least %d", minSeqLen)}
 	}
 	if o.BatchSize < 1 {
-		return o, fmt.Errorf("pretrain: Options.BatchSize = %d, want at least 1", o.BatchSize)
+		return o, &OptionError{Field: "BatchSize", Value: o.BatchSize, Want: "want at least 1"}
 	}
 	if o.MaskRate == 0 {
 		o.MaskRate = DefaultMaskRate
 	}
 	if !(o.MaskRate > 0 && o.MaskRate <= 1) {
-		return o, fmt.Errorf("pretrain: Options.MaskRate = %v, want a fraction in (0, 1]", o.MaskRate)
+		return o, &OptionError{Field: "MaskRate", Value: o.MaskRate, Want: "want a fraction in (0, 1]"}
 	}
 	if o.MaxPredictions == 0 {
 		o.MaxPredictions = ScaledMaxPredictions(o.SeqLen)
 	}
 	if o.MaxPredictions < 1 || o.MaxPredictions > o.SeqLen {
-		return o, fmt.Errorf("pretrain: Options.MaxPredictions = %d, want 1..SeqLen (%d)", o.MaxPredictions, o.SeqLen)
+		return o, &OptionError{Field: "MaxPredictions", Value: o.MaxPredictions, Want: fmt.Sprintf("want 1 to the sequence length (%d)", o.SeqLen)}
 	}
 	if o.Workers == 0 {
 		o.Workers = min(4, runtime.NumCPU())
 	}
 	if o.Workers < 1 {
-		return o, fmt.Errorf("pretrain: Options.Workers = %d, want at least 1", o.Workers)
+		return o, &OptionError{Field: "Workers", Value: o.Workers, Want: "want at least 1"}
 	}
 	if o.Prefetch == 0 {
 		o.Prefetch = DefaultPrefetch
 	}
 	if o.Prefetch < 1 {
-		return o, fmt.Errorf("pretrain: Options.Prefetch = %d, want at least 1", o.Prefetch)
+		return o, &OptionError{Field: "Prefetch", Value: o.Prefetch, Want: "want at least 1"}
 	}
 	if o.ShuffleBuffer == 0 {
 		o.ShuffleBuffer = DefaultShuffleBuffer
 	}
 	if o.ShuffleBuffer < 1 {
-		return o, fmt.Errorf("pretrain: Options.ShuffleBuffer = %d, want at least 1", o.ShuffleBuffer)
+		return o, &OptionError{Field: "ShuffleBuffer", Value: o.ShuffleBuffer, Want: "want at least 1"}
 	}
 	if o.Split != corpus.Train && o.Split != corpus.HeldOut && o.Split != corpus.All {
-		return o, fmt.Errorf("pretrain: Options.Split = %v is not a split", o.Split)
+		return o, &OptionError{Field: "Split", Value: o.Split, Want: "not a split (want Train, HeldOut or All)"}
 	}
 	if o.EvalBatches < 0 {
-		return o, fmt.Errorf("pretrain: Options.EvalBatches = %d, want 0 (all) or more", o.EvalBatches)
+		return o, &OptionError{Field: "EvalBatches", Value: o.EvalBatches, Want: "want 0 (all) or more"}
 	}
 	return o, nil
 }

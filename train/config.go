@@ -310,6 +310,16 @@ func (c *Config) validate() error {
 	if c.Run.Dir == "" {
 		return bad("run.dir", `""`, "want a folder for run directories")
 	}
+	if c.Kind == "pretrain" {
+		// the data pipeline's own rules, checked before a run directory exists
+		opt, err := c.pretrainOptions()
+		if err != nil {
+			return err
+		}
+		if err := opt.Validate(); err != nil {
+			return inConfigWords(err)
+		}
+	}
 	if c.Kind == "finetune" {
 		if c.Finetune.Task == "" {
 			return bad("finetune.task", `""`, "want a GLUE task, e.g. sst2")

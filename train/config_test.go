@@ -70,11 +70,18 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"not a section", minimal, []string{"kind.x=1"}, "kind"},
 		{"bad toml", "kind = ", nil, "line 1"},
 		{"finetune without task", strings.Replace(minimal, `kind = "pretrain"`, `kind = "finetune"`, 1), nil, "finetune.task"},
+		// the data pipeline's rules, in config words, when the config is read
+		{"too many predictions", minimal, []string{"data.max_predictions=1000"}, "data.max_predictions = 1000: want 1 to the sequence length"},
+		{"zero shuffle buffer", minimal, []string{"data.shuffle_buffer=-1"}, "data.shuffle_buffer = -1: want at least 1"},
+		{"sequence too short", minimal, []string{"data.seq_len=4"}, "data.seq_len = 4: want at least 8"},
 	}
 	for _, tc := range cases {
 		c, err := ParseConfig([]byte(tc.text), tc.overrides)
 		if err == nil {
 			_, err = c.ModelConfig()
+		}
+		if err != nil && strings.Contains(err.Error(), "Options.") {
+			t.Errorf("%s: error %q uses the pipeline's Go names, not the config's keys", tc.name, err)
 		}
 		if err == nil {
 			t.Errorf("%s: accepted", tc.name)

@@ -26,13 +26,11 @@ type pretrainJob struct {
 }
 
 func newPretrainJob(cfg Config, c *corpus.Corpus, tok tokenizer.Tokenizer, resume *pretrain.State) (*pretrainJob, error) {
-	opt := pretrain.Options{
-		SeqLen: cfg.Data.SeqLen, BatchSize: cfg.Data.BatchSize, MaskRate: cfg.Data.MaskRate,
-		MaxPredictions: cfg.Data.MaxPredictions, Seed: cfg.Train.Seed, Workers: cfg.Data.Workers,
-		ShuffleBuffer: cfg.Data.ShuffleBuffer, Split: corpus.Train,
+	opt, err := cfg.pretrainOptions()
+	if err != nil {
+		return nil, err
 	}
 	j := &pretrainJob{corpus: c, tok: tok, opt: opt, evalN: cfg.Eval.Batches}
-	var err error
 	if resume != nil {
 		j.stream, err = pretrain.Resume(c, tok, opt, *resume)
 		j.state = *resume
@@ -40,9 +38,42 @@ func newPretrainJob(cfg Config, c *corpus.Corpus, tok tokenizer.Tokenizer, resum
 		j.stream, err = pretrain.New(c, tok, opt)
 	}
 	if err != nil {
-		return nil, err
+		return nil, inConfigWords(err)
 	}
 	return j, nil
+}
+
+// pretrainOptions are the data pipeline's options as the config sets them,
+// at the model's sequence length (data.seq_len, else the preset's).
+func (c Config) pretrainOptions() (pretrain.Options, error) {
+	mc, err := c.ModelConfig()
+	if err != nil {
+		return pretrain.Options{}, err
+	}
+	return pretrain.Options{
+		SeqLen: mc.SeqLen, BatchSize: c.Data.BatchSize, MaskRate: c.Data.MaskRate,
+		MaxPredictions: c.Data.MaxPredictions, Seed: c.Train.Seed, Workers: c.Data.Workers,
+		ShuffleBuffer: c.Data.ShuffleBuffer, Split: corpus.Train,
+	}, nil
+}
+
+// optionKeys names the config key behind each pretrain.Options field.
+var optionKeys = map[string]string{
+	"SeqLen": "data.seq_len", "BatchSize": "data.batch_size", "MaskRate": "data.mask_rate",
+	"MaxPredictions": "data.max_predictions", "Workers": "data.workers", "ShuffleBuffer": "data.shuffle_buffer",
+	"EvalBatches": "eval.batches",
+}
+
+// inConfigWords rewrites a pipeline option error in the config's words
+// ("data.max_predictions = 1000: want 1 to the sequence length (128)").
+func inConfigWords(err error) error {
+	var oe *pretrain.OptionError
+	if errors.As(err, &oe) {
+		if key, ok := optionKeys[oe.Field]; ok {
+			return fmt.Errorf("%s = %v: %s", key, oe.Value, oe.Want)
+		}
+	}
+	return err
 }
 
 func (j *pretrainJob) next(ctx context.Context) (*fnet.Batch, error) {
