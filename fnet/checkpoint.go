@@ -1,7 +1,6 @@
 package fnet
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -244,12 +243,6 @@ func LoadOptimizer(path string, cfg Config, heads Heads) (OptimizerState, error)
 		return OptimizerState{}, fmt.Errorf("%s: missing or misshaped optimizer tensors: %s", path, strings.Join(problems, ", "))
 	}
 	return s, nil
-}
-
-// MarshalConfigIndent is the config as indented JSON (for config.json files).
-func MarshalConfigIndent(c Config) []byte {
-	b, _ := json.MarshalIndent(c, "", "  ")
-	return append(b, '\n')
 }
 
 // LoadModelFile reads the parameters of cfg/heads from a safetensors file.

@@ -37,7 +37,7 @@ func BenchmarkFillMaskMini(b *testing.B) {
 	if err := tokenizer.WriteFile(tok, filepath.Join(dir, train.SPTokenizerFile)); err != nil {
 		b.Fatal(err)
 	}
-	p, err := Load(dir)
+	p, err := Load(dir, train.Inference{})
 	if err != nil {
 		b.Fatal(err)
 	}

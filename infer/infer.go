@@ -37,11 +37,9 @@ type Predictor struct {
 }
 
 // Load reads a checkpoint (a run directory, a checkpoint directory or a
-// model file beside its tokenizer) and prepares the masked-LM model on the CPU.
-func Load(path string) (*Predictor, error) { return LoadOn(path, train.Inference{}) }
-
-// LoadOn is Load on the device inf names (train.Inference: cpu, cuda, auto).
-func LoadOn(path string, inf train.Inference) (*Predictor, error) {
+// model file beside its tokenizer) and prepares the masked-LM model on the
+// device inf names (train.Inference: cpu — the zero value —, cuda or auto).
+func Load(path string, inf train.Inference) (*Predictor, error) {
 	ck, err := train.LoadCheckpoint(path)
 	if err != nil {
 		return nil, err

@@ -70,7 +70,7 @@ name = "toy"
 }
 
 func TestFillMaskLearnsTheToyCorpus(t *testing.T) {
-	p, err := Load(trainToy(t))
+	p, err := Load(trainToy(t), train.Inference{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestFillMaskLearnsTheToyCorpus(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
-	p, err := Load(trainToy(t))
+	p, err := Load(trainToy(t), train.Inference{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestQueryErrors(t *testing.T) {
 	if p.tok.Piece(ids[masks[0]-1]) == "▁" {
 		t.Errorf("lone ▁ kept before [MASK]: %v", ids)
 	}
-	if _, err := Load(t.TempDir()); err == nil {
+	if _, err := Load(t.TempDir(), train.Inference{}); err == nil {
 		t.Error("loading an empty directory succeeded")
 	}
 }

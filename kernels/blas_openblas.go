@@ -86,5 +86,3 @@ func SetThreads(n int) {
 		C.openblas_set_num_threads(C.int(n))
 	}
 }
-
-func setBLASThreads(n int) { C.openblas_set_num_threads(C.int(n)) }

@@ -106,13 +106,6 @@ func (r *Run) Heartbeat(step int) {
 	}
 }
 
-// Status returns a copy of the current status.
-func (r *Run) Status() rundir.Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
-}
-
 // Metric appends one line to metrics.jsonl and flushes it.
 func (r *Run) Metric(m rundir.Metric) error {
 	b, err := json.Marshal(m)

@@ -39,7 +39,7 @@ func runPredict(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := infer.LoadOn(*ckpt, inf)
+	p, err := infer.Load(*ckpt, inf)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ var replLoader tui.LoadFunc = loaderOn(train.Inference{})
 func loaderOn(inf train.Inference) tui.LoadFunc {
 	var last *infer.Predictor
 	return func(dir string) (tui.Predictor, error) {
-		p, err := infer.LoadOn(dir, inf)
+		p, err := infer.Load(dir, inf)
 		if err != nil {
 			return nil, err
 		}
