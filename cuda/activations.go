@@ -170,15 +170,15 @@ func (e *Engine) activationsFor(B, S, K int) (*activations, error) {
 		return a, nil
 	}
 	if e.act != nil {
-		if err := e.s.drv.streamSync(e.stream); err != nil {
+		if err := e.streamSync(); err != nil {
 			return nil, err
 		}
-		_ = e.s.drv.memFree(e.act.arena)
+		_ = e.memFree(e.act.arena)
 		e.act = nil
 	}
 	ps := e.planShape()
 	a := planActivations(ps, B, S, K)
-	base, err := e.s.drv.memAlloc(a.plan.size())
+	base, err := e.memAlloc(a.plan.size())
 	if err != nil {
 		return nil, fmt.Errorf("activations for B=%d S=%d K=%d (%s): %w", B, S, K, a.plan.String(), err)
 	}

@@ -8,15 +8,20 @@ import (
 	"github.com/fnet-tui/fnet-tui/fnet"
 )
 
-// dryEngine is an Engine whose launches and GEMMs only check their
-// arguments (against the kernels' C signatures and the GEMM shapes) and
-// record them: the whole forward and backward launch sequence runs here,
-// without a GPU, with made-up device addresses.
-func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, o Options) (*Engine, *[]string) {
+// drySMs is the multiprocessor count a dry engine's device reports (it
+// sizes the adamw grid).
+const drySMs = 3
+
+// dryEngine is an Engine on a dry run: its launches and GEMMs only check
+// their arguments (against the kernels' C signatures and the GEMM shapes)
+// and are recorded with them, and its memory is made-up addresses, so the
+// whole forward, backward and optimizer sequence runs here without a GPU.
+func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, o Options) (*Engine, *dryRun) {
 	t.Helper()
-	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: prec == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor}
-	calls := &[]string{}
-	e.l = &launcher{dry: calls}
+	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: prec == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor,
+		s: &runtimeState{info: DeviceInfo{Name: "dry run", SMs: drySMs}}, tables: map[int]*dftTables{}}
+	d := &dryRun{next: 16 << 40}
+	e.l = &launcher{dry: d}
 	e.specs = fnet.ParamSpecs(cfg, heads)
 	e.offsets = map[string]int{}
 	off := 0
@@ -31,7 +36,7 @@ func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, 
 		e.shadow = 5 << 40
 	}
 	e.stats, e.normParts, e.normOut = 6<<40, 7<<40, 8<<40
-	return e, calls
+	return e, d
 }
 
 func dryPass(t *testing.T, e *Engine, b *fnet.Batch, train bool) *pass {
@@ -64,7 +69,7 @@ func TestDryRunLaunchSequence(t *testing.T) {
 		for _, prec := range []Precision{BF16, TF32, FP32} {
 			for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}} {
 				cfg := smallConfig(tc.numLabels)
-				e, calls := dryEngine(t, cfg, tc.heads, prec, o)
+				e, d := dryEngine(t, cfg, tc.heads, prec, o)
 				b := randomBatch(rng, cfg, 3, 6, tc.numLabels)
 				if tc.numLabels == 0 && !tc.heads.NSP {
 					b.Labels = nil
@@ -76,7 +81,7 @@ func TestDryRunLaunchSequence(t *testing.T) {
 				if err := p.backward(); err != nil {
 					t.Fatalf("%s %v %+v backward: %v", tc.name, prec, o, err)
 				}
-				got := strings.Join(*calls, " ")
+				got := strings.Join(d.names(), " ")
 				for _, w := range tc.want {
 					if !strings.Contains(got, w) {
 						t.Errorf("%s %v %+v: no %s launch", tc.name, prec, o, w)
@@ -98,7 +103,7 @@ func TestDryRunLaunchSequence(t *testing.T) {
 func TestDryRunMixingGEMMs(t *testing.T) {
 	cfg := smallConfig(0)
 	for _, o := range []Options{{}, {BatchMajor: true}} {
-		e, calls := dryEngine(t, cfg, fnet.MaskedLMHeads, BF16, o)
+		e, d := dryEngine(t, cfg, fnet.MaskedLMHeads, BF16, o)
 		b := randomBatch(rand.New(rand.NewPCG(1, 1)), cfg, 2, 4, 0)
 		p := dryPass(t, e, b, false)
 		if err := p.mix(1<<41, 2<<41, 0); err != nil {
@@ -108,8 +113,8 @@ func TestDryRunMixingGEMMs(t *testing.T) {
 		if o.BatchMajor {
 			want = 3
 		}
-		if len(*calls) != want {
-			t.Errorf("%+v: mixing made %d GEMM calls %v, want %d", o, len(*calls), *calls, want)
+		if len(d.ops) != want {
+			t.Errorf("%+v: mixing made %d GEMM calls %v, want %d", o, len(d.ops), d.names(), want)
 		}
 	}
 }

@@ -151,6 +151,9 @@ func (e *Engine) enter() (func(), error) {
 	if e.closed {
 		return nil, fmt.Errorf("cuda engine: used after Close")
 	}
+	if e.dry() != nil {
+		return func() {}, nil // no device, no context
+	}
 	runtime.LockOSThread()
 	if err := e.s.drv.setCurrent(e.s.ctx); err != nil {
 		runtime.UnlockOSThread()
@@ -313,7 +316,7 @@ func (e *Engine) readFlat(base DevPtr) (map[string][]float32, error) {
 	}
 	defer unlock()
 	host := make([]float32, e.nFlat)
-	if err := e.s.drv.dtoh(unsafe.Pointer(&host[0]), base, 4*e.nFlat, e.stream); err != nil {
+	if err := e.dtoh(unsafe.Pointer(&host[0]), base, 4*e.nFlat); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]float32, len(e.specs))
@@ -337,7 +340,7 @@ func (e *Engine) writeFlat(base DevPtr, p map[string][]float32) error {
 	for _, ps := range e.specs {
 		copy(host[e.offsets[ps.Name]:], p[ps.Name])
 	}
-	return e.s.drv.htod(base, unsafe.Pointer(&host[0]), 4*e.nFlat, e.stream)
+	return e.htod(base, unsafe.Pointer(&host[0]), 4*e.nFlat)
 }
 
 // SetParams overwrites every parameter (extra names, such as the tied
@@ -444,13 +447,15 @@ func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 	return float64(norm), nil
 }
 
-// readNorm copies the last gradient norm out (a dry run reads 0).
+// readNorm copies the last gradient norm out (a dry run reads its norm).
 func (e *Engine) readNorm(norm *float32) error {
-	if e.l.dry != nil {
-		*norm = 0
-		return nil
+	if err := e.dtoh(unsafe.Pointer(norm), e.normOut, 4); err != nil {
+		return err
 	}
-	return e.s.drv.dtoh(unsafe.Pointer(norm), e.normOut, 4, e.stream)
+	if d := e.dry(); d != nil {
+		*norm = d.norm
+	}
+	return nil
 }
 
 var _ fnet.Engine = (*Engine)(nil)

@@ -82,14 +82,6 @@ func (e *Engine) passFor(b *fnet.Batch, train bool, dstep uint64, scale float32,
 	return p, nil
 }
 
-// memsetD32 fills n 32-bit words on the stream (nothing in a dry run).
-func (e *Engine) memsetD32(p DevPtr, v uint32, n int) error {
-	if e.l.dry != nil {
-		return nil
-	}
-	return e.s.drv.memsetD32(p, v, n, e.stream)
-}
-
 // dB is the kernels' layout argument: the batch size when token rows are
 // seq-major, 0 when batch-major.
 func (p *pass) dB() int32 {
@@ -144,10 +136,10 @@ func (p *pass) upload() error {
 		buf[a.offTargets+i] = math.Float32bits(t)
 	}
 	e := p.e
-	if err := e.s.drv.htod(a.input, unsafe.Pointer(&buf[0]), 4*len(buf), e.stream); err != nil {
+	if err := e.htod(a.input, unsafe.Pointer(&buf[0]), 4*len(buf)); err != nil {
 		return err
 	}
-	return e.s.drv.memsetD32(e.stats, 0, 2*numStats, e.stream)
+	return e.memsetD32(e.stats, 0, 2*numStats)
 }
 
 // gemm runs a row-major GEMM C[M,N] = α·op(A)·op(B) + β·C on the engine's handle.
@@ -159,8 +151,8 @@ func (e *Engine) gemm(transA, transB bool, m, n, k int, alpha float32, a DevPtr,
 
 // gemmCall runs one cuBLAS call on the engine's handle (timed when profiling).
 func (e *Engine) gemmCall(g gemmCall) error {
-	if e.l.dry != nil {
-		*e.l.dry = append(*e.l.dry, gemmLabel(g))
+	if d := e.dry(); d != nil {
+		d.record(dryOp{name: gemmLabel(g), gemm: &g})
 		return g.validate()
 	}
 	timed := e.prof != nil && e.prof.begin()
@@ -597,7 +589,7 @@ func (p *pass) seqBackward() error {
 // readStats copies the device's loss sums out (the one host round trip of a step).
 func (p *pass) readStats() (fnet.Stats, error) {
 	var s [numStats]float64
-	if err := p.e.s.drv.dtoh(unsafe.Pointer(&s[0]), p.e.stats, 8*numStats, p.e.stream); err != nil {
+	if err := p.e.dtoh(unsafe.Pointer(&s[0]), p.e.stats, 8*numStats); err != nil {
 		return fnet.Stats{}, err
 	}
 	st := fnet.Stats{Examples: p.b.B}
@@ -654,7 +646,7 @@ func (e *Engine) Evaluate(b *fnet.Batch) (fnet.Stats, []float32, error) {
 		return st, nil, err
 	}
 	logits := make([]float32, b.B*p.seqN)
-	err = e.s.drv.dtoh(unsafe.Pointer(&logits[0]), p.a.seqLogits, 4*len(logits), e.stream)
+	err = e.dtoh(unsafe.Pointer(&logits[0]), p.a.seqLogits, 4*len(logits))
 	return st, logits, err
 }
 
@@ -683,10 +675,10 @@ func (e *Engine) MaskedLMLogits(b *fnet.Batch) ([]float32, error) {
 	V, M := e.cfg.VocabSize, p.M
 	logits := make([]float32, M*V)
 	bias := make([]float32, V)
-	if err := e.s.drv.dtoh(unsafe.Pointer(&logits[0]), p.a.logits, 4*len(logits), e.stream); err != nil {
+	if err := e.dtoh(unsafe.Pointer(&logits[0]), p.a.logits, 4*len(logits)); err != nil {
 		return nil, err
 	}
-	if err := e.s.drv.dtoh(unsafe.Pointer(&bias[0]), e.param(e.params, fnet.MLMBias), 4*V, e.stream); err != nil {
+	if err := e.dtoh(unsafe.Pointer(&bias[0]), e.param(e.params, fnet.MLMBias), 4*V); err != nil {
 		return nil, err
 	}
 	for r := 0; r < M; r++ {
@@ -718,7 +710,7 @@ func (e *Engine) HiddenStates(b *fnet.Batch) ([]float32, [][]float32, error) {
 	outs := make([][]float32, e.cfg.NumLayers+1)
 	for l := range outs {
 		x := make([]float32, T*H)
-		if err := e.s.drv.dtoh(unsafe.Pointer(&x[0]), p.a.x[l], 4*len(x), e.stream); err != nil {
+		if err := e.dtoh(unsafe.Pointer(&x[0]), p.a.x[l], 4*len(x)); err != nil {
 			return nil, nil, fmt.Errorf("cuda engine: reading layer %d's output: %w", l, err)
 		}
 		if e.seqMajor {

@@ -169,8 +169,8 @@ type launcher struct {
 	stream uintptr
 	prof   *profiler
 	// dry, when set, makes launch only check the arguments and record the
-	// kernel's name (host-only tests of the engine's launch sequence).
-	dry *[]string
+	// launch (host-only tests of the engine, see dryRun).
+	dry *dryRun
 }
 
 func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, args ...any) error {
@@ -178,7 +178,7 @@ func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, arg
 		return err
 	}
 	if l.dry != nil {
-		*l.dry = append(*l.dry, name)
+		l.dry.record(dryOp{name: name, grid: grid, block: block, args: args})
 		return nil
 	}
 	f, err := l.m.fn(l.s, name)

@@ -25,7 +25,7 @@ func (e *Engine) Activations() (map[string][]float32, error) {
 	out := map[string][]float32{}
 	read := func(p DevPtr, n int) ([]float32, error) {
 		h := make([]float32, n)
-		return h, e.s.drv.dtoh(unsafe.Pointer(&h[0]), p, 4*n, e.stream)
+		return h, e.dtoh(unsafe.Pointer(&h[0]), p, 4*n)
 	}
 	for l := 0; l <= L; l++ {
 		x, err := read(a.x[l], T*H)

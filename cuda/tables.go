@@ -157,16 +157,16 @@ func (e *Engine) tablesFor(S int) (*dftTables, error) {
 		plan.add(fmt.Sprintf("dft.%d", i), u.dst, es*uint64(len(u.src)))
 	}
 	var err error
-	if t.arena, err = e.s.drv.memAlloc(plan.size()); err != nil {
+	if t.arena, err = e.memAlloc(plan.size()); err != nil {
 		return nil, fmt.Errorf("DFT tables for S=%d: %w", S, err)
 	}
 	plan.bind(t.arena)
 	for _, x := range ups {
 		if t.dtype == cudaR16BF {
 			b := toBF16(x.src)
-			err = e.s.drv.htod(*x.dst, unsafe.Pointer(&b[0]), 2*len(b), e.stream)
+			err = e.htod(*x.dst, unsafe.Pointer(&b[0]), 2*len(b))
 		} else {
-			err = e.s.drv.htod(*x.dst, unsafe.Pointer(&x.src[0]), 4*len(x.src), e.stream)
+			err = e.htod(*x.dst, unsafe.Pointer(&x.src[0]), 4*len(x.src))
 		}
 		if err != nil {
 			return nil, err

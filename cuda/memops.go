@@ -1,0 +1,61 @@
+package cuda
+
+import "unsafe"
+
+// The engine's memory operations on its stream. Each is the driver call,
+// or, in a dry run, its host-only stand-in (see dryRun).
+
+// dry is the engine's dry run, nil on a device.
+func (e *Engine) dry() *dryRun {
+	if e.l == nil {
+		return nil
+	}
+	return e.l.dry
+}
+
+func (e *Engine) memAlloc(n uint64) (DevPtr, error) {
+	if d := e.dry(); d != nil {
+		return d.alloc(n)
+	}
+	return e.s.drv.memAlloc(n)
+}
+
+func (e *Engine) memFree(p DevPtr) error {
+	if e.dry() != nil {
+		return nil
+	}
+	return e.s.drv.memFree(p)
+}
+
+func (e *Engine) streamSync() error {
+	if e.dry() != nil {
+		return nil
+	}
+	return e.s.drv.streamSync(e.stream)
+}
+
+// htod copies n bytes from the host to dst.
+func (e *Engine) htod(dst DevPtr, src unsafe.Pointer, n int) error {
+	if d := e.dry(); d != nil {
+		d.record(dryOp{name: "htod", args: []any{dst, int64(n)}})
+		return nil
+	}
+	return e.s.drv.htod(dst, src, n, e.stream)
+}
+
+// dtoh copies n bytes from src to the host (and waits for them).
+func (e *Engine) dtoh(dst unsafe.Pointer, src DevPtr, n int) error {
+	if d := e.dry(); d != nil {
+		return d.read(dst, src, n)
+	}
+	return e.s.drv.dtoh(dst, src, n, e.stream)
+}
+
+// memsetD32 fills n 32-bit words on the stream.
+func (e *Engine) memsetD32(p DevPtr, v uint32, n int) error {
+	if d := e.dry(); d != nil {
+		d.record(dryOp{name: "memset", args: []any{p, v, int64(n)}})
+		return nil
+	}
+	return e.s.drv.memsetD32(p, v, n, e.stream)
+}
