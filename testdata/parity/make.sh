@@ -5,21 +5,39 @@
 # PREFIX.expect.safetensors and PREFIX.json (the reference's config; the
 # safetensors __metadata__ copy of it is numpy's abbreviated repr, see
 # fnet/parity.go refConfig).
+#
+#   testdata/parity/make.sh [NAME...]     (default: every fixture)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ref=${FNET_REF:-$here/../../../shared/ref}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+only=" $* "
 make_fixture() {
 	local name=$1
 	shift
+	if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then
+		return
+	fi
 	/usr/bin/python3 "$ref/fnet_ref.py" --dtype float64 --seed 0 --dump "$tmp/$name.npz" "$@"
 	/usr/bin/python3 "$ref/dump_to_safetensors.py" "$tmp/$name.npz" "$here/$name"
 	cp "$tmp/$name.json" "$here/$name.json"
 }
+# masked LM only (the reference's default heads), 5-step loss curves:
 # odd, non-power-of-two widths: hidden 36 = 4·9, seq 24 = 8·3, FFN 100
 make_fixture odd --vocab 300 --hidden 36 --layers 3 --ffn 100 --seq 24 --batch 2
 # prime sequence length and a hidden size with a prime factor 11 (generic FFT radix)
 make_fixture prime --vocab 200 --hidden 22 --layers 2 --ffn 64 --seq 29 --batch 3 --num-masked 4
 # several layers, a longer sequence
 make_fixture deep --vocab 256 --hidden 48 --layers 6 --ffn 96 --seq 96 --batch 2
+# the other heads, small enough to stay under 200 KB a file (position table
+# = seq), 5-step loss curves:
+# pretraining (MLM + NSP, pooler): hidden 18 = 2·9, seq 25 = 5², three layers, padded rows
+make_fixture pretrain_odd --dump-steps 5 --openblas-coretype Haswell --task-heads pretraining \
+	--vocab 97 --hidden 18 --layers 3 --ffn 38 --seq 25 --max-pos 25 --batch 3 --num-masked 3 --pad-max 4
+# classifier with 5 classes: prime length 23, hidden 26 = 2·13 (generic radix), padded rows
+make_fixture cls5_prime --dump-steps 5 --openblas-coretype Haswell --task-heads classifier --num-labels 5 \
+	--vocab 71 --hidden 26 --layers 2 --ffn 34 --seq 23 --max-pos 23 --batch 3 --pad-max 5
+# regression (one output, mean squared error): an odd hidden size 15 = 3·5, seq 21 = 3·7
+make_fixture reg_odd --dump-steps 5 --openblas-coretype Haswell --task-heads classifier --num-labels 1 \
+	--vocab 61 --hidden 15 --layers 2 --ffn 21 --seq 21 --max-pos 21 --batch 3
