@@ -9,7 +9,8 @@ import (
 
 // Activations copies out the last forward pass's encoder outputs under the
 // reference's names: act.embeddings, act.layer.<i>, and act.mlm_logits
-// (with the output bias) when the masked-LM head ran.
+// (with the output bias) when the masked-LM head ran; act.pooled and
+// act.nsp_logits or act.logits when the pooler and a sentence head ran.
 func (e *Engine) Activations() (map[string][]float32, error) {
 	unlock, err := e.enter()
 	if err != nil {
@@ -57,22 +58,37 @@ func (e *Engine) Activations() (map[string][]float32, error) {
 		}
 		out["act.mlm_logits"] = lg
 	}
+	if e.heads.Pooler && (e.heads.NSP || e.heads.Classifier) {
+		pooled, err := read(a.pooled, a.B*H)
+		if err != nil {
+			return nil, err
+		}
+		out["act.pooled"] = pooled
+		n, name := 2, "act.nsp_logits"
+		if e.heads.Classifier {
+			n, name = e.cfg.ClassifierOutputs(), "act.logits"
+		}
+		if out[name], err = read(a.seqLogits, a.B*n); err != nil { // [B, n], bias included
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
 // RunParity checks the CUDA engine against a PyTorch reference pair (as
 // fnet.RunParity does for the CPU engine): the loss, every activation, every
-// gradient after one forward/backward, and every parameter update after one
-// AdamW step, each as a relative L2 error.
+// gradient after one forward/backward, every parameter update after one
+// AdamW step and the loss curve, each as a relative error, with the heads
+// the reference has (masked LM, pretraining, classifier).
 func RunParity(weightsPath, expectPath string, mode Precision) (*fnet.ParityReport, error) {
 	return RunParityWithOptions(weightsPath, expectPath, mode, Options{})
 }
 
 // RunParityWithOptions is RunParity with engine Options (Params is ignored).
 func RunParityWithOptions(weightsPath, expectPath string, mode Precision, o Options) (*fnet.ParityReport, error) {
-	return fnet.RunParityOn(weightsPath, expectPath, func(cfg fnet.Config, opt fnet.AdamWConfig, params map[string][]float32) (*fnet.ParityTarget, error) {
+	return fnet.RunParityOn(weightsPath, expectPath, func(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, params map[string][]float32) (*fnet.ParityTarget, error) {
 		o.Params = params
-		eng, err := NewEngineWithOptions(cfg, fnet.MaskedLMHeads, opt, 0, mode, o)
+		eng, err := NewEngineWithOptions(cfg, heads, opt, 0, mode, o)
 		if err != nil {
 			return nil, err
 		}

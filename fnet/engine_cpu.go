@@ -306,7 +306,8 @@ func (e *CPUEngine) HiddenStates(b *Batch) (embeddings []float32, layers [][]flo
 }
 
 // Activations returns copies of the last training run's activations under
-// the reference dump's names: act.embeddings, act.layer.<i>, act.mlm_logits.
+// the reference dump's names: act.embeddings, act.layer.<i>, act.mlm_logits,
+// and with the pooler act.pooled and act.nsp_logits or act.logits.
 func (e *CPUEngine) Activations() map[string][]float32 {
 	g := e.pending
 	if g == nil && len(e.train.entries) > 0 {
@@ -322,6 +323,7 @@ func (e *CPUEngine) Activations() map[string][]float32 {
 	if g.mlmLogits != nil {
 		out["act.mlm_logits"] = append([]float32{}, value(g.mlmLogits)...)
 	}
+	addHeadActivations(g, out) // act.pooled, act.nsp_logits, act.logits (parity.go)
 	return out
 }
 

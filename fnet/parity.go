@@ -10,6 +10,7 @@ import (
 
 	"github.com/fnet-tui/fnet-tui/kernels"
 	"github.com/fnet-tui/fnet-tui/safetensors"
+	G "gorgonia.org/gorgonia"
 )
 
 // RefConfig is the config JSON the PyTorch reference (../shared/ref)
@@ -29,6 +30,14 @@ type RefConfig struct {
 	GELU      string  `json:"gelu"`
 	LNEps     float64 `json:"ln_eps"`
 	PadID     int     `json:"pad_id"`
+	// MixingLayers is the token mixing of each layer (fourier, attention,
+	// linear, random, identity); hybrids mix kinds.
+	MixingLayers []string `json:"mixing_layers"`
+	// TaskHeads is mlm (also when absent), pretraining or classifier;
+	// NumLabels the width of the sentence-level head (2 for NSP, N for the
+	// classifier, 1 = regression).
+	TaskHeads string `json:"task_heads"`
+	NumLabels int    `json:"num_labels"`
 	AdamW     struct {
 		LR          float64   `json:"lr"`
 		Betas       []float64 `json:"betas"`
@@ -37,11 +46,61 @@ type RefConfig struct {
 	} `json:"adamw"`
 }
 
-// ModelConfig converts the reference's config to ours (no dropout: the
-// reference dumps without it).
-func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
+// UnsupportedArchitectureError is a reference dump of a model the Go
+// engines do not build: the BERT encoder, linear, random or FF-only mixing,
+// FNet/attention hybrids.
+type UnsupportedArchitectureError struct {
+	Arch   string // the reference's model, or "fnet-hybrid"
+	Detail string
+}
+
+func (e *UnsupportedArchitectureError) Error() string {
+	return fmt.Sprintf("architecture %s is not supported yet (%s); the Go engines build FNet with Fourier mixing in every layer", e.Arch, e.Detail)
+}
+
+// Architecture checks that the reference describes an FNet: Fourier mixing
+// in every layer.
+func (r RefConfig) Architecture() error {
 	if r.Model != "" && r.Model != "fnet" {
-		return Config{}, AdamWConfig{}, fmt.Errorf("reference model is %q, not fnet", r.Model)
+		return &UnsupportedArchitectureError{Arch: r.Model, Detail: fmt.Sprintf("model %q, mixing layers %v", r.Model, r.MixingLayers)}
+	}
+	for _, m := range r.MixingLayers {
+		if m != "fourier" {
+			return &UnsupportedArchitectureError{Arch: "fnet-hybrid", Detail: fmt.Sprintf("mixing layers %v", r.MixingLayers)}
+		}
+	}
+	return nil
+}
+
+// Heads are the heads the reference model has: its task_heads (a missing
+// entry is mlm, as the reference documents).
+func (r RefConfig) Heads() (Heads, error) {
+	switch r.TaskHeads {
+	case "", "mlm":
+		return MaskedLMHeads, nil
+	case "pretraining":
+		if r.NumLabels != 0 && r.NumLabels != 2 {
+			return Heads{}, fmt.Errorf("reference task_heads pretraining with num_labels %d: next-sentence prediction has 2", r.NumLabels)
+		}
+		return PretrainingHeads, nil
+	case "classifier":
+		if r.NumLabels < 1 {
+			return Heads{}, fmt.Errorf("reference task_heads classifier with num_labels %d", r.NumLabels)
+		}
+		return ClassifierHeads, nil
+	}
+	return Heads{}, fmt.Errorf("reference task_heads %q: want mlm, pretraining or classifier", r.TaskHeads)
+}
+
+// ModelConfig converts the reference's config to ours (no dropout: the
+// reference dumps without it; a classifier's NumLabels from num_labels).
+func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
+	if err := r.Architecture(); err != nil {
+		return Config{}, AdamWConfig{}, err
+	}
+	heads, err := r.Heads()
+	if err != nil {
+		return Config{}, AdamWConfig{}, err
 	}
 	if r.GELU != "" && r.GELU != "tanh" {
 		return Config{}, AdamWConfig{}, fmt.Errorf("reference uses %q GELU; FNet uses the tanh approximation", r.GELU)
@@ -53,6 +112,9 @@ func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
 	c.VocabSize, c.HiddenSize, c.NumLayers, c.IntermediateSize = r.Vocab, r.Hidden, r.Layers, r.FFN
 	c.MaxPositions, c.TypeVocabSize, c.SeqLen = r.MaxPos, r.TypeVocab, r.Seq
 	c.LayerNormEps, c.DropoutProb, c.PadTokenID = r.LNEps, 0, r.PadID
+	if heads.Classifier {
+		c.NumLabels = r.NumLabels
+	}
 	opt := DefaultAdamW
 	if len(r.AdamW.Betas) == 2 {
 		opt.Beta1, opt.Beta2 = r.AdamW.Betas[0], r.AdamW.Betas[1]
@@ -64,18 +126,22 @@ func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
 	return c, opt, c.Validate()
 }
 
-// ParityRow is one compared tensor.
+// ParityRow is one compared tensor, or one point of the loss curve.
 type ParityRow struct {
-	Name      string
-	RelErr    float64 // ||ours − ref|| / ||ref||
-	MaxAbs    float64
-	UpdateErr float64 // param_after_step only: relative error of the update (after − before)
-	Err       string  // a structural problem (missing, misshaped)
+	Name   string
+	RelErr float64 // ||ours − ref|| / ||ref||
+	MaxAbs float64
+	// UpdateErr is the relative error of a change the optimizer made:
+	// for param_after_step.* the update (after − before), for
+	// loss_curve[i] (i ≥ 1) the loss change since step 0.
+	UpdateErr float64
+	Err       string // a structural problem (missing, misshaped)
 }
 
 // ParityReport is the outcome of RunParity.
 type ParityReport struct {
 	Config Config
+	Heads  Heads
 	Rows   []ParityRow
 	LR     float64
 	// ConfigSource says where the reference config came from.
@@ -101,24 +167,36 @@ func (r *ParityReport) Worst() (float64, string) {
 // ParityTarget is an engine under a parity check, with the views of its
 // last forward/backward the comparison needs.
 type ParityTarget struct {
-	Engine      Engine
-	Activations func() (map[string][]float32, error) // act.embeddings, act.layer.<i>, act.mlm_logits
+	Engine Engine
+	// Activations: act.embeddings, act.layer.<i>, and per head
+	// act.mlm_logits, act.pooled, act.nsp_logits, act.logits.
+	Activations func() (map[string][]float32, error)
 	Gradients   func() (map[string][]float32, error) // by parameter name, awaiting Step
 }
 
+// ParityBuild makes the engine under check for the reference's model, heads
+// and optimizer, starting from the reference's parameters.
+type ParityBuild func(cfg Config, heads Heads, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error)
+
 // RunParity loads a reference weights/expect pair, runs forward, backward
-// and one AdamW step on the stored batch with the CPU engine, and compares
-// the loss, every activation, every gradient and every updated parameter.
+// and AdamW steps on the stored batch with the CPU engine, and compares
+// the losses, every activation, every gradient, every updated parameter
+// and the loss curve.
 func RunParity(weightsPath, expectPath string, mix MixOption) (*ParityReport, error) {
-	return RunParityOn(weightsPath, expectPath, func(cfg Config, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error) {
-		eng, err := NewCPUEngine(cfg, MaskedLMHeads, opt, CPUOptions{Params: params, MixMethod: mix.Method})
+	return RunParityOn(weightsPath, expectPath, CPUParityBuild(mix))
+}
+
+// CPUParityBuild builds the CPU engine for a parity check.
+func CPUParityBuild(mix MixOption) ParityBuild {
+	return func(cfg Config, heads Heads, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error) {
+		eng, err := NewCPUEngine(cfg, heads, opt, CPUOptions{Params: params, MixMethod: mix.Method})
 		if err != nil {
 			return nil, err
 		}
 		return &ParityTarget{Engine: eng,
 			Activations: func() (map[string][]float32, error) { return eng.Activations(), nil },
 			Gradients:   func() (map[string][]float32, error) { return eng.Gradients(), nil }}, nil
-	})
+	}
 }
 
 // ParityCase is a reference dump read back: the model it describes, its
@@ -127,6 +205,7 @@ type ParityCase struct {
 	Ref          RefConfig
 	ConfigSource string
 	Config       Config
+	Heads        Heads
 	AdamW        AdamWConfig
 	Params       map[string][]float32
 	Batch        *Batch
@@ -134,7 +213,8 @@ type ParityCase struct {
 }
 
 // LoadParityCase reads a weights/expect pair written by the reference's
-// dump_to_safetensors.py.
+// dump_to_safetensors.py. A model the Go engines do not build is an
+// *UnsupportedArchitectureError.
 func LoadParityCase(weightsPath, expectPath string) (*ParityCase, error) {
 	wf, err := safetensors.ReadFile(weightsPath)
 	if err != nil {
@@ -152,26 +232,54 @@ func LoadParityCase(weightsPath, expectPath string) (*ParityCase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", expectPath, err)
 	}
-	params, err := ParamsFromFile(wf, cfg, MaskedLMHeads)
+	heads, err := rc.Heads()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", expectPath, err)
+	}
+	params, err := ParamsFromFile(wf, cfg, heads)
 	if err != nil {
 		return nil, err
 	}
-	batch, err := batchFromExpect(ef, cfg)
+	batch, err := batchFromExpect(ef, cfg, heads)
 	if err != nil {
 		return nil, err
 	}
-	return &ParityCase{Ref: rc, ConfigSource: source, Config: cfg, AdamW: opt, Params: params, Batch: batch, Expect: ef}, nil
+	return &ParityCase{Ref: rc, ConfigSource: source, Config: cfg, Heads: heads, AdamW: opt, Params: params, Batch: batch, Expect: ef}, nil
+}
+
+// parityLoss is the loss the reference stores as "loss" for the heads, from
+// our Stats sums: the mean MLM cross-entropy over the masked positions; for
+// pretraining plus the mean NSP cross-entropy over the sequences; for the
+// classifier the mean cross-entropy (or, with one output, the mean squared
+// error) over the sequences.
+func parityLoss(h Heads, st Stats) float64 {
+	switch {
+	case h.Classifier:
+		return st.TaskLoss()
+	case h.NSP:
+		return st.PretrainLoss()
+	}
+	return st.MLMLoss()
 }
 
 // RunParityOn runs the parity check on the engine build makes for the
-// reference's model (CPU here, CUDA in package cuda).
-func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error)) (*ParityReport, error) {
+// reference's model (CPU here, CUDA in package cuda): forward and backward
+// on the stored batch (losses, activations, gradients), one AdamW step with
+// the reference's learning rate (every parameter and its update), then the
+// reference's loss curve: it repeats forward, backward and an AdamW step on
+// the same batch at the same learning rate (no schedule), storing the loss
+// before each step, so loss_curve[0] is "loss" and loss_curve[i] the loss
+// after i steps. Steps after the first are where β1, β2 and the bias
+// correction show (the first AdamW update is about lr·sign(g) whatever the
+// betas).
+func RunParityOn(weightsPath, expectPath string, build ParityBuild) (*ParityReport, error) {
 	pc, err := LoadParityCase(weightsPath, expectPath)
 	if err != nil {
 		return nil, err
 	}
-	ef, cfg, params := pc.Expect, pc.Config, pc.Params
-	target, err := build(cfg, pc.AdamW, params)
+	ef, cfg, heads, params := pc.Expect, pc.Config, pc.Heads, pc.Params
+	lr := pc.Ref.AdamW.LR
+	target, err := build(cfg, heads, pc.AdamW, params)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +289,7 @@ func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt Adam
 	if err != nil {
 		return nil, err
 	}
-	rep := &ParityReport{Config: cfg, LR: pc.Ref.AdamW.LR, ConfigSource: pc.ConfigSource, Device: eng.Device()}
+	rep := &ParityReport{Config: cfg, Heads: heads, LR: lr, ConfigSource: pc.ConfigSource, Device: eng.Device()}
 	cmp := func(name string, ours []float32, oursF64 []float64) {
 		ref, err := ef.Get(name)
 		if err != nil {
@@ -190,7 +298,12 @@ func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt Adam
 		}
 		rep.Rows = append(rep.Rows, compareTensor(name, ours, oursF64, ref))
 	}
-	cmp("loss", nil, []float64{st.MLMLoss()})
+	loss0 := parityLoss(heads, st)
+	cmp("loss", nil, []float64{loss0})
+	if heads.NSP {
+		cmp("loss_mlm", nil, []float64{st.MLMLoss()})
+		cmp("loss_nsp", nil, []float64{st.NSPLoss()})
+	}
 	acts, err := target.Activations()
 	if err != nil {
 		return nil, err
@@ -209,17 +322,18 @@ func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt Adam
 	if err != nil {
 		return nil, err
 	}
-	for _, ps := range ParamSpecs(cfg, MaskedLMHeads) {
+	specs := ParamSpecs(cfg, heads)
+	for _, ps := range specs {
 		cmp("grad."+ps.Name, grads[ps.Name], nil)
 	}
-	if _, err := eng.Step(pc.Ref.AdamW.LR, 0); err != nil {
+	if _, err := eng.Step(lr, 0); err != nil {
 		return nil, err
 	}
 	after, err := eng.Params()
 	if err != nil {
 		return nil, err
 	}
-	for _, ps := range ParamSpecs(cfg, MaskedLMHeads) {
+	for _, ps := range specs {
 		name := "param_after_step." + ps.Name
 		ref, err := ef.Get(name)
 		if err != nil {
@@ -227,10 +341,53 @@ func RunParityOn(weightsPath, expectPath string, build func(cfg Config, opt Adam
 			continue
 		}
 		row := compareTensor(name, after[ps.Name], nil, ref)
-		row.UpdateErr = updateError(params[ps.Name], after[ps.Name], ref, pc.Ref.AdamW.LR)
+		row.UpdateErr = updateError(params[ps.Name], after[ps.Name], ref, lr)
 		rep.Rows = append(rep.Rows, row)
 	}
+	curve, err := ef.Get("loss_curve")
+	if err != nil {
+		rep.Rows = append(rep.Rows, ParityRow{Name: "loss_curve", Err: "missing in the reference file"})
+		return rep, nil
+	}
+	ours := []float64{loss0}
+	for i := 1; i < curve.NumElements(); i++ {
+		if i > 1 {
+			if _, err := eng.Step(lr, 0); err != nil {
+				return nil, fmt.Errorf("loss curve, AdamW step %d: %w", i, err)
+			}
+		}
+		st, err := eng.ForwardBackward(pc.Batch, uint64(i), 1)
+		if err != nil {
+			return nil, fmt.Errorf("loss curve, forward/backward after %d steps: %w", i, err)
+		}
+		ours = append(ours, parityLoss(heads, st))
+	}
+	rep.Rows = append(rep.Rows, compareCurve(ours, curve)...)
 	return rep, nil
+}
+
+// compareCurve compares the loss curve point by point: the relative error
+// of each loss, and for each point after a step the relative error of the
+// loss change that step made, curve[i] − curve[i−1]. The change is what the
+// optimizer's betas and bias correction decide, and it is small next to
+// the loss (0.1% to 1% per step on the fixtures), so the relative error of
+// the loss alone would let a wrong optimizer through: with β1 = 0.5 the
+// second step's loss moves by 1e-3 to 1e-2 of that step's change, and by
+// only 1e-5 of the loss. Its floor, 1e-6 of the loss, keeps a step that
+// does not move the loss from dividing by zero.
+func compareCurve(ours []float64, ref *safetensors.Tensor) []ParityRow {
+	rows := make([]ParityRow, len(ours))
+	for i, o := range ours {
+		r := ref.Float64(i)
+		d := math.Abs(o - r)
+		row := ParityRow{Name: fmt.Sprintf("loss_curve[%d]", i), RelErr: d / math.Max(math.Abs(r), 1e-30), MaxAbs: d}
+		if i > 0 {
+			dr, do := r-ref.Float64(i-1), o-ours[i-1]
+			row.UpdateErr = math.Abs(do-dr) / math.Max(math.Abs(dr), 1e-6*math.Abs(r))
+		}
+		rows[i] = row
+	}
+	return rows
 }
 
 // updateError compares the AdamW update (after − before) itself, as the
@@ -284,8 +441,12 @@ func compareTensor(name string, ours []float32, oursF64 []float64, ref *safetens
 	return ParityRow{Name: name, RelErr: rel, MaxAbs: mx}
 }
 
-func batchFromExpect(f *safetensors.File, c Config) (*Batch, error) {
-	get := func(name string) (*safetensors.Tensor, error) {
+// batchFromExpect reads the reference's batch: input_ids and token_type_ids
+// [B, S]; for the masked-LM head masked_positions and masked_labels [B, K];
+// for pretraining nsp_labels [B] (int64); for the classifier labels [B]
+// (int64 classes, or float scores for a one-output regression).
+func batchFromExpect(f *safetensors.File, c Config, h Heads) (*Batch, error) {
+	get := func(name string, dims int) (*safetensors.Tensor, error) {
 		t, err := f.Get(name)
 		if err != nil {
 			return nil, err
@@ -293,37 +454,106 @@ func batchFromExpect(f *safetensors.File, c Config) (*Batch, error) {
 		if t.Int == nil {
 			return nil, fmt.Errorf("%s: %s is %s, want an integer tensor", f.Path, name, t.DType)
 		}
-		if len(t.Shape) != 2 {
-			return nil, fmt.Errorf("%s: %s has shape %v, want [batch, n]", f.Path, name, t.Shape)
+		if len(t.Shape) != dims {
+			return nil, fmt.Errorf("%s: %s has shape %v, want %d dimensions", f.Path, name, t.Shape, dims)
 		}
 		return t, nil
 	}
-	ids, err := get("input.input_ids")
+	ids, err := get("input.input_ids", 2)
 	if err != nil {
 		return nil, err
 	}
-	tt, err := get("input.token_type_ids")
+	tt, err := get("input.token_type_ids", 2)
 	if err != nil {
 		return nil, err
 	}
-	pos, err := get("input.masked_positions")
-	if err != nil {
-		return nil, err
+	B, S := ids.Shape[0], ids.Shape[1]
+	b := &Batch{B: B, S: S, InputIDs: ids.Int, TypeIDs: tt.Int}
+	if h.MLM {
+		pos, err := get("input.masked_positions", 2)
+		if err != nil {
+			return nil, err
+		}
+		lbl, err := get("input.masked_labels", 2)
+		if err != nil {
+			return nil, err
+		}
+		b.K = pos.Shape[1]
+		b.MaskedPos, b.MaskedLabels = pos.Int, lbl.Int
+		b.MaskedWeight = make([]float32, B*b.K)
+		for i := range b.MaskedWeight {
+			b.MaskedWeight[i] = 1
+		}
 	}
-	lbl, err := get("input.masked_labels")
-	if err != nil {
-		return nil, err
+	switch {
+	case h.NSP:
+		lbl, err := get("input.nsp_labels", 1)
+		if err != nil {
+			return nil, err
+		}
+		b.Labels = lbl.Int
+	case h.Classifier && c.ClassifierOutputs() == 1:
+		t, err := f.Get("input.labels")
+		if err != nil {
+			return nil, err
+		}
+		if t.F64 == nil && t.F32 == nil {
+			return nil, fmt.Errorf("%s: input.labels is %s, want float regression targets", f.Path, t.DType)
+		}
+		if len(t.Shape) != 1 {
+			return nil, fmt.Errorf("%s: input.labels has shape %v, want [batch]", f.Path, t.Shape)
+		}
+		b.Targets = make([]float32, t.NumElements())
+		for i := range b.Targets {
+			b.Targets[i] = float32(t.Float64(i))
+		}
+	case h.Classifier:
+		lbl, err := get("input.labels", 1)
+		if err != nil {
+			return nil, err
+		}
+		b.Labels = lbl.Int
 	}
-	B, S, K := ids.Shape[0], ids.Shape[1], pos.Shape[1]
-	w := make([]float32, B*K)
-	for i := range w {
-		w[i] = 1
-	}
-	b := &Batch{B: B, S: S, K: K, InputIDs: ids.Int, TypeIDs: tt.Int, MaskedPos: pos.Int, MaskedLabels: lbl.Int, MaskedWeight: w}
 	if err := b.Validate(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
+	if _, err := PlanHeads(c, h, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
 	return b, nil
+}
+
+// addHeadActivations adds the outputs of the pooler and the sentence-level
+// heads of a run graph under the reference's names: act.pooled [B, H],
+// act.nsp_logits [B, 2], act.logits [B, NumLabels]. The graph keeps the
+// classifier logits; the pooler and NSP outputs are found as the forward
+// linear node that reads their weight (the only one: the backward reads
+// the weight in linear_dx nodes).
+func addHeadActivations(g *graph, out map[string][]float32) {
+	if g.taskLogits != nil {
+		out["act.logits"] = append([]float32{}, value(g.taskLogits)...)
+	}
+	for name, w := range map[string]string{"act.pooled": PoolerWeight, "act.nsp_logits": NSPWeight} {
+		if n := forwardLinear(g, w); n != nil && n.Value() != nil {
+			out[name] = append([]float32{}, value(n)...)
+		}
+	}
+}
+
+// forwardLinear is the forward linear node whose weight is the named
+// parameter, nil when the graph has none.
+func forwardLinear(g *graph, weight string) *G.Node {
+	w, ok := g.params[weight]
+	if !ok {
+		return nil
+	}
+	for it := g.g.To(w.ID()); it.Next(); {
+		n := it.Node().(*G.Node)
+		if op, ok := n.Op().(*customOp); ok && op.name == "linear" {
+			return n
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
