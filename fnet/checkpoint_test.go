@@ -2,9 +2,11 @@ package fnet
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,15 +167,94 @@ func TestLoadsHuggingFaceLayout(t *testing.T) {
 	if m.Config != cfg || m.Heads != PretrainingHeads {
 		t.Errorf("config %+v heads %+v", m.Config, m.Heads)
 	}
-	// half-precision weights load too (rounded)
-	f, _ := safetensors.ReadFile(path)
-	if f.Tensors[WordEmbName].F32[5] != params[WordEmbName][5] {
-		t.Error("F32 value changed")
+	for name, want := range params {
+		if !slices.Equal(m.Params[name], want) {
+			t.Errorf("%s: loaded values differ from the F32 file's", name)
+		}
 	}
-	h := safetensors.HalfToFloat32(safetensors.Float32ToHalf(params[WordEmbName][5]))
-	if math.Abs(float64(h-params[WordEmbName][5])) > 1e-3 {
-		t.Error("fp16 conversion off")
+	// the same checkpoint stored in half precision, as transformers'
+	// save_pretrained writes it with torch_dtype=float16 / bfloat16
+	for _, dtype := range []string{"F16", "BF16"} {
+		t.Run(dtype, func(t *testing.T) {
+			half := filepath.Join(t.TempDir(), "model.safetensors")
+			os.WriteFile(filepath.Join(filepath.Dir(half), "config.json"), []byte(hf), 0o644)
+			want := writeHalfCheckpoint(t, half, dtype, ParamSpecs(cfg, PretrainingHeads), cfg)
+			m, err := LoadModel(half)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Config != cfg || m.Heads != PretrainingHeads {
+				t.Errorf("config %+v heads %+v", m.Config, m.Heads)
+			}
+			for name, w := range want {
+				got := m.Params[name]
+				for i := range w {
+					if math.Float32bits(got[i]) != math.Float32bits(w[i]) { // bit-exact: -0 stays -0
+						t.Fatalf("%s[%d] = %v (bits %08x), want %v", name, i, got[i], math.Float32bits(got[i]), w[i])
+					}
+				}
+			}
+		})
 	}
+}
+
+// halfPatterns are fixed 16-bit patterns with their exact float32 values:
+// normals of both signs, zero and minus zero, the smallest subnormal and
+// the largest finite value of each format.
+var halfPatterns = map[string][]struct {
+	bits uint16
+	val  float32
+}{
+	"F16": {{0x3C00, 1}, {0xC000, -2}, {0x3555, 0.333251953125}, {0x0000, 0}, {0x8000, float32(math.Copysign(0, -1))},
+		{0x0001, 5.9604644775390625e-08}, {0x7BFF, 65504}, {0x2E66, 0.0999755859375}, {0xB266, -0.199951171875}},
+	"BF16": {{0x3F80, 1}, {0xC000, -2}, {0x4049, 3.140625}, {0x0000, 0}, {0x8000, float32(math.Copysign(0, -1))},
+		{0x0001, 9.183549615799121e-41}, {0x7F7F, 3.3895313892515355e+38}, {0x3DCD, 0.10009765625}, {0xBE4D, -0.2001953125}},
+}
+
+// writeHalfCheckpoint writes a safetensors file by hand (header and raw
+// little-endian 16-bit words) whose every parameter cycles through
+// halfPatterns[dtype], plus the tied decoder alias and position_ids that
+// transformers saves; it returns the float32 values each must load as.
+func writeHalfCheckpoint(t *testing.T, path, dtype string, specs []ParamSpec, cfg Config) map[string][]float32 {
+	t.Helper()
+	pats := halfPatterns[dtype]
+	want := map[string][]float32{}
+	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
+	var data []byte
+	add := func(name, dt string, shape []int, raw []byte) {
+		header[name] = map[string]any{"dtype": dt, "shape": shape, "data_offsets": []int{len(data), len(data) + len(raw)}}
+		data = append(data, raw...)
+	}
+	for k, ps := range specs {
+		n := NumElements(ps.Shape)
+		raw := make([]byte, 2*n)
+		w := make([]float32, n)
+		for i := range w {
+			p := pats[(i+k)%len(pats)]
+			binary.LittleEndian.PutUint16(raw[2*i:], p.bits)
+			w[i] = p.val
+		}
+		want[ps.Name] = w
+		add(ps.Name, dtype, ps.Shape, raw)
+	}
+	dec := make([]byte, 2*cfg.VocabSize*cfg.HiddenSize)
+	add(MLMDecoderWeight, dtype, []int{cfg.VocabSize, cfg.HiddenSize}, dec)
+	pos := make([]byte, 8*cfg.MaxPositions)
+	for i := 0; i < cfg.MaxPositions; i++ {
+		binary.LittleEndian.PutUint64(pos[8*i:], uint64(i))
+	}
+	add(PositionIDs, "I64", []int{1, cfg.MaxPositions}, pos)
+	hj, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file []byte
+	file = binary.LittleEndian.AppendUint64(file, uint64(len(hj)))
+	file = append(append(file, hj...), data...)
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
 
 func TestBareFNetModelNames(t *testing.T) {
