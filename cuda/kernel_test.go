@@ -526,6 +526,104 @@ func TestKernelAdamWWithClipping(t *testing.T) {
 	}
 }
 
+// adamwTwin is the adamw kernel's contract on the host: the gradient norm
+// from the sum-of-squares partials; a NaN or Inf norm leaves p, m and v (and
+// the GEMM-typed copy) as they are and zeroes g; otherwise g is clipped to
+// maxNorm (when > 0), p, m, v take one update and g is zeroed.
+func adamwTwin(p, g, m, v, parts []float32, c kernels.AdamWCoef, maxNorm float32) float32 {
+	var s float64
+	for _, x := range parts {
+		s += float64(x)
+	}
+	norm := float32(math.Sqrt(s))
+	defer clear(g)
+	if math.IsNaN(float64(norm)) || math.IsInf(float64(norm), 0) {
+		return norm
+	}
+	clip := float32(1)
+	if maxNorm > 0 && norm > maxNorm {
+		clip = maxNorm / norm
+	}
+	for i := range p {
+		gi := g[i] * clip
+		m[i] = c.Beta1*m[i] + (1-c.Beta1)*gi
+		v[i] = c.Beta2*v[i] + (1-c.Beta2)*gi*gi
+		p[i] -= c.StepSize*m[i]/(float32(math.Sqrt(float64(v[i])))*c.InvSqrtBC2+c.Eps) + c.Decay*p[i]
+	}
+	return norm
+}
+
+// A non-finite gradient norm (a NaN or Inf among the partial sums, as a
+// NaN gradient gives) makes adamw skip the update: weights, moments and
+// the bf16 weight copy stay bit for bit, the gradients are zeroed and the
+// norm written is the non-finite one (Engine.Step then reports it). A finite
+// case checks the twin against the kernel too.
+func TestKernelAdamWSkipsNonFiniteNorm(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	cases := []struct {
+		name   string
+		gradAt float32 // poison one gradient with this (0: none)
+		partAt float32 // or one uploaded partial sum (0: none)
+	}{{"NaN gradient", nan, 0}, {"NaN partial sum", 0, nan}, {"Inf partial sum", 0, inf}, {"finite", 0, 0}}
+	for _, tc := range cases {
+		d := newTestDevice(t, BF16)
+		rng := newRNG()
+		n := 300007
+		p, g, m := randn(rng, n, 1), randn(rng, n, 0.01), randn(rng, n, 0.001)
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(math.Abs(rng.NormFloat64())) * 1e-5
+		}
+		if tc.gradAt != 0 {
+			g[rng.IntN(n)] = tc.gradAt
+		}
+		pp, gp, mp, vp, pg := d.f32(p), d.f32(g), d.f32(m), d.f32(v), d.g(p)
+		parts, norm := d.alloc(4*normPartials), d.alloc(4)
+		d.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, gp, int64(n), parts)
+		hostParts := d.read(parts, normPartials)
+		if tc.partAt != 0 {
+			hostParts[rng.IntN(normPartials)] = tc.partAt
+			parts = d.f32(hostParts)
+		}
+		c := fnet.DefaultAdamW.Step(1e-3, 3)
+		maxNorm := float32(0.5)
+		d.launch("adamw", [3]uint32{264, 1, 1}, block1D, pp, gp, mp, vp, pg, int64(n), c.Beta1, c.Beta2, c.Eps, c.Decay, c.StepSize, c.InvSqrtBC2,
+			parts, int32(normPartials), maxNorm, norm)
+		p0, m0, v0 := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+		wantNorm := adamwTwin(p, g, m, v, hostParts, c, maxNorm)
+		gotNorm := d.read(norm, 1)[0]
+		for i, x := range d.read(gp, n) {
+			if x != 0 {
+				t.Fatalf("%s: gradient %d not zeroed: %g", tc.name, i, x)
+			}
+		}
+		if tc.name == "finite" {
+			if math.Abs(float64(gotNorm-wantNorm)) > 1e-5*float64(wantNorm) {
+				t.Errorf("finite: norm %g, twin %g", gotNorm, wantNorm)
+			}
+			relErr(t, "adamw p", d.read(pp, n), p, 1e-6)
+			relErr(t, "adamw m", d.read(mp, n), m, 1e-5)
+			relErr(t, "adamw v", d.read(vp, n), v, 1e-5)
+			continue
+		}
+		if !math.IsNaN(float64(gotNorm)) && !math.IsInf(float64(gotNorm), 0) {
+			t.Errorf("%s: norm %g written, want the non-finite one (twin %g)", tc.name, gotNorm, wantNorm)
+		}
+		same := func(what string, got, want []float32) {
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: %s[%d] changed: %g, was %g", tc.name, what, i, got[i], want[i])
+				}
+			}
+		}
+		same("twin p", p, p0) // the twin skipped too
+		same("p", d.read(pp, n), p0)
+		same("m", d.read(mp, n), m0)
+		same("v", d.read(vp, n), v0)
+		same("bf16 copy", d.readG(pg, n), fromBF16(toBF16(p0)))
+	}
+}
+
 // The GEMM wrapper's row-major mapping, for every transpose combination
 // and for the strided-batched form, against a float64 product.
 func TestGemmRowMajorMapping(t *testing.T) {

@@ -49,7 +49,7 @@ stage smi 15 nvidia-smi
 TAIL=12 stage libs 15 bash -c 'ldconfig -p | grep -E "libcublas|libnvrtc|libcuda|nvidia-ml"; ls -d /usr/local/cuda* /usr/local/nvidia/lib64 2>&1; find / -xdev \( -name "libnvrtc.so*" -o -name "libcublas.so*" \) 2>/dev/null | head'
 stage doctor 30 $BIN/fnet-tui doctor
 stage kernels 60 "${CT[@]}" -test.v -test.run 'TestKernel|TestGemm'
-stage engine 80 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestParity'
+stage engine 90 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestEngineHiddenStates|TestParity'
 TAIL=8 stage bench 75 env FNET_CUDA_BENCH=1 FNET_BENCH_QUICK=${FNET_BENCH_QUICK:-0} "${CT[@]}" -test.v -test.run TestBenchTrainStep
 TAIL=4 stage hf 100 python3 scripts/gpu/hf_bench.py --batch "$BATCH"
 TAIL=6 stage train 60 env FNET_CUDA_TRAIN_STEPS=${FNET_CUDA_TRAIN_STEPS:-300} "${CT[@]}" -test.v -test.run TestPretrainLossFalls
