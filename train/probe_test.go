@@ -4,8 +4,11 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -77,11 +80,45 @@ func TestRidgeProbeRecoversLinearStructure(t *testing.T) {
 	}
 }
 
+// writeSentiment writes an SST-2-shaped task whose label is carried by one
+// word: "good" sentences are positive, "bad" ones negative, the rest of each
+// sentence random filler. Frozen features of any encoder that sees its
+// tokens hold the answer linearly; a majority or chance guess scores 0.5.
+func writeSentiment(t *testing.T, dir string, nTrain, nDev int) {
+	t.Helper()
+	filler := []string{"the", "film", "was", "a", "story", "of", "people", "and", "time", "with", "some", "very", "long", "scenes"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	write := func(name string, n int) {
+		text := "sentence\tlabel\n"
+		for i := 0; i < n; i++ {
+			var w []string
+			for k := 0; k < 4+rng.IntN(5); k++ {
+				w = append(w, filler[rng.IntN(len(filler))])
+			}
+			label, word := i%2, "bad"
+			if label == 1 {
+				word = "good"
+			}
+			pos := rng.IntN(len(w) + 1)
+			w = append(w[:pos], append([]string{word}, w[pos:]...)...)
+			text += strings.Join(w, " ") + "\t" + strconv.Itoa(label) + "\n"
+		}
+		os.MkdirAll(filepath.Join(dir, "SST-2"), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, "SST-2", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("train.tsv", nTrain)
+	write("dev.tsv", nDev)
+}
+
 // TestProbeOnACheckpoint: the probe reads a pretraining checkpoint and
-// scores all three feature sets on RTE dev with the task's metrics.
+// scores all three feature sets with the task's metrics; on a task whose
+// answer is one word, each must be far above the 0.5 a majority guess gets.
 func TestProbeOnACheckpoint(t *testing.T) {
-	gd := glueDir(t)
 	dir := t.TempDir()
+	gd := filepath.Join(dir, "glue")
+	writeSentiment(t, gd, 160, 80)
 	pre, err := Pretrain(context.Background(), Options{ConfigPath: tinyConfig(t, dir, ""), RunName: "pre", Overrides: []string{"train.steps=2", "eval.every=0"}})
 	if err != nil {
 		t.Fatal(err)
@@ -90,18 +127,22 @@ func TestProbeOnACheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, _ := glue.Lookup("rte")
-	res, err := Probe(context.Background(), ProbeModel{Config: ck.Model.Config, Params: ck.Model.Params, Tokenizer: ck.Tokenizer, Seed: 1}, gd, task, 80)
+	task, _ := glue.Lookup("sst2")
+	res, err := Probe(context.Background(), ProbeModel{Config: ck.Model.Config, Params: ck.Model.Params, Tokenizer: ck.Tokenizer, Seed: 1}, gd, task, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res) != len(ProbeFeatures) {
 		t.Fatalf("%d results", len(res))
 	}
+	// the [CLS] row sees the word only through two layers of mixing; the
+	// averaged features hold it directly (chance: 0.5 ± 0.06 on 80 examples)
+	floor := map[string]float64{"cls": 0.75, "mean": 0.9, "embeddings": 0.9}
 	for i, r := range res {
 		acc, ok := r.Metrics["accuracy"]
-		if r.Features != ProbeFeatures[i] || !ok || acc < 0.3 || acc > 0.7 || !slices.Contains(ProbeLambdas, r.Lambda) {
-			t.Errorf("result %d: %+v", i, r)
+		t.Logf("%s: dev accuracy %.3f (λ %g)", r.Features, acc, r.Lambda)
+		if r.Features != ProbeFeatures[i] || !ok || acc < floor[r.Features] || !slices.Contains(ProbeLambdas, r.Lambda) {
+			t.Errorf("result %d: %+v (a majority guess scores 0.5)", i, r)
 		}
 	}
 }
