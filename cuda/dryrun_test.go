@@ -106,7 +106,7 @@ func TestDryRunMixingGEMMs(t *testing.T) {
 		e, d := dryEngine(t, cfg, fnet.MaskedLMHeads, BF16, o)
 		b := randomBatch(rand.New(rand.NewPCG(1, 1)), cfg, 2, 4, 0)
 		p := dryPass(t, e, b, false)
-		if err := p.mix(1<<41, 2<<41, 0); err != nil {
+		if err := p.fourierMix(1<<41, 2<<41, 0); err != nil {
 			t.Fatal(err)
 		}
 		want := 2

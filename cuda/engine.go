@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"unsafe"
 
@@ -72,8 +71,6 @@ const (
 	statTaskCorrect
 	numStats = 8
 )
-
-const normPartials = 1024
 
 // maxSeqHeadOutputs bounds the classifier width (seq_head_fwd keeps the
 // logits in registers).
@@ -409,52 +406,6 @@ func (e *Engine) SetOptimizer(s fnet.OptimizerState) error {
 		return err
 	}
 	e.step = s.Step
-	return nil
-}
-
-// Step clips the accumulated gradients to maxNorm (when > 0), applies one
-// AdamW update and zeroes the gradients, all on the device; the gradient
-// norm is the one value read back.
-func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
-	unlock, err := e.enter()
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	n := int64(e.nFlat)
-	if err := e.l.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
-		return 0, err
-	}
-	c := e.opt.Step(lr, e.step+1)
-	var pg DevPtr
-	if e.prec == BF16 {
-		pg = e.shadow
-	}
-	grid := [3]uint32{uint32(e.s.info.SMs * 8), 1, 1}
-	if err := e.l.launch("adamw", grid, block1D, 0, e.params, e.grads, e.m, e.v, pg, n,
-		c.Beta1, c.Beta2, c.Eps, c.Decay, c.StepSize, c.InvSqrtBC2, e.normParts, int32(normPartials), float32(maxNorm), e.normOut); err != nil {
-		return 0, err
-	}
-	var norm float32
-	if err := e.readNorm(&norm); err != nil {
-		return 0, err
-	}
-	if math.IsNaN(float64(norm)) || math.IsInf(float64(norm), 0) {
-		// the kernel skipped the update and dropped the gradients
-		return float64(norm), fmt.Errorf("cuda engine: gradient norm is %v", norm)
-	}
-	e.step++
-	return float64(norm), nil
-}
-
-// readNorm copies the last gradient norm out (a dry run reads its norm).
-func (e *Engine) readNorm(norm *float32) error {
-	if err := e.dtoh(unsafe.Pointer(norm), e.normOut, 4); err != nil {
-		return err
-	}
-	if d := e.dry(); d != nil {
-		*norm = d.norm
-	}
 	return nil
 }
 
