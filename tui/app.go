@@ -59,25 +59,28 @@ func (o *Options) defaults() {
 	}
 }
 
-// Model is the dashboard's root bubbletea model.
+// Model is the dashboard's root bubbletea model. It owns the run store,
+// the poller, the modal states (the help screen, a yes/no question) and
+// the flash line, and forwards everything else to its views through the
+// component contract (component.go).
 type Model struct {
 	opts   Options
 	st     styles
+	env    *env
 	store  *store
 	poller *poller
-	view   viewID
+	views  [numViews]component
+	view   viewID // the focused view
 	width  int
 	height int
 
-	runs   runsView
-	run    runView
-	launch launchView
-	repl   replView
+	smoothing float64 // the EMA weight of every run's curves (the Run view sets it)
 
 	showHelp bool
 	confirm  *confirmation
 	flash    string // one-line message under the views
 	flashErr bool
+	quitting bool // the last Update returned tea.Quit
 
 	pendingPID  int  // a launched process whose run is awaited
 	pendingOpen bool // open its run view once it appears
@@ -95,17 +98,22 @@ type confirmation struct {
 func New(opts Options) *Model {
 	opts.defaults()
 	st := newStyles(opts.NoColor)
+	e := &env{st: st, runsDir: opts.RunsDir, configsDir: opts.ConfigsDir, now: opts.Now, load: opts.Load, store: newStore()}
 	m := &Model{
-		opts:   opts,
-		st:     st,
-		store:  newStore(),
-		poller: newPoller(opts.RunsDir, opts.Now),
-		runs:   newRunsView(st),
-		run:    newRunView(st),
-		launch: newLaunchView(st, opts.ConfigsDir),
-		repl:   newREPLView(st, opts.Load),
-		width:  80,
-		height: 24,
+		opts:      opts,
+		st:        st,
+		env:       e,
+		store:     e.store,
+		poller:    newPoller(opts.RunsDir, opts.Now),
+		smoothing: smoothingSteps[defaultSmoothing],
+		width:     80,
+		height:    24,
+	}
+	m.views = [numViews]component{
+		viewRuns:   newRunsView(e),
+		viewRun:    newRunView(e),
+		viewLaunch: newLaunchView(e),
+		viewREPL:   newREPLView(e, DefaultTopK),
 	}
 	m.layout()
 	return m
@@ -164,46 +172,79 @@ func (m *Model) start(spec LaunchSpec, open bool) tea.Cmd {
 // layout gives each view the screen less the tab bar and the footer.
 func (m *Model) layout() {
 	h := max(m.height-3, 4)
-	m.runs.SetSize(m.width, h)
-	m.run.SetSize(m.width, h)
-	m.launch.SetSize(m.width, h)
-	m.repl.SetSize(m.width, h)
+	for _, v := range m.views {
+		v.SetSize(m.width, h)
+	}
 }
 
-func (m *Model) typing() bool {
-	switch m.view {
-	case viewRuns:
-		return m.runs.typing()
-	case viewLaunch:
-		return m.launch.typing()
-	case viewREPL:
-		return m.repl.typing()
+// keyMap is the key context now: a question, the help screen, or the
+// focused view's.
+func (m *Model) keyMap() keyMap {
+	switch {
+	case m.confirm != nil:
+		return keyMap(inConfirm)
+	case m.showHelp:
+		return keyMap(inHelp)
 	}
-	return false
+	return m.views[m.view].KeyMap()
 }
+
+// typing says a text field has the keyboard (q is a letter then).
+func (m *Model) typing() bool { return m.keyMap().typing() }
 
 func (m *Model) setFlash(text string, isErr bool) { m.flash, m.flashErr = text, isErr }
 
+// Update handles msg, then the requests the views sent while handling it
+// (and those those sent), in order.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.quitting = false
+	cmds := []tea.Cmd{m.update(msg)}
+	for reqs := m.env.take(); len(reqs) > 0; reqs = append(reqs[1:], m.env.take()...) {
+		cmds = append(cmds, m.update(reqs[0]))
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// forward hands msg to view v through the component contract.
+func (m *Model) forward(v viewID, msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	m.views[v], cmd = m.views[v].Update(msg)
+	return cmd
+}
+
+// focus gives a view the focus (and tells it).
+func (m *Model) focus(v viewID) tea.Cmd {
+	m.view = v
+	return m.forward(v, focusMsg{})
+}
+
+// quit is tea.Quit, recorded (quitting) so that a caller can tell the
+// Update asked to quit without running its command.
+func (m *Model) quit() tea.Cmd {
+	m.quitting = true
+	return tea.Quit
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
-		return m, nil
+		return nil
+	case tea.KeyPressMsg:
+		return m.key(msg)
 	case pollMsg:
-		return m, m.applyPoll(msg)
+		return m.applyPoll(msg)
 	case launchedMsg:
+		note := m.forward(viewLaunch, msg) // the form shows the outcome too
 		if msg.err != nil {
 			m.setFlash(msg.err.Error(), true)
-			m.launch.note, m.launch.noteErr = msg.err.Error(), true
-			return m, nil
+			return note
 		}
 		m.pendingPID, m.pendingOpen = msg.l.PID, msg.open
-		note := launchedNote(msg.l)
-		m.setFlash(note, false)
-		m.launch.note, m.launch.noteErr = note, false
+		m.setFlash(launchedNote(msg.l), false)
 		l := msg.l
-		return m, func() tea.Msg { return exitedMsg{pid: l.PID, err: l.Wait(), log: l.LogPath} }
+		return tea.Batch(note, func() tea.Msg { return exitedMsg{pid: l.PID, err: l.Wait(), log: l.LogPath} })
 	case exitedMsg:
 		if msg.err != nil {
 			text := fmt.Sprintf("process %d exited: %v", msg.pid, msg.err)
@@ -215,190 +256,115 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.pid == m.pendingPID {
 			m.pendingPID = 0
 		}
-		return m, nil
+		return nil
 	case stoppedMsg:
 		if msg.err != nil {
 			m.setFlash("stop "+msg.id+": "+msg.err.Error(), true)
 		} else {
 			m.setFlash("sent SIGTERM to "+msg.id+": it checkpoints, then stops", false)
 		}
-		return m, nil
+		return nil
 	case flashMsg:
 		m.setFlash(msg.text, msg.err)
-		return m, nil
-	case predictorMsg:
-		return m, m.repl.loaded(msg)
-	case answerMsg:
-		m.repl.answered(msg)
-		return m, nil
-	case tea.KeyPressMsg:
-		return m, m.key(msg)
+		return nil
+
+	// Requests from the views.
+	case openRunMsg:
+		return m.openRun(msg.id)
+	case showViewMsg:
+		return m.focus(msg.view)
+	case runActionMsg:
+		return m.runAction(msg.act, m.store.get(msg.id))
+	case startMsg:
+		return m.start(msg.spec, false)
+	case smoothingMsg:
+		m.smoothing = msg.weight
+		for _, r := range m.store.list() {
+			r.setSmoothing(msg.weight)
+		}
+		return nil
 	}
-	// Anything else (cursor blinks) goes to the focused text field.
-	var cmd tea.Cmd
-	switch {
-	case m.view == viewRuns && m.runs.filtering:
-		m.runs.filter, cmd = m.runs.filter.Update(msg)
-	case m.view == viewLaunch && m.launch.typing():
-		m.launch.overrides, cmd = m.launch.overrides.Update(msg)
-	case m.view == viewREPL && m.repl.typing():
-		m.repl.input, cmd = m.repl.input.Update(msg)
+	if a, ok := msg.(addressed); ok {
+		return m.forward(a.to(), msg)
 	}
-	return m, cmd
+	// Anything else (cursor blinks) goes to the focused view.
+	return m.forward(m.view, msg)
 }
 
 func (m *Model) applyPoll(msg pollMsg) tea.Cmd {
 	m.polls++
 	m.pollErr = msg.Err
-	m.store.apply(msg, m.run.smoothing())
+	m.store.apply(msg, m.smoothing)
+	var cmds []tea.Cmd
 	if m.pendingPID != 0 {
 		for _, r := range m.store.list() {
 			if r.Status.PID == m.pendingPID {
 				if m.pendingOpen {
-					m.openRun(r.ID)
+					cmds = append(cmds, m.openRun(r.ID))
 				}
 				m.setFlash("", false) // the run is on screen: the launch note has served
-				m.selectRun(r.ID)
+				cmds = append(cmds, m.forward(viewRuns, selectRunMsg{id: r.ID}))
 				m.pendingPID = 0
 				break
 			}
 		}
 	}
 	if msg.More {
-		return m.pollNow()
+		cmds = append(cmds, m.pollNow())
+	} else {
+		cmds = append(cmds, m.pollLater())
 	}
-	return m.pollLater()
+	return tea.Batch(cmds...)
 }
 
-func (m *Model) openRun(id string) {
-	m.run.id = id
-	m.view = viewRun
+// openRun shows a run in the Run view and focuses it.
+func (m *Model) openRun(id string) tea.Cmd {
+	return tea.Batch(m.forward(viewRun, showRunMsg{id: id}), m.focus(viewRun))
 }
 
-// selectRun moves the runs table's cursor to a run.
-func (m *Model) selectRun(id string) {
-	for i, r := range m.runs.visible(m.store) {
-		if r.ID == id {
-			m.runs.cursor = i
-		}
-	}
-}
-
-// focusedRun is the run the stop/resume/query keys act on.
-func (m *Model) focusedRun() *runData {
-	if m.view == viewRun {
-		return m.store.get(m.run.id)
-	}
-	return m.runs.selected(m.store)
-}
-
+// key handles the keys of the dashboard's own contexts (a question, the
+// help screen) and its global keys, and forwards the rest to the focused
+// view.
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
-	k := msg.String()
-	if m.confirm != nil {
+	act := m.keyMap().action(msg)
+	switch {
+	case act == actQuit:
+		return m.quit()
+	case m.confirm != nil:
 		c := m.confirm
-		switch k {
-		case "y", "Y":
-			m.confirm = nil
+		m.confirm = nil
+		if act == actYes {
 			return c.yes
-		case "ctrl+c":
-			return tea.Quit
-		default:
-			m.confirm = nil
-			m.setFlash("cancelled", false)
 		}
+		m.setFlash("cancelled", false) // no, and any other key
 		return nil
-	}
-	if m.showHelp {
-		switch k {
-		case "ctrl+c":
-			return tea.Quit
-		case "?", "esc", "q":
+	case m.showHelp:
+		if act == actHelp || act == actBack {
 			m.showHelp = false
 		}
 		return nil
 	}
-	act := lookup(k, m.view, m.typing())
 	switch act {
-	case actQuit:
-		return tea.Quit
 	case actHelp:
 		m.showHelp = true
 		return nil
 	case actNextView:
-		m.switchView((m.view + 1) % numViews)
-		return nil
+		return m.focus((m.view + 1) % numViews)
 	case actPrevView:
-		m.switchView((m.view + numViews - 1) % numViews)
-		return nil
+		return m.focus((m.view + numViews - 1) % numViews)
 	}
-	switch m.view {
-	case viewRuns:
-		act, cmd := m.runs.Update(msg, act, m.store)
-		if act == actOpen {
-			if r := m.runs.selected(m.store); r != nil {
-				m.openRun(r.ID)
-			}
-			return nil
-		}
-		if act == actQuit {
-			return tea.Quit
-		}
-		return tea.Batch(cmd, m.runAction(act))
-	case viewRun:
-		if handled, changed := m.run.Update(act); handled {
-			if changed {
-				for _, r := range m.store.list() {
-					r.setSmoothing(m.run.smoothing())
-				}
-			}
-			return nil
-		}
-		if act == actBack {
-			m.view = viewRuns
-			return nil
-		}
-		return m.runAction(act)
-	case viewLaunch:
-		if act == actBack && !m.launch.typing() {
-			m.view = viewRuns
-			return nil
-		}
-		spec, cmd := m.launch.Update(msg, act, m.store)
-		if spec != nil {
-			return m.start(*spec, false)
-		}
-		return cmd
-	case viewREPL:
-		act, cmd := m.repl.Update(msg, act, m.store)
-		if act == actBack {
-			m.view = viewRuns
-		}
-		return cmd
-	}
-	return nil
+	return m.forward(m.view, msg)
 }
 
-func (m *Model) switchView(v viewID) {
-	m.view = v
-	if v == viewRun && m.run.id == "" {
-		if r := m.runs.selected(m.store); r != nil {
-			m.run.id = r.ID
-		}
-	}
-	if v == viewLaunch {
-		m.launch.reload()
-	}
-}
-
-// runAction carries out the run keys shared by the runs and run views.
-func (m *Model) runAction(act action) tea.Cmd {
+// runAction carries out the run keys of the runs and run views on r (nil
+// when the view had no run).
+func (m *Model) runAction(act action, r *runData) tea.Cmd {
 	switch act {
 	case actNew:
-		m.switchView(viewLaunch)
+		return m.focus(viewLaunch)
 	case actDemo:
 		return m.start(DemoSpec(m.opts.ConfigsDir), true)
 	case actStop:
-		r := m.focusedRun()
 		if r == nil {
 			return nil
 		}
@@ -408,11 +374,10 @@ func (m *Model) runAction(act action) tea.Cmd {
 		}
 		st, id, stop := r.Status, r.ID, m.opts.Stop
 		m.confirm = &confirmation{
-			question: fmt.Sprintf("Stop %s? It checkpoints, then exits. [y/N]", displayID(r, 24)),
+			question: fmt.Sprintf("Stop %s? It checkpoints, then exits. %s", displayID(r, 24), confirmHint()),
 			yes:      func() tea.Msg { return stoppedMsg{id: id, err: stop(st)} },
 		}
 	case actResume:
-		r := m.focusedRun()
 		if r == nil {
 			return nil
 		}
@@ -423,7 +388,6 @@ func (m *Model) runAction(act action) tea.Cmd {
 		}
 		return m.start(spec, true)
 	case actQuery:
-		r := m.focusedRun()
 		if r == nil {
 			return nil
 		}
@@ -432,8 +396,7 @@ func (m *Model) runAction(act action) tea.Cmd {
 			m.setFlash(r.ID+" has no checkpoint yet", true)
 			return nil
 		}
-		m.view = viewREPL
-		return m.repl.open(c.Dir)
+		return tea.Batch(m.focus(viewREPL), m.forward(viewREPL, loadCheckpointMsg{dir: c.Dir}))
 	}
 	return nil
 }
@@ -463,20 +426,11 @@ func (m *Model) render() string {
 
 	bodyH := max(m.height-3, 1)
 	var body string
-	switch {
-	case m.showHelp:
-		body = m.st.header.Render("Keys") + m.st.dim.Render("  (? or esc closes)") + "\n\n" + helpText(m.width, bodyH-2)
-	default:
-		switch m.view {
-		case viewRuns:
-			body = m.runs.View(m.store, m.opts.RunsDir, m.opts.Now())
-		case viewRun:
-			body = m.run.View(m.store, m.overlay(), m.opts.Now())
-		case viewLaunch:
-			body = m.launch.View(m.store, m.opts.RunsDir)
-		case viewREPL:
-			body = m.repl.View(m.store)
-		}
+	if m.showHelp {
+		closes := "  (" + keyName(actHelp, inHelp) + " or " + keyName(actBack, inHelp) + " closes)"
+		body = m.st.header.Render("Keys") + m.st.dim.Render(closes) + "\n\n" + helpText(m.width, bodyH-2)
+	} else {
+		body = m.views[m.view].View()
 	}
 	body = fitBlock(body, m.width, bodyH)
 
@@ -494,19 +448,8 @@ func (m *Model) render() string {
 		status = st.Render(m.flash)
 	}
 	status = lipgloss.NewStyle().MaxWidth(m.width).Render(status)
-	footer := m.st.dim.Render(shortHelp(m.view, m.width))
+	footer := m.st.dim.Render(footerText(m.views[m.view].KeyMap().ShortHelp(), m.width))
 	return strings.Join([]string{bar, body, status, footer}, "\n")
-}
-
-// overlay lists the runs marked in the runs view, drawn with the focused one.
-func (m *Model) overlay() []string {
-	var ids []string
-	for _, id := range m.store.order {
-		if m.runs.marked[id] {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // Run starts the dashboard on the terminal and returns when it quits.

@@ -100,10 +100,10 @@ func TestDemoKeyLaunchesAndOpensTheRun(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		pollAll(m)
 	}
-	if m.view != viewRun || m.run.id != "pretrain-pretrain-mini-20250601-120000" {
-		t.Fatalf("the demo's run did not open: view %d run %q\n%s", m.view, m.run.id, screen(m))
+	if m.view != viewRun || runOf(m).id != "pretrain-pretrain-mini-20250601-120000" {
+		t.Fatalf("the demo's run did not open: view %d run %q\n%s", m.view, runOf(m).id, screen(m))
 	}
-	if r := m.store.get(m.run.id); r == nil || !r.Live || r.Status.PID != pid {
+	if r := m.store.get(runOf(m).id); r == nil || !r.Live || r.Status.PID != pid {
 		t.Errorf("run %+v should be live with pid %d", r, pid)
 	}
 }
@@ -143,8 +143,8 @@ func TestProgramEndToEnd(t *testing.T) {
 	waitFor("Pick a checkpoint")
 	tm.Send(keyMsg("q"))
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-	if final.view != viewREPL || !strings.HasPrefix(final.run.id, "pretrain-pretrain-small") {
-		t.Errorf("final view %d run %q", final.view, final.run.id)
+	if final.view != viewREPL || !strings.HasPrefix(runOf(final).id, "pretrain-pretrain-small") {
+		t.Errorf("final view %d run %q", final.view, runOf(final).id)
 	}
 	var out bytes.Buffer
 	out.ReadFrom(tm.FinalOutput(t))

@@ -24,9 +24,10 @@ func benchModel(b *testing.B, runs, lines int) *Model {
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	rng := rand.New(rand.NewSource(1))
 	t0 := fixtureNow.Add(-48 * time.Hour)
+	marked := map[string]bool{}
 	for r := range runs {
 		id := fmt.Sprintf("pretrain-bench-%02d-20250601-000000", r)
-		rd := newRunData(id, id, m.run.smoothing())
+		rd := newRunData(id, id, m.smoothing)
 		rd.Status = rundir.Status{State: rundir.StateRunning, Kind: "pretrain", Step: lines, TotalSteps: 2 * lines,
 			StartedAt: t0.Add(time.Duration(r) * time.Minute), UpdatedAt: fixtureNow, Device: "cpu"}
 		ms := make([]rundir.Metric, 0, lines+lines/1000)
@@ -41,9 +42,10 @@ func benchModel(b *testing.B, runs, lines int) *Model {
 		}
 		rd.addMetrics(ms)
 		m.store.runs[id] = rd
-		m.runs.marked[id] = true // overlay every run on the chart
+		marked[id] = true // overlay every run on the chart
 	}
 	m.store.sortRuns()
+	m.Update(overlayMsg{ids: marked})
 	runtime.GC() // collect the generated lines before timing starts
 	return m
 }
@@ -59,8 +61,8 @@ func BenchmarkRedraw(b *testing.B) {
 		cold bool // every series changed since the last redraw: no cached downsampling
 	}{{"Run", viewRun, false}, {"RunAllSeriesChanged", viewRun, true}, {"Runs", viewRuns, false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			m.view = bc.view
-			m.run.id = m.store.order[0]
+			m.Update(openRunMsg{id: m.store.order[0]})
+			m.Update(showViewMsg{view: bc.view})
 			for b.Loop() {
 				if bc.cold {
 					for _, r := range m.store.runs {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 )
 
@@ -20,18 +21,36 @@ const (
 
 var viewNames = [numViews]string{"Runs", "Run", "Launch", "REPL"}
 
-// scope says in which views a binding acts.
-type scope uint8
+// scope is a set of key contexts: where a binding acts. A view is in one
+// context at a time (its KeyMap); the dashboard's modal states, the yes/no
+// question and the help screen, are contexts of their own.
+type scope uint16
 
 const (
-	inRuns scope = 1 << iota
-	inRun
-	inLaunch
-	inREPL
-	global = inRuns | inRun | inLaunch | inREPL
+	inRuns      scope = 1 << iota // the runs table
+	inFilter                      // the runs filter has the keyboard
+	inRun                         // one run in detail
+	inLaunch                      // the launch form's lists (configs, checkpoints)
+	inOverrides                   // the launch form's overrides field has the keyboard
+	inREPLPick                    // the REPL's checkpoint picker
+	inREPLQuery                   // the REPL's query line has the keyboard
+	inConfirm                     // a yes/no question waits for its answer
+	inHelp                        // the help screen is open
+	inREPLApp                     // `fnet-tui repl` on its own: the query line, no picker
+	numContexts = iota
+
+	// typing contexts give every key that is not bound there to a text field.
+	typing = inFilter | inOverrides | inREPLQuery
+	// browsing contexts are the views' contexts where letters are keys.
+	browsing = inRuns | inRun | inLaunch | inREPLPick
+	// views are the contexts of the four views.
+	views = browsing | typing
+	// dashboard is every context of the dashboard (not `fnet-tui repl`).
+	dashboard = views | inConfirm | inHelp
 )
 
-func scopeOf(v viewID) scope { return scope(1) << v }
+var contextNames = [numContexts]string{"Runs", "Runs filter", "Run", "Launch", "Launch overrides",
+	"REPL picker", "REPL query", "Confirm", "help screen", "fnet-tui repl"}
 
 // action is what a key does; dispatch and help both come from keyTable.
 type action int
@@ -59,14 +78,17 @@ const (
 	actXAxis
 	actQuery
 	actNextField
+	actYes
+	actNo
 )
 
 // binding is one row of the key table.
 type binding struct {
 	key.Binding
-	act   action
-	scope scope
-	group string // help section
+	act    action
+	scope  scope
+	group  string // help section
+	hidden bool   // in the help screen only, not in the footer
 }
 
 func bind(act action, sc scope, group, help, desc string, keys ...string) binding {
@@ -76,18 +98,35 @@ func bind(act action, sc scope, group, help, desc string, keys ...string) bindin
 	}
 }
 
-// keyTable is the one place keys are defined: Update dispatches through it
-// and the help screen is generated from it.
-var keyTable = []binding{
-	bind(actHelp, global, "General", "?", "toggle help", "?"),
-	bind(actNextView, global, "General", "tab", "next view", "tab"),
-	bind(actPrevView, global, "General", "shift+tab", "previous view", "shift+tab"),
-	bind(actQuit, global, "General", "q", "quit (never while typing)", "q"),
-	bind(actQuit, global, "General", "ctrl+c", "quit", "ctrl+c"),
-	bind(actBack, inRun|inLaunch|inREPL, "General", "esc", "back / cancel", "esc"),
+// notInFooter keeps a binding out of the one-line footer (moves and
+// reverse moves everyone guesses); the help screen still lists it.
+func (b binding) notInFooter() binding { b.hidden = true; return b }
 
-	bind(actUp, inRuns|inLaunch|inREPL, "Lists", "↑/k", "move up", "up", "k"),
-	bind(actDown, inRuns|inLaunch|inREPL, "Lists", "↓/j", "move down", "down", "j"),
+// keyTable is the one place keys are defined: every view and the
+// dashboard dispatch through it (lookup, keyMap.action), and the footer
+// and the help screen are generated from it. In a context the first row
+// that names a key wins; a key no row names does nothing, except in a
+// typing context (where it is text) and in a question (where it means no).
+var keyTable = []binding{
+	// `fnet-tui repl` on a terminal: esc quits (there is no picker to go
+	// back to). First, so that its footer names esc rather than ctrl+c.
+	bind(actQuit, inREPLApp, "fnet-tui repl", "esc", "quit", "esc"),
+	bind(actQuit, inREPLApp, "fnet-tui repl", "ctrl+d", "quit", "ctrl+d"),
+
+	bind(actHelp, browsing|inHelp, "General", "?", "toggle help", "?"),
+	bind(actBack, inHelp, "General", "esc/q", "close help", "esc", "q"),
+	bind(actNextView, views, "General", "tab", "next view", "tab"),
+	bind(actPrevView, views, "General", "shift+tab", "previous view", "shift+tab").notInFooter(),
+	bind(actQuit, browsing, "General", "q", "quit (never while typing)", "q"),
+	bind(actQuit, dashboard|inREPLApp, "General", "ctrl+c", "quit", "ctrl+c"),
+	bind(actBack, inRun|inLaunch|inREPLPick, "General", "esc", "back / cancel", "esc"),
+
+	bind(actYes, inConfirm, "Confirm", "y", "yes, do it", "y", "Y"),
+	bind(actNo, inConfirm, "Confirm", "n/esc", "no (so does any other key)", "n", "N", "esc"),
+
+	bind(actUp, inRuns|inLaunch|inREPLPick, "Lists", "↑/k", "move up", "up", "k").notInFooter(),
+	bind(actDown, inRuns|inLaunch|inREPLPick, "Lists", "↓/j", "move down", "down", "j").notInFooter(),
+
 	bind(actOpen, inRuns, "Runs", "enter", "open run", "enter"),
 	bind(actFilter, inRuns, "Runs", "/", "filter runs", "/"),
 	bind(actMark, inRuns, "Runs", "space", "overlay run in charts", "space"),
@@ -96,6 +135,8 @@ var keyTable = []binding{
 	bind(actStop, inRuns|inRun, "Runs", "s", "stop run (asks first)", "s"),
 	bind(actResume, inRuns|inRun, "Runs", "r", "resume from latest checkpoint", "r"),
 	bind(actQuery, inRuns|inRun, "Runs", "p", "query checkpoint in REPL", "p"),
+	bind(actOpen, inFilter, "Runs", "enter", "keep the filter", "enter"),
+	bind(actBack, inFilter, "Runs", "esc", "clear the filter", "esc"),
 
 	bind(actSmoothMore, inRun, "Run", "+", "smooth more", "+", "="),
 	bind(actSmoothLess, inRun, "Run", "-", "smooth less", "-", "_"),
@@ -103,19 +144,24 @@ var keyTable = []binding{
 	bind(actLogY, inRun, "Run", "L", "log / linear y", "L", "l"),
 	bind(actXAxis, inRun, "Run", "x", "x by step / wall time", "x"),
 
-	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint; enter leaves overrides)", "f"),
+	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint)", "f"),
 	bind(actOpen, inLaunch, "Launch", "enter", "start run", "enter"),
-	bind(actOpen, inREPL, "REPL", "enter", "load checkpoint / query", "enter"),
+	bind(actOpen, inOverrides, "Launch", "enter", "next field", "enter"),
+	bind(actBack, inOverrides, "Launch", "esc", "back to the configs", "esc"),
+
+	bind(actOpen, inREPLPick, "REPL", "enter", "load checkpoint", "enter"),
+	bind(actOpen, inREPLQuery|inREPLApp, "REPL", "enter", "query or :command", "enter"),
+	bind(actUp, inREPLQuery|inREPLApp, "REPL", "↑", "previous query", "up"),
+	bind(actDown, inREPLQuery|inREPLApp, "REPL", "↓", "next query", "down"),
+	bind(actBack, inREPLQuery, "REPL", "esc", "pick another checkpoint", "esc"),
 }
 
-// lookup finds the action of a key in a view; typing says a text field has
-// focus, where only keys that cannot be text act.
-func lookup(k string, v viewID, typing bool) action {
+// lookup finds the action of a key (its tea.KeyPressMsg.String()) in a
+// context: the first row of keyTable whose scope holds the context and
+// whose keys hold the key.
+func lookup(k string, ctx scope) action {
 	for _, b := range keyTable {
-		if b.scope&scopeOf(v) == 0 || !b.Enabled() {
-			continue
-		}
-		if typing && !nonText(k) {
+		if b.scope&ctx == 0 || !b.Enabled() {
 			continue
 		}
 		for _, bk := range b.Keys() {
@@ -127,25 +173,96 @@ func lookup(k string, v viewID, typing bool) action {
 	return actNone
 }
 
-// nonText reports whether a key cannot be part of typed text.
-func nonText(k string) bool {
-	switch k {
-	case "tab", "shift+tab", "esc", "enter", "ctrl+c", "up", "down":
-		return true
+// keyName is the help name of the key that does act in ctx ("" when none
+// does), for the prose that names keys: it cannot drift from dispatch.
+func keyName(act action, ctx scope) string {
+	for _, b := range keyTable {
+		if b.act == act && b.scope&ctx != 0 {
+			return b.Help().Key
+		}
 	}
-	return false
+	return ""
 }
 
-// helpText renders the key table grouped by section, the content of `?`,
-// in as many columns (up to 3) as it takes to fit width×height.
+// confirmHint is a question's answer hint, "[y/N]": the yes key and the
+// no key (capital: what any other key means too).
+func confirmHint() string {
+	var yes, no string
+	for _, b := range keyMap(inConfirm).bindings() {
+		switch {
+		case b.act == actYes && yes == "":
+			yes = b.Keys()[0]
+		case b.act == actNo && no == "":
+			no = strings.ToUpper(b.Keys()[0])
+		}
+	}
+	return "[" + yes + "/" + no + "]"
+}
+
+// keyMap is the keys of one context, taken from keyTable: what a
+// component's KeyMap returns. It is a bubbles help.KeyMap.
+type keyMap scope
+
+// action is what msg does in this context.
+func (k keyMap) action(msg tea.KeyPressMsg) action { return lookup(msg.String(), scope(k)) }
+
+// typing says a text field has the keyboard.
+func (k keyMap) typing() bool { return scope(k)&typing != 0 }
+
+// bindings are the table's rows for this context, in table order.
+func (k keyMap) bindings() []binding {
+	var out []binding
+	for _, b := range keyTable {
+		if b.scope&scope(k) != 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ShortHelp is the footer: one binding per action (the first), without
+// the rows kept for the help screen.
+func (k keyMap) ShortHelp() []key.Binding {
+	var out []key.Binding
+	seen := map[action]bool{}
+	for _, b := range k.bindings() {
+		if b.hidden || seen[b.act] {
+			continue
+		}
+		seen[b.act] = true
+		out = append(out, b.Binding)
+	}
+	return out
+}
+
+// FullHelp is every binding of the context, one column per help section.
+func (k keyMap) FullHelp() [][]key.Binding {
+	var out [][]key.Binding
+	idx := map[string]int{}
+	for _, b := range k.bindings() {
+		i, ok := idx[b.group]
+		if !ok {
+			i = len(out)
+			idx[b.group] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], b.Binding)
+	}
+	return out
+}
+
+// helpText renders the dashboard's rows of the key table grouped by
+// section, the content of `?`, in as many columns (up to 3) as it takes to
+// fit width×height.
 func helpText(width, height int) string {
 	var groups []string
 	rows := map[string][]string{}
 	keyW := 0
-	for _, b := range keyTable {
+	all := keyMap(dashboard).bindings()
+	for _, b := range all {
 		keyW = max(keyW, len([]rune(b.Help().Key)))
 	}
-	for _, b := range keyTable {
+	for _, b := range all {
 		h := b.Help()
 		if _, ok := rows[b.group]; !ok {
 			groups = append(groups, b.group)
@@ -210,29 +327,26 @@ func helpText(width, height int) string {
 	}
 }
 
-// scopeNote names the views of a binding that is not global.
+// scopeNote names the dashboard contexts of a binding that does not act
+// in every view.
 func scopeNote(s scope) string {
-	if s == global {
+	s &= dashboard
+	if s&browsing == browsing {
 		return ""
 	}
 	var names []string
-	for v := viewID(0); v < numViews; v++ {
-		if s&scopeOf(v) != 0 {
-			names = append(names, viewNames[v])
+	for c := range numContexts {
+		if s&(1<<c) != 0 {
+			names = append(names, contextNames[c])
 		}
 	}
 	return " (" + strings.Join(names, ", ") + ")"
 }
 
-// shortHelp is the one-line key hint of a view, from the same table.
-func shortHelp(v viewID, width int) string {
-	var parts []string
-	seen := map[action]bool{}
-	for _, b := range keyTable {
-		if b.scope&scopeOf(v) == 0 || seen[b.act] || b.act == actUp || b.act == actDown || b.act == actPrevView {
-			continue
-		}
-		seen[b.act] = true
+// footerText is the one-line key hint of a short help, cut to width.
+func footerText(bs []key.Binding, width int) string {
+	parts := make([]string, 0, len(bs))
+	for _, b := range bs {
 		h := b.Help()
 		parts = append(parts, h.Key+" "+shortDesc(h.Desc))
 	}

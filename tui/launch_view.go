@@ -42,9 +42,9 @@ func allCheckpoints(s *store, kind string) []ckptChoice {
 
 // launchView is the form that starts a pretraining or finetuning run.
 type launchView struct {
+	env           *env
 	st            styles
 	width, height int
-	configsDir    string
 	configs       []configEntry
 	configErr     error
 	cursor        int
@@ -55,24 +55,31 @@ type launchView struct {
 	noteErr       bool
 }
 
-func newLaunchView(st styles, configsDir string) launchView {
+func newLaunchView(e *env) *launchView {
 	ti := textinput.New()
 	ti.Prompt = "--set "
 	ti.Placeholder = "key=value ... e.g. train.steps=200 train.batch_size=8"
 	ti.SetVirtualCursor(true)
-	v := launchView{st: st, configsDir: configsDir, overrides: ti}
+	v := &launchView{env: e, st: e.st, overrides: ti}
 	v.reload()
 	return v
 }
 
-func (v *launchView) reload() { v.configs, v.configErr = listConfigs(v.configsDir) }
+func (v *launchView) reload() { v.configs, v.configErr = listConfigs(v.env.configsDir) }
 
 func (v *launchView) SetSize(w, h int) {
 	v.width, v.height = w, h
 	v.overrides.SetWidth(max(w-10, 10))
 }
 
-func (v *launchView) typing() bool { return v.field == fieldOverrides }
+// KeyMap is the overrides field's keys while it has the keyboard, else
+// the lists'.
+func (v *launchView) KeyMap() keyMap {
+	if v.field == fieldOverrides {
+		return keyMap(inOverrides)
+	}
+	return keyMap(inLaunch)
+}
 
 func (v *launchView) current() (configEntry, bool) {
 	if len(v.configs) == 0 {
@@ -96,21 +103,56 @@ func (v *launchView) focus(f int) tea.Cmd {
 	return nil
 }
 
-// Update handles a key; it returns a spec when the user asked to launch.
-func (v *launchView) Update(msg tea.KeyPressMsg, act action, s *store) (*LaunchSpec, tea.Cmd) {
-	switch act {
-	case actNextField:
-		return nil, v.focus(v.field + 1)
-	case actOpen:
-		if v.field == fieldOverrides { // enter leaves the text field for the next one
-			return nil, v.focus(fieldCheckpoint)
+func (v *launchView) Update(msg tea.Msg) (component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return v, v.key(msg)
+	case focusMsg: // configs may have come or gone since
+		v.reload()
+	case launchedMsg:
+		if msg.err != nil {
+			v.note, v.noteErr = msg.err.Error(), true
+		} else {
+			v.note, v.noteErr = launchedNote(msg.l), false
 		}
-		spec, err := v.spec(s)
+	default: // cursor blinks
+		if v.field == fieldOverrides {
+			var cmd tea.Cmd
+			v.overrides, cmd = v.overrides.Update(msg)
+			return v, cmd
+		}
+	}
+	return v, nil
+}
+
+// key handles a key of the focused field.
+func (v *launchView) key(msg tea.KeyPressMsg) tea.Cmd {
+	act := v.KeyMap().action(msg)
+	if v.field == fieldOverrides {
+		switch act {
+		case actOpen: // enter leaves the text field for the next one
+			return v.focus(fieldCheckpoint)
+		case actBack:
+			return v.focus(fieldConfig)
+		}
+		var cmd tea.Cmd
+		v.overrides, cmd = v.overrides.Update(msg)
+		return cmd
+	}
+	switch act {
+	case actBack:
+		v.env.send(showViewMsg{view: viewRuns})
+		return nil
+	case actNextField:
+		return v.focus(v.field + 1)
+	case actOpen:
+		spec, err := v.spec()
 		if err != nil {
 			v.note, v.noteErr = err.Error(), true
-			return nil, nil
+			return nil
 		}
-		return &spec, nil
+		v.env.send(startMsg{spec: spec})
+		return nil
 	}
 	switch v.field {
 	case fieldConfig:
@@ -123,29 +165,23 @@ func (v *launchView) Update(msg tea.KeyPressMsg, act action, s *store) (*LaunchS
 			v.ckCursor = 0
 		}
 	case fieldCheckpoint:
-		n := len(allCheckpoints(s, "pretrain"))
+		n := len(allCheckpoints(v.env.store, "pretrain"))
 		switch act {
 		case actUp:
 			v.ckCursor = max(v.ckCursor-1, 0)
 		case actDown:
 			v.ckCursor = min(v.ckCursor+1, max(n-1, 0))
 		}
-	case fieldOverrides:
-		if act == actBack {
-			return nil, v.focus(fieldConfig)
-		}
-		var cmd tea.Cmd
-		v.overrides, cmd = v.overrides.Update(msg)
-		return nil, cmd
 	}
-	return nil, nil
+	return nil
 }
 
 // spec is the run the form describes now.
-func (v *launchView) spec(s *store) (LaunchSpec, error) {
+func (v *launchView) spec() (LaunchSpec, error) {
+	s := v.env.store
 	c, ok := v.current()
 	if !ok {
-		return LaunchSpec{}, fmt.Errorf("no configs in %s", v.configsDir)
+		return LaunchSpec{}, fmt.Errorf("no configs in %s", v.env.configsDir)
 	}
 	ov, err := ParseOverrides(v.overrides.Value())
 	if err != nil {
@@ -162,15 +198,16 @@ func (v *launchView) spec(s *store) (LaunchSpec, error) {
 	return spec, nil
 }
 
-func (v *launchView) View(s *store, runsDir string) string {
+func (v *launchView) View() string {
 	var b strings.Builder
+	s, runsDir := v.env.store, v.env.runsDir
 	label := func(f int, text string) string {
 		if v.field == f {
 			return v.st.selected.Render(" "+text+" ") + "\n"
 		}
 		return v.st.header.Render(" "+text+" ") + "\n"
 	}
-	b.WriteString(label(fieldConfig, "Config ("+v.configsDir+")"))
+	b.WriteString(label(fieldConfig, "Config ("+v.env.configsDir+")"))
 	listH := max(v.height-12, 3)
 	switch {
 	case v.configErr != nil:
@@ -207,7 +244,7 @@ func (v *launchView) View(s *store, runsDir string) string {
 			b.WriteString(line + "\n")
 		}
 	}
-	if spec, err := v.spec(s); err != nil {
+	if spec, err := v.spec(); err != nil {
 		b.WriteString("\n" + v.st.err.Render(truncate("cannot start: "+err.Error(), v.width)) + "\n")
 	} else if args, err := spec.Args(runsDir); err == nil {
 		b.WriteString("\n" + v.st.dim.Width(max(v.width, 10)).Render("$ fnet-tui "+strings.Join(args, " ")) + "\n")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -74,55 +75,64 @@ func PlainREPL(in io.Reader, out io.Writer, pred Predictor, load LoadFunc, k int
 	return nil
 }
 
-// replModel is the REPL view on its own, for `fnet-tui repl` on a terminal.
+// replModel is the REPL view on its own, for `fnet-tui repl` on a
+// terminal: it forwards every message to the view through the component
+// contract, and takes only its quit keys (context inREPLApp) itself.
 type replModel struct {
-	v             replView
+	v             component
+	init          tea.Cmd
 	width, height int
+	st            styles
+	quitting      bool
 }
 
-func (m *replModel) Init() tea.Cmd { return m.v.input.Focus() }
+func (m *replModel) Init() tea.Cmd { return m.init }
 
 func (m *replModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.v.SetSize(msg.Width, msg.Height-1)
-	case predictorMsg:
-		return m, m.v.loaded(msg)
-	case answerMsg:
-		m.v.answered(msg)
+		return m, nil
 	case tea.KeyPressMsg:
-		switch msg.String() {
-		case "ctrl+c", "ctrl+d":
+		if keyMap(inREPLApp).action(msg) == actQuit { // esc too: no checkpoint picker outside the dashboard
+			m.quitting = true
 			return m, tea.Quit
-		case "esc":
-			return m, tea.Quit // no checkpoint picker outside the dashboard
 		}
-		_, cmd := m.v.Update(msg, actNone, newStore())
-		return m, cmd
-	default:
-		var cmd tea.Cmd
-		m.v.input, cmd = m.v.input.Update(msg)
-		return m, cmd
 	}
-	return m, nil
+	var cmd tea.Cmd
+	m.v, cmd = m.v.Update(msg)
+	return m, cmd
+}
+
+// replAppFooter is the standalone REPL's key hint: its keys from keyTable,
+// then the commands.
+func replAppFooter() string {
+	return footerText(keyMap(inREPLApp).ShortHelp(), math.MaxInt) + " · :k N · :ckpt PATH · :help"
 }
 
 func (m *replModel) View() tea.View {
-	body := m.v.View(newStore())
-	footer := m.v.st.dim.Render("enter query · ↑/↓ history · :k N · :ckpt PATH · :help · esc quits")
+	body := m.v.View()
+	footer := m.st.dim.Render(replAppFooter())
 	return tea.NewView(strings.TrimRight(body, "\n") + "\n\n" + footer)
+}
+
+// newREPLModel is the standalone REPL with pred (loaded from ckpt) ready
+// for queries.
+func newREPLModel(pred Predictor, ckpt string, load LoadFunc, k int, noColor bool) *replModel {
+	st := newStyles(noColor)
+	v := newREPLView(&env{st: st, store: newStore(), load: load, now: time.Now}, k)
+	var c component = v
+	c, init := c.Update(predictorMsg{ckpt: ckpt, pred: pred})
+	return &replModel{v: c, init: init, st: st}
 }
 
 // RunREPL runs the interactive REPL on the terminal with pred loaded.
 func RunREPL(pred Predictor, ckpt string, load LoadFunc, k int, noColor bool) error {
-	v := newREPLView(newStyles(noColor), load)
-	v.pred, v.ckpt, v.picking, v.k = pred, ckpt, false, k
-	v.info = pred.Describe()
 	var opts []tea.ProgramOption
 	if noColor {
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
 	}
-	_, err := tea.NewProgram(&replModel{v: v}, opts...).Run()
+	_, err := tea.NewProgram(newREPLModel(pred, ckpt, load, k, noColor), opts...).Run()
 	return err
 }

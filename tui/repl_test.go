@@ -173,12 +173,13 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 	for _, c := range cks {
 		os.WriteFile(filepath.Join(c.Dir, "model.safetensors"), nil, 0o644)
 	}
-	m := newTestModel(t, root, 80, 24)
 	var loaded []string
-	m.repl.load = func(dir string) (Predictor, error) {
-		loaded = append(loaded, dir)
-		return sentencePredictor{filepath.Base(dir)}, nil
-	}
+	m := newTestModel(t, root, 80, 24, func(o *Options) {
+		o.Load = func(dir string) (Predictor, error) {
+			loaded = append(loaded, dir)
+			return sentencePredictor{filepath.Base(dir)}, nil
+		}
+	})
 	press(m, "down", "down", "down") // the mini run
 	cmd := press(m, "p")             // query its latest checkpoint
 	if m.view != viewREPL || cmd == nil {
@@ -188,14 +189,14 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 	if len(loaded) != 1 || filepath.Base(loaded[0]) != "step-000000600" {
 		t.Fatalf("loaded %v, want the latest checkpoint", loaded)
 	}
-	if !m.repl.typing() {
+	if !m.typing() {
 		t.Fatal("after loading, the REPL should take typing")
 	}
 	typeText(m, "q the quick fox saw the [MASK]")
-	if isQuit(press(m, "q")) {
+	if cmd := press(m, "q"); isQuit(m, cmd) {
 		t.Fatal("q quit while typing in the REPL")
 	}
-	m.repl.input.SetValue("the quick fox saw the [MASK]")
+	replOf(m).input.SetValue("the quick fox saw the [MASK]")
 	cmd = press(m, "enter")
 	m.Update(cmd())
 	s := screen(m)
@@ -210,19 +211,19 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 	requireGolden(t, screen(m))
 	typeText(m, ":k 1")
 	press(m, "enter")
-	if m.repl.k != 1 {
-		t.Errorf(":k 1 left k = %d", m.repl.k)
+	if k := replOf(m).k; k != 1 {
+		t.Errorf(":k 1 left k = %d", k)
 	}
 	press(m, "up")
-	if got := m.repl.input.Value(); got != ":k 1" {
+	if got := replOf(m).input.Value(); got != ":k 1" {
 		t.Errorf("up: %q", got)
 	}
 	press(m, "up")
-	if got := m.repl.input.Value(); got != "the quick fox saw the [MASK]" {
+	if got := replOf(m).input.Value(); got != "the quick fox saw the [MASK]" {
 		t.Errorf("up twice: %q", got)
 	}
 	press(m, "down", "down")
-	if got := m.repl.input.Value(); got != "" {
+	if got := replOf(m).input.Value(); got != "" {
 		t.Errorf("down back to a new line: %q", got)
 	}
 	typeText(m, ":help")
@@ -237,7 +238,7 @@ func TestREPLViewQueryHistoryAndCommands(t *testing.T) {
 		t.Errorf(":ckpt did not load step 200: %v", loaded)
 	}
 	press(m, "esc")
-	if !m.repl.picking || !strings.Contains(screen(m), "Pick a checkpoint") {
+	if !replOf(m).picking || !strings.Contains(screen(m), "Pick a checkpoint") {
 		t.Error("esc should return to the checkpoint picker")
 	}
 }

@@ -30,9 +30,9 @@ type answerMsg struct {
 
 // replView picks a checkpoint and answers masked-word queries.
 type replView struct {
+	env           *env
 	st            styles
 	width, height int
-	load          LoadFunc
 	picking       bool // choosing a checkpoint, else typing queries
 	cursor        int
 	input         textinput.Model
@@ -48,12 +48,14 @@ type replView struct {
 	infoErr       bool
 }
 
-func newREPLView(st styles, load LoadFunc) replView {
+// newREPLView is the REPL view showing the top k of each mask; it starts
+// in the checkpoint picker.
+func newREPLView(e *env, k int) *replView {
 	ti := textinput.New()
 	ti.Prompt = "› "
 	ti.Placeholder = "e.g. the cat sat on the [MASK].  (:help)"
 	ti.SetVirtualCursor(true)
-	return replView{st: st, load: load, picking: true, input: ti, k: DefaultTopK}
+	return &replView{env: e, st: e.st, picking: true, input: ti, k: k}
 }
 
 func (v *replView) SetSize(w, h int) {
@@ -61,12 +63,19 @@ func (v *replView) SetSize(w, h int) {
 	v.input.SetWidth(max(w-4, 10))
 }
 
-func (v *replView) typing() bool { return !v.picking }
+// KeyMap is the picker's keys, or the query line's once a checkpoint is
+// loaded.
+func (v *replView) KeyMap() keyMap {
+	if v.picking {
+		return keyMap(inREPLPick)
+	}
+	return keyMap(inREPLQuery)
+}
 
 // open starts loading a checkpoint (a step folder or a run folder).
 func (v *replView) open(path string) tea.Cmd {
 	v.loading, v.info, v.infoErr = true, "loading "+path+" …", false
-	load := v.load
+	load := v.env.load
 	return func() tea.Msg {
 		dir, err := ResolveCheckpoint(path)
 		if err != nil {
@@ -92,9 +101,31 @@ func (v *replView) loaded(msg predictorMsg) tea.Cmd {
 	return v.input.Focus()
 }
 
-func (v *replView) Update(msg tea.KeyPressMsg, act action, s *store) (action, tea.Cmd) {
+func (v *replView) Update(msg tea.Msg) (component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return v, v.key(msg)
+	case loadCheckpointMsg:
+		return v, v.open(msg.dir)
+	case predictorMsg:
+		return v, v.loaded(msg)
+	case answerMsg:
+		v.answered(msg)
+	default: // cursor blinks
+		if !v.picking {
+			var cmd tea.Cmd
+			v.input, cmd = v.input.Update(msg)
+			return v, cmd
+		}
+	}
+	return v, nil
+}
+
+// key handles a key of the picker or of the query line.
+func (v *replView) key(msg tea.KeyPressMsg) tea.Cmd {
+	act := v.KeyMap().action(msg)
 	if v.picking {
-		cks := allCheckpoints(s, "")
+		cks := allCheckpoints(v.env.store, "")
 		switch act {
 		case actUp:
 			v.cursor = max(v.cursor-1, 0)
@@ -102,30 +133,30 @@ func (v *replView) Update(msg tea.KeyPressMsg, act action, s *store) (action, te
 			v.cursor = min(v.cursor+1, max(len(cks)-1, 0))
 		case actOpen:
 			if len(cks) > 0 && !v.loading {
-				return actNone, v.open(cks[min(v.cursor, len(cks)-1)].Dir)
+				return v.open(cks[min(v.cursor, len(cks)-1)].Dir)
 			}
 		case actBack:
 			if v.pred != nil {
 				v.picking = false
-				return actNone, v.input.Focus()
+				return v.input.Focus()
 			}
-			return actBack, nil
+			v.env.send(showViewMsg{view: viewRuns})
 		}
-		return actNone, nil
+		return nil
 	}
-	switch msg.String() {
-	case "esc":
+	switch act {
+	case actBack:
 		v.picking = true
 		v.input.Blur()
-		return actNone, nil
-	case "up":
+		return nil
+	case actUp:
 		if v.hist > 0 {
 			v.hist--
 			v.input.SetValue(v.history[v.hist])
 			v.input.CursorEnd()
 		}
-		return actNone, nil
-	case "down":
+		return nil
+	case actDown:
 		if v.hist < len(v.history) {
 			v.hist++
 			val := ""
@@ -135,13 +166,13 @@ func (v *replView) Update(msg tea.KeyPressMsg, act action, s *store) (action, te
 			v.input.SetValue(val)
 			v.input.CursorEnd()
 		}
-		return actNone, nil
-	case "enter":
-		return actNone, v.submit(v.input.Value())
+		return nil
+	case actOpen:
+		return v.submit(v.input.Value())
 	}
 	var cmd tea.Cmd
 	v.input, cmd = v.input.Update(msg)
-	return actNone, cmd
+	return cmd
 }
 
 // submit runs one input line: a command or a query.
@@ -199,10 +230,11 @@ func (v *replView) answered(msg answerMsg) {
 	v.answer, v.info = &msg, ""
 }
 
-func (v *replView) View(s *store) string {
+func (v *replView) View() string {
 	var b strings.Builder
+	s := v.env.store
 	if v.picking {
-		b.WriteString(v.st.header.Render(" Pick a checkpoint ") + v.st.dim.Render(" (enter loads it; :ckpt PATH once loaded)") + "\n")
+		b.WriteString(v.st.header.Render(" Pick a checkpoint ") + v.st.dim.Render(" ("+keyName(actOpen, inREPLPick)+" loads it; :ckpt PATH once loaded)") + "\n")
 		cks := allCheckpoints(s, "")
 		if len(cks) == 0 {
 			b.WriteString(v.st.dim.Render("  no checkpoints yet: they appear as runs save them") + "\n")

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -22,33 +22,53 @@ const defaultSmoothing = 2 // index of 0.6
 // runView is one run in detail: loss chart, throughput, lr, system, evals,
 // checkpoints and the log.
 type runView struct {
+	env           *env
 	st            styles
 	width, height int
-	id            string // the focused run
+	id            string          // the focused run
+	overlay       map[string]bool // runs marked in the runs view, drawn with it
 	smoothIdx     int
 	raw           bool
 	logY          bool
 	timeX         bool
 }
 
-func newRunView(st styles) runView { return runView{st: st, smoothIdx: defaultSmoothing} }
+func newRunView(e *env) *runView { return &runView{env: e, st: e.st, smoothIdx: defaultSmoothing} }
 
 func (v *runView) SetSize(w, h int) { v.width, v.height = w, h }
 
+func (v *runView) KeyMap() keyMap { return keyMap(inRun) }
+
 func (v *runView) smoothing() float64 { return smoothingSteps[v.smoothIdx] }
 
-// Update applies a chart key; changed says the smoothing weight moved.
-func (v *runView) Update(act action) (handled, smoothingChanged bool) {
+func (v *runView) Update(msg tea.Msg) (component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		v.key(v.KeyMap().action(msg))
+	case focusMsg:
+		if v.id == "" { // opened with tab: show the run selected in Runs
+			v.env.send(wantRunMsg{})
+		}
+	case showRunMsg:
+		v.id = msg.id
+	case overlayMsg:
+		v.overlay = msg.ids
+	}
+	return v, nil
+}
+
+// key applies a chart key or asks the dashboard for a run key's effect.
+func (v *runView) key(act action) {
 	switch act {
 	case actSmoothMore:
 		if v.smoothIdx < len(smoothingSteps)-1 {
 			v.smoothIdx++
-			return true, true
+			v.env.send(smoothingMsg{weight: v.smoothing()})
 		}
 	case actSmoothLess:
 		if v.smoothIdx > 0 {
 			v.smoothIdx--
-			return true, true
+			v.env.send(smoothingMsg{weight: v.smoothing()})
 		}
 	case actRaw:
 		v.raw = !v.raw
@@ -56,26 +76,28 @@ func (v *runView) Update(act action) (handled, smoothingChanged bool) {
 		v.logY = !v.logY
 	case actXAxis:
 		v.timeX = !v.timeX
-	default:
-		return false, false
+	case actBack:
+		v.env.send(showViewMsg{view: viewRuns})
+	case actNew, actStop, actResume, actQuery:
+		v.env.send(runActionMsg{act: act, id: v.id})
 	}
-	return true, false
 }
 
 // sideWidth is the right-hand panel's width (throughput, system, lr).
 const sideWidth = 26
 
-func (v *runView) View(s *store, overlay []string, now time.Time) string {
+func (v *runView) View() string {
+	s := v.env.store
 	r := s.get(v.id)
 	if r == nil {
-		return "\n  No run selected: pick one in the Runs view (tab) and press enter."
+		return "\n  No run selected: pick one in the Runs view (" + keyName(actNextView, inRun) + ") and press " + keyName(actOpen, inRuns) + "."
 	}
 	w, h := max(v.width, 40), max(v.height, 12)
 	header := v.header(r, w)
 
 	runs := []*runData{r}
-	for _, id := range overlay {
-		if o := s.get(id); o != nil && id != r.ID {
+	for _, id := range s.order { // the marked runs, newest first
+		if o := s.get(id); v.overlay[id] && id != r.ID {
 			runs = append(runs, o)
 		}
 	}

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"maps"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -11,6 +11,7 @@ import (
 
 // runsView is the table of every run in the runs folder.
 type runsView struct {
+	env           *env
 	st            styles
 	width, height int
 	cursor        int
@@ -19,12 +20,12 @@ type runsView struct {
 	marked        map[string]bool // runs overlaid in the run view's chart
 }
 
-func newRunsView(st styles) runsView {
+func newRunsView(e *env) *runsView {
 	ti := textinput.New()
 	ti.Prompt = "/"
 	ti.Placeholder = "filter by id, state, kind or device"
 	ti.SetVirtualCursor(true)
-	return runsView{st: st, filter: ti, marked: map[string]bool{}}
+	return &runsView{env: e, st: e.st, filter: ti, marked: map[string]bool{}}
 }
 
 func (v *runsView) SetSize(w, h int) {
@@ -32,13 +33,18 @@ func (v *runsView) SetSize(w, h int) {
 	v.filter.SetWidth(max(w-2, 10))
 }
 
-// typing reports whether the filter field has the keyboard.
-func (v *runsView) typing() bool { return v.filtering }
+// KeyMap is the filter's keys while it has the keyboard, else the table's.
+func (v *runsView) KeyMap() keyMap {
+	if v.filtering {
+		return keyMap(inFilter)
+	}
+	return keyMap(inRuns)
+}
 
 // visible is the filtered run list in display order.
-func (v *runsView) visible(s *store) []*runData {
+func (v *runsView) visible() []*runData {
 	q := strings.ToLower(strings.TrimSpace(v.filter.Value()))
-	all := s.list()
+	all := v.env.store.list()
 	if q == "" {
 		return all
 	}
@@ -53,8 +59,8 @@ func (v *runsView) visible(s *store) []*runData {
 }
 
 // selected is the run under the cursor, nil when the list is empty.
-func (v *runsView) selected(s *store) *runData {
-	rs := v.visible(s)
+func (v *runsView) selected() *runData {
+	rs := v.visible()
 	if len(rs) == 0 {
 		return nil
 	}
@@ -62,46 +68,80 @@ func (v *runsView) selected(s *store) *runData {
 	return rs[v.cursor]
 }
 
-// Update handles the keys of the runs view; it returns an action for the
-// app when the key asks for something beyond this view.
-func (v *runsView) Update(msg tea.KeyPressMsg, act action, s *store) (action, tea.Cmd) {
+// selectedID is the selected run's ID, "" when there is none.
+func (v *runsView) selectedID() string {
+	if r := v.selected(); r != nil {
+		return r.ID
+	}
+	return ""
+}
+
+func (v *runsView) Update(msg tea.Msg) (component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return v, v.key(msg)
+	case wantRunMsg:
+		if id := v.selectedID(); id != "" {
+			v.env.send(showRunMsg{id: id})
+		}
+	case selectRunMsg:
+		for i, r := range v.visible() {
+			if r.ID == msg.id {
+				v.cursor = i
+			}
+		}
+	default: // cursor blinks
+		if v.filtering {
+			var cmd tea.Cmd
+			v.filter, cmd = v.filter.Update(msg)
+			return v, cmd
+		}
+	}
+	return v, nil
+}
+
+// key handles a key of the table or, while filtering, of the filter.
+func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
+	act := v.KeyMap().action(msg)
 	if v.filtering {
-		switch msg.String() {
-		case "enter", "esc":
+		switch act {
+		case actOpen, actBack: // keep the filter, or clear it
 			v.filtering = false
 			v.filter.Blur()
-			if msg.String() == "esc" {
+			if act == actBack {
 				v.filter.SetValue("")
 			}
-			return actNone, nil
-		case "ctrl+c":
-			return actQuit, nil
+			return nil
 		}
 		var cmd tea.Cmd
 		v.filter, cmd = v.filter.Update(msg)
 		v.cursor = 0
-		return actNone, cmd
+		return cmd
 	}
-	n := len(v.visible(s))
 	switch act {
 	case actUp:
 		v.cursor = max(v.cursor-1, 0)
 	case actDown:
-		v.cursor = min(v.cursor+1, max(n-1, 0))
+		v.cursor = min(v.cursor+1, max(len(v.visible())-1, 0))
 	case actFilter:
 		v.filtering = true
-		return actNone, v.filter.Focus()
+		return v.filter.Focus()
 	case actMark:
-		if r := v.selected(s); r != nil {
+		if r := v.selected(); r != nil {
 			v.marked[r.ID] = !v.marked[r.ID]
 			if !v.marked[r.ID] {
 				delete(v.marked, r.ID)
 			}
+			v.env.send(overlayMsg{ids: maps.Clone(v.marked)})
 		}
-	default:
-		return act, nil
+	case actOpen:
+		if id := v.selectedID(); id != "" {
+			v.env.send(openRunMsg{id: id})
+		}
+	case actNew, actDemo, actStop, actResume, actQuery:
+		v.env.send(runActionMsg{act: act, id: v.selectedID()})
 	}
-	return actNone, nil
+	return nil
 }
 
 // runsColumns are the table's column widths for a screen width.
@@ -129,18 +169,20 @@ func columnsFor(w int) runsColumns {
 	return c
 }
 
-func (v *runsView) View(s *store, runsDir string, now time.Time) string {
+func (v *runsView) View() string {
 	var b strings.Builder
-	rs := v.visible(s)
+	s, runsDir, now := v.env.store, v.env.runsDir, v.env.now()
+	rs := v.visible()
 	c := columnsFor(v.width)
 	if v.filtering || v.filter.Value() != "" {
 		b.WriteString(v.filter.View() + "\n")
 	}
 	if len(s.order) == 0 {
 		b.WriteString("\n  No runs in " + runsDir + " yet.\n\n")
-		b.WriteString("  Press " + v.st.title.Render("d") + " to start the demo: a mini pretraining on the Go standard\n")
+		k := func(act action) string { return v.st.title.Render(keyName(act, inRuns)) }
+		b.WriteString("  Press " + k(actDemo) + " to start the demo: a mini pretraining on the Go standard\n")
 		b.WriteString("  library's doc comments (offline, about a minute on 2 cores).\n")
-		b.WriteString("  Press " + v.st.title.Render("n") + " to launch a run from configs/, " + v.st.title.Render("?") + " for help.\n")
+		b.WriteString("  Press " + k(actNew) + " to launch a run from configs/, " + k(actHelp) + " for help.\n")
 		return b.String()
 	}
 	head := "  " + pad("RUN", c.id) + " " + pad("STATE", c.state) + " " + pad("KIND", c.kind) + " " +

@@ -17,7 +17,7 @@ import (
 //
 // It works from root's parent with relative paths, as a user would from
 // the repository, so screens (and golden files) show "runs", not a temp path.
-func newTestModel(t *testing.T, root string, w, h int) *Model {
+func newTestModel(t *testing.T, root string, w, h int, opts ...func(*Options)) *Model {
 	t.Helper()
 	t.Chdir(filepath.Dir(root))
 	configs := "configs"
@@ -25,8 +25,12 @@ func newTestModel(t *testing.T, root string, w, h int) *Model {
 	for _, n := range []string{"pretrain-mini.toml", "pretrain-base.toml", "glue-sst2.toml", "notes.txt"} {
 		os.WriteFile(filepath.Join(configs, n), []byte("# test config\n"), 0o644)
 	}
-	m := New(Options{RunsDir: filepath.Base(root), ConfigsDir: configs, Now: func() time.Time { return fixtureNow }, NoColor: true,
-		Launch: func(LaunchSpec) (*Launched, error) { t.Fatal("unexpected launch"); return nil, nil }})
+	o := Options{RunsDir: filepath.Base(root), ConfigsDir: configs, Now: func() time.Time { return fixtureNow }, NoColor: true,
+		Launch: func(LaunchSpec) (*Launched, error) { t.Fatal("unexpected launch"); return nil, nil }}
+	for _, f := range opts {
+		f(&o)
+	}
+	m := New(o)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	pollAll(m)
 	return m
@@ -98,22 +102,17 @@ func typeText(m *Model, s string) {
 	}
 }
 
-// isQuit reports whether cmd is tea.Quit. Other commands may be timers
-// (the cursor blink), so they are not waited for: tea.Quit answers at once.
-func isQuit(cmd tea.Cmd) bool {
-	if cmd == nil {
-		return false
-	}
-	got := make(chan tea.Msg, 1)
-	go func() { got <- cmd() }()
-	select {
-	case msg := <-got:
-		_, ok := msg.(tea.QuitMsg)
-		return ok
-	case <-time.After(100 * time.Millisecond):
-		return false
-	}
-}
+// isQuit reports whether the Update that returned cmd asked to quit. The
+// dashboard records that (Model.quitting) when it returns tea.Quit, so the
+// answer needs no command run and no waiting: other commands may be timers
+// (the cursor blink).
+func isQuit(m *Model, cmd tea.Cmd) bool { return cmd != nil && m.quitting }
+
+// The views, for tests that look inside them (the dashboard never does).
+func runsOf(m *Model) *runsView     { return m.views[viewRuns].(*runsView) }
+func runOf(m *Model) *runView       { return m.views[viewRun].(*runView) }
+func launchOf(m *Model) *launchView { return m.views[viewLaunch].(*launchView) }
+func replOf(m *Model) *replView     { return m.views[viewREPL].(*replView) }
 
 func TestRunsViewGolden(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 80, 24)
@@ -128,8 +127,8 @@ func TestRunsViewWideGolden(t *testing.T) {
 func TestRunViewGolden(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 80, 24)
 	press(m, "enter") // the newest run: the live pretraining
-	if m.view != viewRun || !strings.HasPrefix(m.run.id, "pretrain-pretrain-small") {
-		t.Fatalf("enter opened view %d run %q", m.view, m.run.id)
+	if m.view != viewRun || !strings.HasPrefix(runOf(m).id, "pretrain-pretrain-small") {
+		t.Fatalf("enter opened view %d run %q", m.view, runOf(m).id)
 	}
 	requireGolden(t, screen(m))
 }
@@ -164,7 +163,7 @@ func TestRunViewToggles(t *testing.T) {
 	if !strings.Contains(screen(m), "smooth 0.80") {
 		t.Error("+ did not raise the smoothing to 0.80")
 	}
-	if w := m.store.get(m.run.id).train.ema.weight; w != 0.8 {
+	if w := m.store.get(runOf(m).id).train.ema.weight; w != 0.8 {
 		t.Errorf("series smoothing weight %v after +, want 0.8", w)
 	}
 	press(m, "-", "-", "-", "-")
@@ -214,16 +213,16 @@ func TestFilterAndQNeverQuitsWhileTyping(t *testing.T) {
 		t.Fatal("/ should focus the filter")
 	}
 	for _, r := range "sst2q" {
-		if cmd := press(m, string(r)); isQuit(cmd) {
+		if cmd := press(m, string(r)); isQuit(m, cmd) {
 			t.Fatalf("%q quit while typing", r)
 		}
 	}
-	if got := m.runs.filter.Value(); got != "sst2q" {
+	if got := runsOf(m).filter.Value(); got != "sst2q" {
 		t.Errorf("filter %q, want sst2q", got)
 	}
 	press(m, "backspace")
 	m.Update(tea.KeyPressMsg{Code: tea.KeyBackspace})
-	if rs := m.runs.visible(m.store); len(rs) != 1 || !strings.Contains(rs[0].ID, "sst2") {
+	if rs := runsOf(m).visible(); len(rs) != 1 || !strings.Contains(rs[0].ID, "sst2") {
 		t.Errorf("filter sst2 shows %d runs", len(rs))
 	}
 	press(m, "enter") // keep the filter, leave the field
@@ -233,7 +232,7 @@ func TestFilterAndQNeverQuitsWhileTyping(t *testing.T) {
 	if !strings.Contains(screen(m), "glue-sst2") || strings.Contains(screen(m), "small 0601") {
 		t.Errorf("filtered table wrong:\n%s", screen(m))
 	}
-	if cmd := press(m, "q"); !isQuit(cmd) {
+	if cmd := press(m, "q"); !isQuit(m, cmd) {
 		t.Error("q outside a text field should quit")
 	}
 }
@@ -242,7 +241,7 @@ func TestHelpComesFromTheKeyTable(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 100, 60)
 	press(m, "?")
 	s := screen(m)
-	for _, b := range keyTable {
+	for _, b := range keyMap(dashboard).bindings() {
 		h := b.Help()
 		if !strings.Contains(s, h.Key) || !strings.Contains(s, h.Desc) {
 			t.Errorf("help lacks %q %q", h.Key, h.Desc)
@@ -279,9 +278,9 @@ func TestResizesCleanly(t *testing.T) {
 	for v := viewID(0); v < numViews; v++ {
 		for _, sz := range sizes {
 			m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
-			m.view = v
+			m.Update(showViewMsg{view: v})
 			if v == viewRun {
-				m.run.id = m.store.order[0]
+				m.Update(openRunMsg{id: m.store.order[0]})
 			}
 			lines := strings.Split(screen(m), "\n")
 			if len(lines) != sz[1] {
@@ -319,8 +318,8 @@ func TestLaunchViewGolden(t *testing.T) {
 	}
 	press(m, "f")
 	typeText(m, "train.steps=50 q")
-	if m.launch.overrides.Value() != "train.steps=50 q" {
-		t.Fatalf("overrides %q", m.launch.overrides.Value())
+	if got := launchOf(m).overrides.Value(); got != "train.steps=50 q" {
+		t.Fatalf("overrides %q", got)
 	}
 	press(m, "enter") // leaves the field
 	s := screen(m)
@@ -333,15 +332,15 @@ func TestLaunchViewGolden(t *testing.T) {
 func TestLaunchFinetuneFromACheckpoint(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 80, 24)
 	press(m, "n", "down", "down") // glue-sst2.toml, listed after the pretraining configs
-	if c, _ := m.launch.current(); c.Name != "glue-sst2.toml" {
+	if c, _ := launchOf(m).current(); c.Name != "glue-sst2.toml" {
 		t.Fatalf("selected %q", c.Name)
 	}
 	press(m, "f", "enter") // through the overrides to the checkpoint list
-	if m.launch.field != fieldCheckpoint {
-		t.Fatalf("field %d", m.launch.field)
+	if f := launchOf(m).field; f != fieldCheckpoint {
+		t.Fatalf("field %d", f)
 	}
 	press(m, "down") // the second newest checkpoint: the live run's step 600
-	spec, err := m.launch.spec(m.store)
+	spec, err := launchOf(m).spec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +357,7 @@ func TestHelpFitsSmallScreens(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 80, 24)
 	press(m, "?")
 	s := screen(m)
-	for _, b := range keyTable {
+	for _, b := range keyMap(dashboard).bindings() {
 		if k := b.Help().Key; !strings.Contains(s, k+" ") {
 			t.Errorf("help at 80x24 lacks key %q", k)
 		}
