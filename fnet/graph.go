@@ -30,6 +30,8 @@ type graph struct {
 	loss                      *G.Node
 	embeddings, mlmLogits     *G.Node   // activations, for parity checks and inference
 	layers                    []*G.Node // each layer's output
+	pooled                    *G.Node   // tanh pooler output [B, H], when the model has a pooler
+	nspLogits                 *G.Node   // segment-order logits [B, 2]
 	taskLogits                *G.Node   // classifier logits [B, NumLabels]
 	mlmStats, nspStats, cStat ceStats
 	mseSum                    float64
@@ -125,11 +127,12 @@ func buildGraph(spec graphSpec, params map[string][]float32) (gr *graph, err err
 	if h.Pooler {
 		cls := intInput("cls_positions", &gr.clsPos, B) // all zero: the [CLS] row
 		pooled = linear(gatherRows(x, cls, B, S, 1), p(PoolerWeight), p(PoolerBias), ActTanh)
+		gr.pooled = pooled
 	}
 	if h.NSP {
 		lbl := intInput("next_sentence_labels", &gr.labels, B)
-		logits := linear(pooled, p(NSPWeight), p(NSPBias), ActNone)
-		losses = append(losses, softmaxCE(logits, lbl, nil, &gr.nspStats))
+		gr.nspLogits = linear(pooled, p(NSPWeight), p(NSPBias), ActNone)
+		losses = append(losses, softmaxCE(gr.nspLogits, lbl, nil, &gr.nspStats))
 	}
 	if h.Classifier {
 		gr.taskLogits = linear(pooled, p(ClsWeight), p(ClsBias), ActNone)

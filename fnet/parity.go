@@ -525,35 +525,13 @@ func batchFromExpect(f *safetensors.File, c Config, h Heads) (*Batch, error) {
 
 // addHeadActivations adds the outputs of the pooler and the sentence-level
 // heads of a run graph under the reference's names: act.pooled [B, H],
-// act.nsp_logits [B, 2], act.logits [B, NumLabels]. The graph keeps the
-// classifier logits; the pooler and NSP outputs are found as the forward
-// linear node that reads their weight (the only one: the backward reads
-// the weight in linear_dx nodes).
+// act.nsp_logits [B, 2], act.logits [B, NumLabels] (nodes the graph keeps).
 func addHeadActivations(g *graph, out map[string][]float32) {
-	if g.taskLogits != nil {
-		out["act.logits"] = append([]float32{}, value(g.taskLogits)...)
-	}
-	for name, w := range map[string]string{"act.pooled": PoolerWeight, "act.nsp_logits": NSPWeight} {
-		if n := forwardLinear(g, w); n != nil && n.Value() != nil {
+	for name, n := range map[string]*G.Node{"act.pooled": g.pooled, "act.nsp_logits": g.nspLogits, "act.logits": g.taskLogits} {
+		if n != nil && n.Value() != nil {
 			out[name] = append([]float32{}, value(n)...)
 		}
 	}
-}
-
-// forwardLinear is the forward linear node whose weight is the named
-// parameter, nil when the graph has none.
-func forwardLinear(g *graph, weight string) *G.Node {
-	w, ok := g.params[weight]
-	if !ok {
-		return nil
-	}
-	for it := g.g.To(w.ID()); it.Next(); {
-		n := it.Node().(*G.Node)
-		if op, ok := n.Op().(*customOp); ok && op.name == "linear" {
-			return n
-		}
-	}
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
