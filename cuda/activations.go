@@ -4,44 +4,73 @@ import "fmt"
 
 // activations are the buffers of one batch shape (B, S, K): what the
 // forward pass keeps for the backward pass, per layer, plus scratch shared
-// by all layers. GEMM-typed buffers ("…G") alias their float32 twins in
-// tf32/fp32 mode.
+// by all layers. T = B·S token rows (seq-major on the device unless
+// Options.BatchMajor), M = B·K masked rows, H hidden, F intermediate, V
+// vocabulary, L layers. Types: f32 is float32; gemm is the GEMM operand
+// type (bf16 in bf16 mode, else float32); mix is the mixing GEMMs' type
+// (float32 when they run in TF32). A G suffix marks the GEMM-typed copy
+// of a float32 buffer; in tf32/fp32 mode it aliases its twin.
 type activations struct {
 	B, S, K int
 	arena   DevPtr
 	plan    memPlan
 
-	// batch inputs (int32 / float32), uploaded in one copy
-	input                                         DevPtr
-	ids, types, pos, labels, seqLabels            DevPtr
-	weights, targets                              DevPtr
-	inputWords                                    int
-	offIDs, offTypes, offPos, offLabels, offSeqLb int
-	offWeights, offTargets                        int
+	// batch inputs, uploaded in one copy into input
+	input                                             DevPtr // [inputWords] 32-bit words holding all of the below
+	ids, typeIDs                                      DevPtr // [T] i32 token and segment ids
+	maskedPos, maskedLabels                           DevPtr // [M] i32 masked positions (within a sequence) and their token labels
+	maskedWeights                                     DevPtr // [M] f32 masked-LM loss weights (0: padding slot)
+	seqLabels                                         DevPtr // [B] i32 next-sentence or class labels
+	targets                                           DevPtr // [B] f32 regression targets
+	inputWords                                        int
+	offIDs, offTypeIDs, offMaskedPos, offMaskedLabels int // word offsets in input
+	offSeqLabels, offMaskedWeights, offTargets        int
 
-	// embeddings
-	embXhat, embRstd, embLNG DevPtr
+	// embeddings: hidden[0] = dropout(embLN·Wpᵀ + bp), embLN = LayerNorm(word + pos + type)
+	embLNXhat DevPtr // [T, H] f32 x̂ of the embedding LayerNorm
+	embLNRstd DevPtr // [T] f32 its 1/σ
+	embLN     DevPtr // [T, H] gemm its output, the projection's input
 
-	// per layer l: x[l] is layer l's input, x[L] the encoder output
-	x, xG               []DevPtr
-	xhat1, rstd1, a, aG []DevPtr
-	u, h                []DevPtr
-	xhat2, rstd2        []DevPtr
-	tmpH                DevPtr // mixing output / FFN output / projection output
-	z1                  DevPtr // mixing intermediate [T, 2H]
-	dCur, dNext, dA     DevPtr // float32 gradients of the residual stream
-	dG                  DevPtr // GEMM-typed gradient [T, H]
-	dFG, dUG            DevPtr // GEMM-typed [T, F]
-	partials            DevPtr // column-sum partials
-	partialFloats       int
+	// per layer i: the mixing sublayer mixLN = LayerNorm(hidden[i] + mix(hidden[i])),
+	// the FFN sublayer hidden[i+1] = LayerNorm(mixLN + dropout(gelu(mixLN·W1ᵀ + b1)·W2ᵀ + b2))
+	hidden, hiddenG      []DevPtr // [L+1][T, H] f32, gemm: hidden[0] the embeddings' output, hidden[i+1] layer i's; hidden[L] the encoder's
+	mixLNXhat, mixLNRstd []DevPtr // [L][T, H], [L][T] f32 x̂ and 1/σ of the mixing LayerNorm
+	mixLN, mixLNG        []DevPtr // [L][T, H] f32, gemm its output: the FFN's input and residual
+	ffnPre               []DevPtr // [L][T, F] gemm mixLN·W1ᵀ, GELU's input (b1 added by the kernels)
+	ffnGelu              []DevPtr // [L][T, F] gemm gelu(ffnPre + b1), the FFN output GEMM's input
+	outLNXhat, outLNRstd []DevPtr // [L][T, H], [L][T] f32 x̂ and 1/σ of the output LayerNorm
 
-	// masked-LM head, M = B·K rows
-	gathG, uh, gh, xhatH, rstdH, hmG DevPtr
-	logits, dlogitsG                 DevPtr
-	dhm, dgh, du, duG, dgath         DevPtr
+	// scratch shared by the layers
+	branch              DevPtr // [T, H] f32 a residual branch's GEMM output before its LayerNorm (projection, mixing, FFN out); backward: the gradient at embLN
+	mixZ                DevPtr // [T, 2H] mix the mixing's hidden-axis DFT [x·C_H | x·S_H] (seq-major: [2][T, H])
+	dLayerOut, dLayerIn DevPtr // [T, H] f32 the residual stream's gradient at the output and the input of the layer in backward (swapped per layer)
+	dMixLN              DevPtr // [T, H] f32 the gradient at mixLN; embeddings backward: dropout(dLayerOut) for the TF32 projection data gradient (bf16 mode)
+	dBranch             DevPtr // [T, H] gemm the gradient a branch's backward GEMMs read: at the FFN output (dropout applied), the mixing output, the projection output (dropout applied)
+	dFFNGelu            DevPtr // [T, F] gemm the gradient at ffnGelu
+	dFFNPre             DevPtr // [T, F] gemm the gradient at ffnPre
+	colsumPartials      DevPtr // [colsumFloats] f32 column-sum partials (per chunk of rows, see colsum)
+	colsumFloats        int
 
-	// pooler + sequence head
-	pooled, seqLogits, dSeqLogits, dz DevPtr
+	// masked-LM head on the M masked rows:
+	// mlmLogits = LayerNorm(gelu(mlmIn·Wdᵀ + bd))·Eᵀ (the tied decoder; its bias added by mlm_xent)
+	mlmIn                DevPtr // [M, H] gemm the encoder output at the masked positions
+	mlmPre               DevPtr // [M, H] f32 mlmIn·Wdᵀ, GELU's input
+	mlmGelu              DevPtr // [M, H] f32 gelu(mlmPre + bd)
+	mlmLNXhat, mlmLNRstd DevPtr // [M, H], [M] f32 x̂ and 1/σ of the head's LayerNorm
+	mlmLN                DevPtr // [M, H] gemm its output, the decoder's input
+	mlmLogits            DevPtr // [M, V] f32 decoder logits without the output bias
+	dMLMLogits           DevPtr // [M, V] gemm the loss gradient at the logits (mlm_xent writes it, already scaled)
+	dMLMLN               DevPtr // [M, H] f32 the gradient at mlmLN
+	dMLMGelu             DevPtr // [M, H] f32 the gradient at mlmGelu
+	dMLMPre, dMLMPreG    DevPtr // [M, H] f32, gemm the gradient at mlmPre
+	dMLMIn               DevPtr // [M, H] f32 the gradient at mlmIn (scattered into dLayerOut)
+
+	// pooler and sentence head on the B [CLS] rows:
+	// pooled = tanh(hidden[L][CLS]·Wpᵀ + bp), seqLogits = pooled·Wᵀ + b
+	pooled     DevPtr // [B, H] f32
+	seqLogits  DevPtr // [B, maxSeqHeadOutputs] f32 (B·n used; n = 2 for NSP, the classifier's outputs)
+	dSeqLogits DevPtr // [B, maxSeqHeadOutputs] f32 the loss gradient at seqLogits (already scaled)
+	dPoolerPre DevPtr // [B, H] f32 the gradient at the pooler's pre-tanh
 }
 
 // planActivations lays out every buffer for batch shape (B, S, K); the
@@ -56,48 +85,48 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 	p := &a.plan
 
 	a.offIDs = 0
-	a.offTypes = T
-	a.offPos = 2 * T
-	a.offLabels = 2*T + M
-	a.offSeqLb = 2*T + 2*M
-	a.offWeights = 2*T + 2*M + B
+	a.offTypeIDs = T
+	a.offMaskedPos = 2 * T
+	a.offMaskedLabels = 2*T + M
+	a.offSeqLabels = 2*T + 2*M
+	a.offMaskedWeights = 2*T + 2*M + B
 	a.offTargets = 2*T + 3*M + B
 	a.inputWords = 2*T + 3*M + 2*B
 	p.add("input", &a.input, f32(a.inputWords))
 
-	p.add("emb.xhat", &a.embXhat, f32(T*H))
-	p.add("emb.rstd", &a.embRstd, f32(T))
-	p.add("emb.ln", &a.embLNG, g(T*H))
+	p.add("embLNXhat", &a.embLNXhat, f32(T*H))
+	p.add("embLNRstd", &a.embLNRstd, f32(T))
+	p.add("embLN", &a.embLN, g(T*H))
 
-	a.x, a.xG = make([]DevPtr, L+1), make([]DevPtr, L+1)
-	a.xhat1, a.rstd1, a.a, a.aG = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
-	a.u, a.h, a.xhat2, a.rstd2 = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
+	a.hidden, a.hiddenG = make([]DevPtr, L+1), make([]DevPtr, L+1)
+	a.mixLNXhat, a.mixLNRstd, a.mixLN, a.mixLNG = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
+	a.ffnPre, a.ffnGelu, a.outLNXhat, a.outLNRstd = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
 	for l := 0; l <= L; l++ {
-		p.add(fmt.Sprintf("x.%d", l), &a.x[l], f32(T*H))
+		p.add(fmt.Sprintf("hidden.%d", l), &a.hidden[l], f32(T*H))
 		if cfg.separateG {
-			p.add(fmt.Sprintf("x.%d.g", l), &a.xG[l], g(T*H))
+			p.add(fmt.Sprintf("hiddenG.%d", l), &a.hiddenG[l], g(T*H))
 		}
 	}
 	for l := 0; l < L; l++ {
-		p.add(fmt.Sprintf("l%d.xhat1", l), &a.xhat1[l], f32(T*H))
-		p.add(fmt.Sprintf("l%d.rstd1", l), &a.rstd1[l], f32(T))
-		p.add(fmt.Sprintf("l%d.a", l), &a.a[l], f32(T*H))
+		p.add(fmt.Sprintf("l%d.mixLNXhat", l), &a.mixLNXhat[l], f32(T*H))
+		p.add(fmt.Sprintf("l%d.mixLNRstd", l), &a.mixLNRstd[l], f32(T))
+		p.add(fmt.Sprintf("l%d.mixLN", l), &a.mixLN[l], f32(T*H))
 		if cfg.separateG {
-			p.add(fmt.Sprintf("l%d.a.g", l), &a.aG[l], g(T*H))
+			p.add(fmt.Sprintf("l%d.mixLNG", l), &a.mixLNG[l], g(T*H))
 		}
-		p.add(fmt.Sprintf("l%d.u", l), &a.u[l], g(T*F))
-		p.add(fmt.Sprintf("l%d.h", l), &a.h[l], g(T*F))
-		p.add(fmt.Sprintf("l%d.xhat2", l), &a.xhat2[l], f32(T*H))
-		p.add(fmt.Sprintf("l%d.rstd2", l), &a.rstd2[l], f32(T))
+		p.add(fmt.Sprintf("l%d.ffnPre", l), &a.ffnPre[l], g(T*F))
+		p.add(fmt.Sprintf("l%d.ffnGelu", l), &a.ffnGelu[l], g(T*F))
+		p.add(fmt.Sprintf("l%d.outLNXhat", l), &a.outLNXhat[l], f32(T*H))
+		p.add(fmt.Sprintf("l%d.outLNRstd", l), &a.outLNRstd[l], f32(T))
 	}
-	p.add("tmpH", &a.tmpH, f32(T*H))
-	p.add("z1", &a.z1, mixG(T*2*H))
-	p.add("dCur", &a.dCur, f32(T*H))
-	p.add("dNext", &a.dNext, f32(T*H))
-	p.add("dA", &a.dA, f32(T*H))
-	p.add("dG", &a.dG, g(T*H))
-	p.add("dFG", &a.dFG, g(T*F))
-	p.add("dUG", &a.dUG, g(T*F))
+	p.add("branch", &a.branch, f32(T*H))
+	p.add("mixZ", &a.mixZ, mixG(T*2*H))
+	p.add("dLayerOut", &a.dLayerOut, f32(T*H))
+	p.add("dLayerIn", &a.dLayerIn, f32(T*H))
+	p.add("dMixLN", &a.dMixLN, f32(T*H))
+	p.add("dBranch", &a.dBranch, g(T*H))
+	p.add("dFFNGelu", &a.dFFNGelu, g(T*F))
+	p.add("dFFNPre", &a.dFFNPre, g(T*F))
 	cols := 2 * H
 	for _, c := range []int{F, V} {
 		if c > cols {
@@ -105,28 +134,28 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 		}
 	}
 	chunks, _ := colsumChunks(max(T, M, 1))
-	a.partialFloats = chunks * cols
-	p.add("colsum.partials", &a.partials, f32(a.partialFloats))
+	a.colsumFloats = chunks * cols
+	p.add("colsumPartials", &a.colsumPartials, f32(a.colsumFloats))
 
 	if M > 0 {
-		p.add("mlm.gath", &a.gathG, g(M*H))
-		p.add("mlm.u", &a.uh, f32(M*H))
-		p.add("mlm.gelu", &a.gh, f32(M*H))
-		p.add("mlm.xhat", &a.xhatH, f32(M*H))
-		p.add("mlm.rstd", &a.rstdH, f32(M))
-		p.add("mlm.h", &a.hmG, g(M*H))
-		p.add("mlm.logits", &a.logits, f32(M*V))
-		p.add("mlm.dlogits", &a.dlogitsG, g(M*V))
-		p.add("mlm.dh", &a.dhm, f32(M*H))
-		p.add("mlm.dgelu", &a.dgh, f32(M*H))
-		p.add("mlm.du", &a.du, f32(M*H))
-		p.add("mlm.du.g", &a.duG, g(M*H))
-		p.add("mlm.dgath", &a.dgath, f32(M*H))
+		p.add("mlmIn", &a.mlmIn, g(M*H))
+		p.add("mlmPre", &a.mlmPre, f32(M*H))
+		p.add("mlmGelu", &a.mlmGelu, f32(M*H))
+		p.add("mlmLNXhat", &a.mlmLNXhat, f32(M*H))
+		p.add("mlmLNRstd", &a.mlmLNRstd, f32(M))
+		p.add("mlmLN", &a.mlmLN, g(M*H))
+		p.add("mlmLogits", &a.mlmLogits, f32(M*V))
+		p.add("dMLMLogits", &a.dMLMLogits, g(M*V))
+		p.add("dMLMLN", &a.dMLMLN, f32(M*H))
+		p.add("dMLMGelu", &a.dMLMGelu, f32(M*H))
+		p.add("dMLMPre", &a.dMLMPre, f32(M*H))
+		p.add("dMLMPreG", &a.dMLMPreG, g(M*H))
+		p.add("dMLMIn", &a.dMLMIn, f32(M*H))
 	}
 	p.add("pooled", &a.pooled, f32(B*H))
-	p.add("seq.logits", &a.seqLogits, f32(B*maxSeqHeadOutputs))
-	p.add("seq.dlogits", &a.dSeqLogits, f32(B*maxSeqHeadOutputs))
-	p.add("pooler.dz", &a.dz, f32(B*H))
+	p.add("seqLogits", &a.seqLogits, f32(B*maxSeqHeadOutputs))
+	p.add("dSeqLogits", &a.dSeqLogits, f32(B*maxSeqHeadOutputs))
+	p.add("dPoolerPre", &a.dPoolerPre, f32(B*H))
 	return a
 }
 
@@ -151,15 +180,15 @@ func (a *activations) bind(base DevPtr, separateG bool) {
 	a.arena = base
 	a.plan.bind(base)
 	a.ids = a.input + DevPtr(4*a.offIDs)
-	a.types = a.input + DevPtr(4*a.offTypes)
-	a.pos = a.input + DevPtr(4*a.offPos)
-	a.labels = a.input + DevPtr(4*a.offLabels)
-	a.seqLabels = a.input + DevPtr(4*a.offSeqLb)
-	a.weights = a.input + DevPtr(4*a.offWeights)
+	a.typeIDs = a.input + DevPtr(4*a.offTypeIDs)
+	a.maskedPos = a.input + DevPtr(4*a.offMaskedPos)
+	a.maskedLabels = a.input + DevPtr(4*a.offMaskedLabels)
+	a.seqLabels = a.input + DevPtr(4*a.offSeqLabels)
+	a.maskedWeights = a.input + DevPtr(4*a.offMaskedWeights)
 	a.targets = a.input + DevPtr(4*a.offTargets)
 	if !separateG {
-		copy(a.xG, a.x)
-		copy(a.aG, a.a)
+		copy(a.hiddenG, a.hidden)
+		copy(a.mixLNG, a.mixLN)
 	}
 }
 

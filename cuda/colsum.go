@@ -19,11 +19,11 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 	switch kind {
 	case "ln":
 		ld = 2 * C
-		err = e.l.launch("colsum_ln_partial", grid, blk, 0, src, xhat, int32(rows), int32(C), int32(rpc), a.partials)
+		err = e.l.launch("colsum_ln_partial", grid, blk, 0, src, xhat, int32(rows), int32(C), int32(rpc), a.colsumPartials)
 	case "f32":
-		err = e.l.launch("colsum_f32_partial", grid, blk, 0, src, d.seed, d.step, d.site, d.thr, d.scale, int32(rows), int32(C), int32(rpc), a.partials, dB)
+		err = e.l.launch("colsum_f32_partial", grid, blk, 0, src, d.seed, d.step, d.site, d.thr, d.scale, int32(rows), int32(C), int32(rpc), a.colsumPartials, dB)
 	case "g":
-		err = e.l.launch("colsum_g_partial", grid, blk, 0, src, int32(rows), int32(C), int32(rpc), a.partials)
+		err = e.l.launch("colsum_g_partial", grid, blk, 0, src, int32(rows), int32(C), int32(rpc), a.colsumPartials)
 	default:
 		return fmt.Errorf("colsum: unknown kind %q", kind)
 	}
@@ -35,5 +35,5 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 		C2 = C // the β sums follow the γ sums in each chunk's partials
 	}
 	fgrid := [3]uint32{uint32((C + C2 + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
-	return e.l.launch("colsum_final", fgrid, block1D, 0, a.partials, int32(chunks), int32(ld), int32(C), float32(1), out, int32(C2), out2)
+	return e.l.launch("colsum_final", fgrid, block1D, 0, a.colsumPartials, int32(chunks), int32(ld), int32(C), float32(1), out, int32(C2), out2)
 }

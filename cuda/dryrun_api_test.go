@@ -242,7 +242,7 @@ func TestDryRunHiddenStates(t *testing.T) {
 		// each hidden state reads back as value = 1000·layer + device row
 		d.fill = func(src DevPtr, dst []byte) {
 			for l := 0; l <= L; l++ {
-				if e.act == nil || src != e.act.x[l] {
+				if e.act == nil || src != e.act.hidden[l] {
 					continue
 				}
 				w := unsafe.Slice((*float32)(unsafe.Pointer(&dst[0])), len(dst)/4)

@@ -224,7 +224,7 @@ func dryName(e *Engine, p DevPtr) string {
 		for _, in := range []struct {
 			name string
 			p    DevPtr
-		}{{"ids", a.ids}, {"types", a.types}, {"pos", a.pos}, {"labels", a.labels}, {"seqLabels", a.seqLabels}, {"weights", a.weights}, {"targets", a.targets}} {
+		}{{"ids", a.ids}, {"typeIDs", a.typeIDs}, {"maskedPos", a.maskedPos}, {"maskedLabels", a.maskedLabels}, {"seqLabels", a.seqLabels}, {"maskedWeights", a.maskedWeights}, {"targets", a.targets}} {
 			if p == in.p {
 				return "input." + in.name
 			}

@@ -80,7 +80,7 @@ func (e *Engine) MaskedLMLogits(b *fnet.Batch) ([]float32, error) {
 	V, M := e.cfg.VocabSize, p.M
 	logits := make([]float32, M*V)
 	bias := make([]float32, V)
-	if err := e.dtoh(unsafe.Pointer(&logits[0]), p.a.logits, 4*len(logits)); err != nil {
+	if err := e.dtoh(unsafe.Pointer(&logits[0]), p.a.mlmLogits, 4*len(logits)); err != nil {
 		return nil, err
 	}
 	if err := e.dtoh(unsafe.Pointer(&bias[0]), e.param(e.params, fnet.MLMBias), 4*V); err != nil {
@@ -115,7 +115,7 @@ func (e *Engine) HiddenStates(b *fnet.Batch) ([]float32, [][]float32, error) {
 	outs := make([][]float32, e.cfg.NumLayers+1)
 	for l := range outs {
 		x := make([]float32, T*H)
-		if err := e.dtoh(unsafe.Pointer(&x[0]), p.a.x[l], 4*len(x)); err != nil {
+		if err := e.dtoh(unsafe.Pointer(&x[0]), p.a.hidden[l], 4*len(x)); err != nil {
 			return nil, nil, fmt.Errorf("cuda engine: reading layer %d's output: %w", l, err)
 		}
 		if e.seqMajor {

@@ -6,24 +6,27 @@ import "github.com/fnet-tui/fnet-tui/fnet"
 // masked-LM head on the masked positions, and the pooler with the
 // next-sentence or classifier (or regression) head on the [CLS] rows.
 
+// mlmForward runs the masked-LM head on the masked rows of hidden[L]: the
+// loss sums go to the stats; training also leaves the loss gradient at the
+// logits (dMLMLogits, scaled by scale over the masked weights' sum).
 func (p *pass) mlmForward() error {
 	e, a, b := p.e, p.a, p.b
 	H, V, M, L := e.cfg.HiddenSize, e.cfg.VocabSize, p.M, e.cfg.NumLayers
 	l := e.l
-	if err := l.launch("gather_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.xG[L], a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.gathG, p.seqMajorFlag()); err != nil {
+	if err := l.launch("gather_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.hiddenG[L], a.maskedPos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.mlmIn, p.seqMajorFlag()); err != nil {
 		return err
 	}
-	if err := p.linear(a.gathG, M, H, H, fnet.MLMDenseW, a.uh, cudaR32F); err != nil {
+	if err := p.linear(a.mlmIn, M, H, H, fnet.MLMDenseW, a.mlmPre, cudaR32F); err != nil {
 		return err
 	}
-	if err := l.launch("bias_gelu_f32", rowColGrid(M, H), block1D, 0, a.uh, e.param(e.params, fnet.MLMDenseB), int64(M), int32(H), a.gh); err != nil {
+	if err := l.launch("bias_gelu_f32", rowColGrid(M, H), block1D, 0, a.mlmPre, e.param(e.params, fnet.MLMDenseB), int64(M), int32(H), a.mlmGelu); err != nil {
 		return err
 	}
-	if err := p.ln(0, a.gh, 0, noDropout, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.xhatH, a.rstdH, 0, a.hmG, 0); err != nil {
+	if err := p.ln(0, a.mlmGelu, 0, noDropout, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.mlmLNXhat, a.mlmLNRstd, 0, a.mlmLN, 0); err != nil {
 		return err
 	}
 	gt := e.prec.gemmType()
-	if err := e.gemm(false, true, M, V, H, 1, a.hmG, gt, H, e.gparam(fnet.WordEmbName), gt, H, 0, a.logits, cudaR32F, V, e.prec.computeType()); err != nil {
+	if err := e.gemm(false, true, M, V, H, 1, a.mlmLN, gt, H, e.gparam(fnet.WordEmbName), gt, H, 0, a.mlmLogits, cudaR32F, V, e.prec.computeType()); err != nil {
 		return err
 	}
 	var wsum float64
@@ -36,47 +39,52 @@ func (p *pass) mlmForward() error {
 	}
 	var dl DevPtr
 	if p.train {
-		dl = a.dlogitsG
+		dl = a.dMLMLogits
 	}
-	return l.launch("mlm_xent", [3]uint32{uint32(M), 1, 1}, [3]uint32{512, 1, 1}, 0, a.logits, e.param(e.params, fnet.MLMBias),
-		a.labels, a.weights, int32(M), int32(V), gscale, e.stats+8*statMLMLoss, dl)
+	return l.launch("mlm_xent", [3]uint32{uint32(M), 1, 1}, [3]uint32{512, 1, 1}, 0, a.mlmLogits, e.param(e.params, fnet.MLMBias),
+		a.maskedLabels, a.maskedWeights, int32(M), int32(V), gscale, e.stats+8*statMLMLoss, dl)
 }
 
+// mlmBackward adds the head's parameter gradients and scatters the
+// gradient at its input rows into dLayerOut (the gradient at hidden[L]).
 func (p *pass) mlmBackward() error {
 	e, a, b := p.e, p.a, p.b
 	H, V, M := e.cfg.HiddenSize, e.cfg.VocabSize, p.M
 	gt, ct := e.prec.gemmType(), e.prec.computeType()
-	// logits = hm·Eᵀ (+ bias): tied decoder
-	if err := p.colsum("g", a.dlogitsG, 0, noDropout, M, V, e.param(e.grads, fnet.MLMBias), 0, 0); err != nil {
+	// mlmLogits = mlmLN·Eᵀ (+ bias): the tied decoder
+	if err := p.colsum("g", a.dMLMLogits, 0, noDropout, M, V, e.param(e.grads, fnet.MLMBias), 0, 0); err != nil {
 		return err
 	}
-	if err := e.gemm(true, false, V, H, M, 1, a.dlogitsG, gt, V, a.hmG, gt, H, 1, e.param(e.grads, fnet.WordEmbName), cudaR32F, H, ct); err != nil {
+	if err := e.gemm(true, false, V, H, M, 1, a.dMLMLogits, gt, V, a.mlmLN, gt, H, 1, e.param(e.grads, fnet.WordEmbName), cudaR32F, H, ct); err != nil {
 		return err
 	}
-	if err := e.gemm(false, false, M, H, V, 1, a.dlogitsG, gt, V, e.gparam(fnet.WordEmbName), gt, H, 0, a.dhm, cudaR32F, H, ct); err != nil {
+	if err := e.gemm(false, false, M, H, V, 1, a.dMLMLogits, gt, V, e.gparam(fnet.WordEmbName), gt, H, 0, a.dMLMLN, cudaR32F, H, ct); err != nil {
 		return err
 	}
-	if err := p.lnBackward(a.dhm, a.xhatH, a.rstdH, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.dgh, 0, noDropout, 0); err != nil {
+	if err := p.lnBackward(a.dMLMLN, a.mlmLNXhat, a.mlmLNRstd, fnet.MLMLNWeight, fnet.MLMLNBias, M, a.dMLMGelu, 0, noDropout, 0); err != nil {
 		return err
 	}
-	if err := e.l.launch("gelu_bwd_f32", rowColGrid(M, H), block1D, 0, a.dgh, a.uh, e.param(e.params, fnet.MLMDenseB),
-		int64(M), int32(H), a.du, a.duG); err != nil {
+	if err := e.l.launch("gelu_bwd_f32", rowColGrid(M, H), block1D, 0, a.dMLMGelu, a.mlmPre, e.param(e.params, fnet.MLMDenseB),
+		int64(M), int32(H), a.dMLMPre, a.dMLMPreG); err != nil {
 		return err
 	}
-	if err := p.colsum("f32", a.du, 0, noDropout, M, H, e.param(e.grads, fnet.MLMDenseB), 0, 0); err != nil {
+	if err := p.colsum("f32", a.dMLMPre, 0, noDropout, M, H, e.param(e.grads, fnet.MLMDenseB), 0, 0); err != nil {
 		return err
 	}
-	if err := p.linearBackward(a.duG, a.gathG, M, H, H, fnet.MLMDenseW, a.dgath, cudaR32F, false); err != nil {
+	if err := p.linearBackward(a.dMLMPreG, a.mlmIn, M, H, H, fnet.MLMDenseW, a.dMLMIn, cudaR32F, false); err != nil {
 		return err
 	}
-	return e.l.launch("scatter_add_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.dgath, a.pos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.dCur, p.seqMajorFlag())
+	return e.l.launch("scatter_add_rows", elementwiseGrid(int64(M*H)), block1D, 0, a.dMLMIn, a.maskedPos, int32(b.B), int32(b.S), int32(b.K), int32(H), a.dLayerOut, p.seqMajorFlag())
 }
 
+// seqForward runs the pooler on the [CLS] rows of hidden[L] and the
+// next-sentence or task head on it (softmax cross-entropy, or MSE for
+// regression); training also leaves dSeqLogits (scaled by scale / B).
 func (p *pass) seqForward() error {
 	e, a, b := p.e, p.a, p.b
 	H := e.cfg.HiddenSize
 	L := e.cfg.NumLayers
-	if err := e.l.launch("pooler_fwd", warpRowGrid(b.B*H), block1D, 0, a.x[L], p.clsStride(), int32(H),
+	if err := e.l.launch("pooler_fwd", warpRowGrid(b.B*H), block1D, 0, a.hidden[L], p.clsStride(), int32(H),
 		e.param(e.params, fnet.PoolerWeight), e.param(e.params, fnet.PoolerBias), int32(b.B), a.pooled); err != nil {
 		return err
 	}
@@ -93,6 +101,8 @@ func (p *pass) seqForward() error {
 		int32(b.B), int32(H), int32(p.seqN), a.seqLabels, a.targets, p.seqMode, gscale, e.stats+DevPtr(8*p.seqStat), a.seqLogits, dl)
 }
 
+// seqBackward adds the head's and the pooler's parameter gradients and
+// the gradient at the [CLS] rows into dLayerOut.
 func (p *pass) seqBackward() error {
 	e, a, b := p.e, p.a, p.b
 	H, L := e.cfg.HiddenSize, e.cfg.NumLayers
@@ -106,13 +116,13 @@ func (p *pass) seqBackward() error {
 		return err
 	}
 	if err := e.l.launch("seq_head_bwd_x", elementwiseGrid(int64(b.B*H)), block1D, 0, a.dSeqLogits, e.param(e.params, w), a.pooled,
-		int32(b.B), int32(H), int32(n), a.dz); err != nil {
+		int32(b.B), int32(H), int32(n), a.dPoolerPre); err != nil {
 		return err
 	}
-	if err := e.l.launch("pooler_bwd_w", elementwiseGrid(int64(H*H)), block1D, 0, a.dz, a.x[L], p.clsStride(), int32(H), int32(b.B),
+	if err := e.l.launch("pooler_bwd_w", elementwiseGrid(int64(H*H)), block1D, 0, a.dPoolerPre, a.hidden[L], p.clsStride(), int32(H), int32(b.B),
 		e.param(e.grads, fnet.PoolerWeight), e.param(e.grads, fnet.PoolerBias)); err != nil {
 		return err
 	}
-	return e.l.launch("pooler_bwd_x", elementwiseGrid(int64(b.B*H)), block1D, 0, a.dz, e.param(e.params, fnet.PoolerWeight),
-		p.clsStride(), int32(H), int32(b.B), a.dCur)
+	return e.l.launch("pooler_bwd_x", elementwiseGrid(int64(b.B*H)), block1D, 0, a.dPoolerPre, e.param(e.params, fnet.PoolerWeight),
+		p.clsStride(), int32(H), int32(b.B), a.dLayerOut)
 }

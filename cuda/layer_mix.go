@@ -13,26 +13,26 @@ import "github.com/fnet-tui/fnet-tui/fnet"
 
 func (p *pass) mixingForward(i int) error {
 	a := p.a
-	if err := p.mixForward(i, a.tmpH); err != nil {
+	if err := p.mixForward(i, a.branch); err != nil {
 		return err
 	}
-	return p.ln(a.x[i], a.tmpH, 0, noDropout, fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
-		p.T, a.xhat1[i], a.rstd1[i], a.a[i], p.gOrNil(a.aG[i]), p.dB())
+	return p.ln(a.hidden[i], a.branch, 0, noDropout, fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
+		p.T, a.mixLNXhat[i], a.mixLNRstd[i], a.mixLN[i], p.gOrNil(a.mixLNG[i]), p.dB())
 }
 
-// mixingBackward takes the gradient at the sublayer's output (dA) to the
-// gradient at its input, x[i], in dNext: dpre = LN backward, then
-// dx = dpre + mixᵀ(dpre).
+// mixingBackward takes the gradient at the sublayer's output (dMixLN) to the
+// gradient at its input hidden[i], in dLayerIn: dpre = the LayerNorm's
+// backward, then dx = dpre + mixᵀ(dpre).
 func (p *pass) mixingBackward(i int) error {
 	a := p.a
-	if err := p.lnBackward(a.dA, a.xhat1[i], a.rstd1[i], fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
-		p.T, a.dNext, p.mixGradInput(i), noDropout, 0); err != nil {
+	if err := p.lnBackward(a.dMixLN, a.mixLNXhat[i], a.mixLNRstd[i], fnet.LayerParam(i, fnet.MixLNWeight), fnet.LayerParam(i, fnet.MixLNBias),
+		p.T, a.dLayerIn, p.mixGradInput(i), noDropout, 0); err != nil {
 		return err
 	}
-	return p.mixBackward(i, a.dNext, a.dG, a.dNext)
+	return p.mixBackward(i, a.dLayerIn, a.dBranch, a.dLayerIn)
 }
 
-// mixForward writes layer i's token mixing of its input x[i] into out
+// mixForward writes layer i's token mixing of its input hidden[i] into out
 // [T, H] (float32).
 func (p *pass) mixForward(i int, out DevPtr) error {
 	return p.fourierForward(i, out)

@@ -5,10 +5,11 @@ package cuda
 // per encoder layer the token-mixing sublayer (layer_mix.go) and the
 // feed-forward sublayer (layer_ffn.go), then the heads (heads.go). The
 // backward runs the same sequence in reverse, passing the gradient of the
-// residual stream in dCur (at a layer's output) and dNext (at its input).
+// residual stream in dLayerOut (at a layer's output) and dLayerIn (at its
+// input). The buffers and their shapes are listed in activations.go.
 
 // forward runs the encoder and the heads; with train it also leaves the
-// loss gradients (dlogits) for backward.
+// loss gradients (dMLMLogits, dSeqLogits) for backward.
 func (p *pass) forward() error {
 	if err := p.embeddingsForward(); err != nil {
 		return err
@@ -38,7 +39,7 @@ func (p *pass) forward() error {
 // parameter gradients (already scaled: the loss gradients carry scale).
 func (p *pass) backward() error {
 	a := p.a
-	if err := p.e.memsetD32(a.dCur, 0, p.T*p.e.cfg.HiddenSize); err != nil {
+	if err := p.e.memsetD32(a.dLayerOut, 0, p.T*p.e.cfg.HiddenSize); err != nil {
 		return err
 	}
 	if p.mlm {
@@ -58,7 +59,7 @@ func (p *pass) backward() error {
 		if err := p.mixingBackward(i); err != nil {
 			return err
 		}
-		a.dCur, a.dNext = a.dNext, a.dCur
+		a.dLayerOut, a.dLayerIn = a.dLayerIn, a.dLayerOut
 	}
 	return p.embeddingsBackward()
 }

@@ -29,7 +29,7 @@ func (e *Engine) Activations() (map[string][]float32, error) {
 		return h, e.dtoh(unsafe.Pointer(&h[0]), p, 4*n)
 	}
 	for l := 0; l <= L; l++ {
-		x, err := read(a.x[l], T*H)
+		x, err := read(a.hidden[l], T*H)
 		if err != nil {
 			return nil, err
 		}
@@ -43,7 +43,7 @@ func (e *Engine) Activations() (map[string][]float32, error) {
 		out[name] = x
 	}
 	if e.heads.MLM && M > 0 {
-		lg, err := read(a.logits, M*V)
+		lg, err := read(a.mlmLogits, M*V)
 		if err != nil {
 			return nil, err
 		}

@@ -126,16 +126,16 @@ func (p *pass) upload() error {
 		ids, types = toSeqMajor(ids, b.B, b.S), toSeqMajor(types, b.B, b.S)
 	}
 	put(a.offIDs, ids)
-	put(a.offTypes, types)
+	put(a.offTypeIDs, types)
 	if b.K > 0 {
-		put(a.offPos, b.MaskedPos)
-		put(a.offLabels, b.MaskedLabels)
+		put(a.offMaskedPos, b.MaskedPos)
+		put(a.offMaskedLabels, b.MaskedLabels)
 		for i, w := range b.MaskedWeight {
-			buf[a.offWeights+i] = math.Float32bits(w)
+			buf[a.offMaskedWeights+i] = math.Float32bits(w)
 		}
 	}
 	if b.Labels != nil {
-		put(a.offSeqLb, b.Labels)
+		put(a.offSeqLabels, b.Labels)
 	}
 	for i, t := range b.Targets {
 		buf[a.offTargets+i] = math.Float32bits(t)
