@@ -10,6 +10,26 @@
 // by NVRTC for the device's compute capability on first use, cached on disk
 // per device, driver and source.
 //
+// Files, by concern (llm.c style: each layer's forward beside its backward):
+//
+//	engine.go           the Engine: set-up, parameters and optimizer state in and out
+//	engine_api.go       ForwardBackward, Evaluate, MaskedLMLogits, HiddenStates
+//	optimizer.go        Step: gradient norm, clipping and AdamW on the device
+//	pass.go             one run over a batch: which heads run, upload, loss sums read back
+//	model.go            forward and backward as sequences of the layers below
+//	layer_embed.go      embeddings (gather + LayerNorm, projection, dropout)
+//	layer_mix.go        the token-mixing sublayer, the seam a mixing kind plugs into
+//	mix_fourier.go      Fourier mixing as DFT GEMMs (tables.go: the DFT tables)
+//	layer_ffn.go        the feed-forward sublayer
+//	layer_layernorm.go  LayerNorm with fused residual, bias and dropout
+//	heads.go            masked-LM head; pooler + next-sentence/classifier head
+//	colsum.go           column sums (bias and γ/β gradients)
+//	gemm.go             GEMMs and linear layers on the engine's cuBLAS handle
+//	activations.go      the activation buffers, named with their shapes, and their plan
+//	memops.go           the stream's memory operations (on the device, or in a dry run)
+//	dryrun.go           the dry run: a host-only stand-in for the device, for tests
+//	kernels/fnet.cu     every kernel (signature.go checks each launch against it)
+//
 // See docs/GPU.md for the design, the reasons for not using gorgonia's CUDA
 // engine or gorgonia.org/cu, and the measurements.
 package cuda
