@@ -189,13 +189,10 @@ func (m *Model) keyMap() keyMap {
 	return m.views[m.view].KeyMap()
 }
 
-// typing says a text field has the keyboard (q is a letter then).
-func (m *Model) typing() bool { return m.keyMap().typing() }
-
 func (m *Model) setFlash(text string, isErr bool) { m.flash, m.flashErr = text, isErr }
 
-// Update handles msg, then the requests the views sent while handling it
-// (and those those sent), in order.
+// Update handles msg, then, in order, the requests the views sent while
+// it was handled, and any those lead to.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	m.quitting = false
 	cmds := []tea.Cmd{m.update(msg)}

@@ -108,6 +108,9 @@ func typeText(m *Model, s string) {
 // (the cursor blink).
 func isQuit(m *Model, cmd tea.Cmd) bool { return cmd != nil && m.quitting }
 
+// typing says a text field has the keyboard (q is a letter then).
+func (m *Model) typing() bool { return m.keyMap().typing() }
+
 // The views, for tests that look inside them (the dashboard never does).
 func runsOf(m *Model) *runsView     { return m.views[viewRuns].(*runsView) }
 func runOf(m *Model) *runView       { return m.views[viewRun].(*runView) }
