@@ -199,7 +199,7 @@ func TestAttentionOpMatchesKernels(t *testing.T) {
 		}
 		ctx, dq, dk, dv := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 		kernels.AttentionForward(q, k, v, mask, ctx, B, S, H, heads, kd)
-		kernels.AttentionBackward(q, k, v, mask, r, dq, dk, dv, B, S, H, heads, kd)
+		kernels.AttentionBackward(q, k, v, mask, ctx, r, dq, dk, dv, B, S, H, heads, kd)
 		for gi, w := range [][]float32{ctx, dq, dk, dv} {
 			g := got
 			if gi > 0 {

@@ -26,9 +26,10 @@ type attentionDropout struct {
 // nHeads divides H. The op keeps nothing S×S between its forward and
 // backward (the backward recomputes the probabilities), so a graph of many
 // attention layers holds none of their scores. The backward is one node
-// computing dq, dk and dv together from dctx and q, k, v, keyMask — which it
-// takes as graph inputs, per the memory rule in ops.go; dk and dv are handed
-// out by two nodes that follow it.
+// computing dq, dk and dv together from dctx, q, k, v, keyMask and ctx (its
+// row dots dctx_i·ctx_i are the softmax backward's row sums) — all of which
+// it takes as graph inputs, per the memory rule in ops.go; dk and dv are
+// handed out by two nodes that follow it.
 func selfAttention(q, k, v, keyMask *G.Node, B, S, nHeads int, drop attentionDropout) *G.Node {
 	rows, H := q.Shape()[0], q.Shape()[1]
 	if rows != B*S || !q.Shape().Eq(k.Shape()) || !q.Shape().Eq(v.Shape()) || keyMask.Shape().TotalSize() != B*S {
@@ -62,8 +63,8 @@ func selfAttention(q, k, v, keyMask *G.Node, B, S, nHeads int, drop attentionDro
 		bop := newOp("self_attention_grad", fnType(f32Mat, f32Mat, f32Mat, f32Mat, f32Vec, f32Mat, f32Mat), tensor.Shape{rows, H},
 			[]bool{false, false, false, false, false, false})
 		bop.do = func(bv []G.Value) (G.Value, error) {
-			// bv: dctx, q, k, v, keyMask, ctx (the last only orders this after the forward's counter snapshot)
-			kernels.AttentionBackward(f32s(bv[1]), f32s(bv[2]), f32s(bv[3]), f32s(bv[4]), f32s(bv[0]),
+			// bv: dctx, q, k, v, keyMask, ctx
+			kernels.AttentionBackward(f32s(bv[1]), f32s(bv[2]), f32s(bv[3]), f32s(bv[4]), f32s(bv[5]), f32s(bv[0]),
 				dq.data, dk.data, dv.data, B, S, H, nHeads, kdrop)
 			return dq.t, nil
 		}

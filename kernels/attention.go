@@ -26,11 +26,18 @@ import (
 // Memory. Nothing S×S survives the call. The forward keeps no probabilities
 // and no softmax statistics; the backward recomputes the scores with the same
 // GEMM and the softmax with the same row kernel, so it sees bit-for-bit the
-// forward's P (FlashAttention's recomputation; saving the row max and sum
-// instead would make the backward's exp a scalar Go loop, 5x slower than
-// softmaxRow's vectorised one, for no memory gain worth having). The only
+// forward's P (FlashAttention's recomputation), and takes the softmax
+// backward's row sums from the forward's output (dctx_i·ctx_i). Saving the
+// row max and sum instead would make the backward's exp a scalar Go loop,
+// 5x slower than softmaxRow's vectorised one, to save two passes. The only
 // S-sized storage is per-worker scratch for attnTile query rows at a time,
-// pooled across calls, so every layer of a graph shares it.
+// pooled across calls, so every layer of a graph shares it. The price is one
+// more score GEMM and softmax per backward: forward+backward takes about
+// 1.2x the time of a version that keeps P (BenchmarkAttention), which would
+// hold B·nHeads·S² floats per layer until the backward.
+//
+// Keys after an example's last real key (the usual right padding) have
+// probability exactly 0, so the GEMMs leave them out.
 //
 // An example whose keys are ALL pads (cannot happen with [CLS] first, which
 // is never pad) gets what HF's addition gives: every score is −MaxFloat32,
@@ -112,24 +119,27 @@ func AttentionForward(q, k, v, keyMask, ctx []float32, B, S, H, nHeads int, drop
 	})
 }
 
-// AttentionBackward writes dq, dk, dv [B·S, H] from dctx [B·S, H] and the
-// forward's operands (the same q, k, v, keyMask and dropout):
+// AttentionBackward writes dq, dk, dv [B·S, H] from dctx [B·S, H], the
+// forward's operands (the same q, k, v, keyMask and dropout) and its output
+// ctx:
 //
 //	dP̃ = D ∘ (dctx_h v_hᵀ)                  gradient of P through the dropout
 //	dS = P ∘ (dP̃ − rowsum(P ∘ dP̃))          softmax backward (pre-dropout P)
 //	dq_h = dS k_h / sqrt(d),  dk_h = dSᵀ q_h / sqrt(d),  dv_h = P̃ᵀ dctx_h
 //
+// rowsum(P ∘ dP̃)_i = Σ_j P̃_ij (dctx_i·v_j) = dctx_i·ctx_i, a d-long dot
+// instead of an S-long pass (FlashAttention-2's Δ); that is what ctx is for.
 // Pad keys had probability 0, so their dk and dv rows are 0.
-func AttentionBackward(q, k, v, keyMask, dctx, dq, dk, dv []float32, B, S, H, nHeads int, drop AttentionDropout) {
+func AttentionBackward(q, k, v, keyMask, ctx, dctx, dq, dk, dv []float32, B, S, H, nHeads int, drop AttentionDropout) {
 	a := newAttn(q, k, v, keyMask, B, S, H, nHeads, drop)
-	if n := B * S * H; len(dctx) != n || len(dq) != n || len(dk) != n || len(dv) != n {
-		panic(fmt.Sprintf("kernels: attention backward: len dctx,dq,dk,dv = %d,%d,%d,%d, want %d", len(dctx), len(dq), len(dk), len(dv), n))
+	if n := B * S * H; len(ctx) != n || len(dctx) != n || len(dq) != n || len(dk) != n || len(dv) != n {
+		panic(fmt.Sprintf("kernels: attention backward: len ctx,dctx,dq,dk,dv = %d,%d,%d,%d,%d, want %d", len(ctx), len(dctx), len(dq), len(dk), len(dv), n))
 	}
 	scr := takeAttnScratch(S, true)
 	defer putAttnScratch(scr)
 	ParallelForWorker(B*nHeads, 1, func(w, lo, hi int) {
 		for pair := lo; pair < hi; pair++ {
-			a.backwardPair(&scr[w], pair/nHeads, pair%nHeads, dctx, dq, dk, dv)
+			a.backwardPair(&scr[w], pair/nHeads, pair%nHeads, ctx, dctx, dq, dk, dv)
 		}
 	})
 }
@@ -195,6 +205,21 @@ func (a *attn) keep(site, base uint32, j int) bool {
 	return uint32(DropoutHash(a.drop.Seed, a.drop.Step, site, base+uint32(j))>>40) >= a.drop.Threshold
 }
 
+// dropRows applies the dropout to a tile of probabilities [t, nk] (query
+// rows i0…i0+t−1): P̃ = keep·P/(1−p).
+func (a *attn) dropRows(p []float32, site uint32, i0, t, nk int) {
+	for r := 0; r < t; r++ {
+		row, base := p[r*nk:(r+1)*nk], uint32((i0+r)*a.S)
+		for j := range row {
+			if a.keep(site, base, j) {
+				row[j] *= a.dropScale
+			} else {
+				row[j] = 0
+			}
+		}
+	}
+}
+
 // forwardPair computes ctx_h of example b.
 func (a *attn) forwardPair(s *attnScratch, b, h int, ctx []float32) {
 	S, H, d := a.S, a.H, a.d
@@ -213,16 +238,7 @@ func (a *attn) forwardPair(s *attnScratch, b, h int, ctx []float32) {
 		gemm1(false, true, t, nk, d, a.scale, qh[i0*H:], H, kh, H, 0, p, nk)
 		a.probabilities(p, mask, t, nk)
 		if a.drop.P > 0 {
-			for r := 0; r < t; r++ {
-				row, base := p[r*nk:(r+1)*nk], uint32((i0+r)*S)
-				for j := range row {
-					if a.keep(site, base, j) {
-						row[j] *= a.dropScale
-					} else {
-						row[j] = 0
-					}
-				}
-			}
+			a.dropRows(p, site, i0, t, nk)
 		}
 		// ctx[i0:i0+t] = P̃ [t, nk] · v[:nk] [nk, d]
 		gemm1(false, false, t, d, nk, 1, p, nk, vh, H, 0, oh[i0*H:], H)
@@ -231,12 +247,12 @@ func (a *attn) forwardPair(s *attnScratch, b, h int, ctx []float32) {
 
 // backwardPair computes dq_h, dk_h, dv_h of example b, one query tile at a
 // time: dq rows are per tile, dk and dv sum over the tiles.
-func (a *attn) backwardPair(s *attnScratch, b, h int, dctx, dq, dk, dv []float32) {
+func (a *attn) backwardPair(s *attnScratch, b, h int, ctx, dctx, dq, dk, dv []float32) {
 	S, H, d := a.S, a.H, a.d
 	mask := a.keyMask[b*S : (b+1)*S]
 	nk := keyEnd(mask)
 	off := b*S*H + h*d
-	qh, kh, vh, doh := a.q[off:], a.k[off:], a.v[off:], dctx[off:]
+	qh, kh, vh, oh, doh := a.q[off:], a.k[off:], a.v[off:], ctx[off:], dctx[off:]
 	dqh, dkh, dvh := dq[off:], dk[off:], dv[off:]
 	for j := nk; j < S; j++ { // trailing pad keys: never attended to
 		clear(dkh[j*H : j*H+d])
@@ -255,34 +271,27 @@ func (a *attn) backwardPair(s *attnScratch, b, h int, dctx, dq, dk, dv []float32
 		gemm1(false, true, t, nk, d, 1, doh[i0*H:], H, vh, H, 0, dp, nk)
 		for r := 0; r < t; r++ {
 			pr, dr := p[r*nk:(r+1)*nk], dp[r*nk:(r+1)*nk]
+			// Δ = Σ_j P_ij dP̃_ij = dctx_i · ctx_i
+			row := (i0 + r) * H
+			var delta float32
+			for c, g := range doh[row : row+d] {
+				delta += g * oh[row+c]
+			}
 			if a.drop.P > 0 {
-				// dP̃ = D ∘ dP, then dS = P ∘ (dP̃ − Σ P∘dP̃), P becomes P̃
-				keep, base := s.keep[:nk], uint32((i0+r)*S)
-				var acc float32
+				// dS = P ∘ (D∘dP − Δ), and P becomes P̃ = D∘P for dv
+				base := uint32((i0 + r) * S)
 				for j := range dr {
-					keep[j] = a.keep(site, base, j)
-					if keep[j] {
-						dr[j] *= a.dropScale
-					} else {
-						dr[j] = 0
-					}
-					acc += pr[j] * dr[j]
-				}
-				for j := range dr {
-					dr[j] = pr[j] * (dr[j] - acc)
-					if keep[j] {
+					if a.keep(site, base, j) {
+						dr[j] = pr[j] * (dr[j]*a.dropScale - delta)
 						pr[j] *= a.dropScale
 					} else {
+						dr[j] = -pr[j] * delta
 						pr[j] = 0
 					}
 				}
 			} else {
-				var acc float32
 				for j := range dr {
-					acc += pr[j] * dr[j]
-				}
-				for j := range dr {
-					dr[j] = pr[j] * (dr[j] - acc)
+					dr[j] = pr[j] * (dr[j] - delta)
 				}
 			}
 			if allPad { // constant scores: no gradient reaches q and k
@@ -322,7 +331,6 @@ func gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // attnScratch is one worker's scratch.
 type attnScratch struct {
 	p, dp []float32 // [attnTile, S]: a tile of scores/probabilities and of their gradient (backward only)
-	keep  []bool    // [S]: one row's dropout mask (backward only)
 }
 
 // attnPool holds scratch sets (one attnScratch per worker) between calls.
@@ -353,9 +361,6 @@ func takeAttnScratch(S int, grad bool) []attnScratch {
 		}
 		if grad && len(s.dp) < n {
 			s.dp = make([]float32, n)
-		}
-		if grad && len(s.keep) < S {
-			s.keep = make([]bool, S)
 		}
 	}
 	return set

@@ -198,7 +198,7 @@ func TestAttentionMatchesTwin(t *testing.T) {
 					dq[i], dk[i], dv[i], ctx[i] = float32(math.NaN()), 1e9, -1e9, 7
 				}
 				AttentionForward(q, k, v, mask, ctx, c.B, c.S, c.H, c.nH, drop)
-				AttentionBackward(q, k, v, mask, dctx, dq, dk, dv, c.B, c.S, c.H, c.nH, drop)
+				AttentionBackward(q, k, v, mask, ctx, dctx, dq, dk, dv, c.B, c.S, c.H, c.nH, drop)
 				for gi, g := range []struct {
 					name string
 					got  []float32
@@ -253,7 +253,7 @@ func TestAttentionAllPadExample(t *testing.T) {
 	mask := make([]float32, B*S)
 	ctx, dq, dk, dv := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	AttentionForward(q, k, v, mask, ctx, B, S, H, nH, AttentionDropout{})
-	AttentionBackward(q, k, v, mask, dctx, dq, dk, dv, B, S, H, nH, AttentionDropout{})
+	AttentionBackward(q, k, v, mask, ctx, dctx, dq, dk, dv, B, S, H, nH, AttentionDropout{})
 	for x := 0; x < H; x++ {
 		mean := 0.0
 		for j := 0; j < S; j++ {
@@ -415,7 +415,7 @@ func BenchmarkAttention(b *testing.B) {
 	b.Run("fused", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			AttentionForward(q, k, v, mask, ctx, B, S, H, nH, AttentionDropout{})
-			AttentionBackward(q, k, v, mask, dctx, dq, dk, dv, B, S, H, nH, AttentionDropout{})
+			AttentionBackward(q, k, v, mask, ctx, dctx, dq, dk, dv, B, S, H, nH, AttentionDropout{})
 		}
 	})
 	b.Run("fused_pad25%_dropout0.1", func(b *testing.B) {
@@ -426,7 +426,7 @@ func BenchmarkAttention(b *testing.B) {
 		drop := attnTestDrop(0.1, nH)
 		for i := 0; i < b.N; i++ {
 			AttentionForward(q, k, v, m, ctx, B, S, H, nH, drop)
-			AttentionBackward(q, k, v, m, dctx, dq, dk, dv, B, S, H, nH, drop)
+			AttentionBackward(q, k, v, m, ctx, dctx, dq, dk, dv, B, S, H, nH, drop)
 		}
 	})
 	b.Run("naive_keeps_P", func(b *testing.B) {
