@@ -55,7 +55,11 @@ type Engine struct {
 
 	act    *activations
 	tables map[int]*dftTables
-	prof   *profiler
+
+	// device bytes allocated through memAlloc, now and at the peak (bench)
+	allocs                   map[DevPtr]uint64
+	allocated, peakAllocated uint64
+	prof                     *profiler
 
 	closed bool
 }
@@ -105,6 +109,12 @@ type Options struct {
 func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, seed uint64, mode Precision, o Options) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	for l, k := range cfg.Mixings() {
+		if k != fnet.MixFourier {
+			return nil, &fnet.UnsupportedArchitectureError{Arch: cfg.ArchString(), Engine: "the CUDA engine",
+				Detail: fmt.Sprintf("layer %d mixes with %s; the CPU engine builds every architecture (train.device = \"cpu\")", l, k)}
+		}
 	}
 	if heads.Classifier {
 		if n := cfg.ClassifierOutputs(); n > maxSeqHeadOutputs {

@@ -31,6 +31,9 @@ func (b *Batch) Validate(c Config) error {
 	if b.S > c.MaxPositions {
 		return fmt.Errorf("batch: sequence length %d exceeds max_position_embeddings %d", b.S, c.MaxPositions)
 	}
+	if (c.HasMixing(MixLinear) || c.HasMixing(MixRandom)) && b.S != c.SeqLen {
+		return fmt.Errorf("batch: sequence length %d, but %s mixing multiplies by a [%d, %d] matrix: its inputs are padded to seq_len %d", b.S, c.baseMixing(), c.SeqLen, c.SeqLen, c.SeqLen)
+	}
 	if err := checkLen("InputIDs", len(b.InputIDs), b.B*b.S); err != nil {
 		return err
 	}

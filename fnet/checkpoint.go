@@ -47,7 +47,7 @@ func SaveModel(path string, cfg Config, heads Heads, params map[string][]float32
 	}
 	entries := make([]safetensors.Entry, len(specs))
 	for i, ps := range specs {
-		entries[i] = safetensors.Entry{Name: ps.Name, Shape: ps.Shape, F32: params[ps.Name]}
+		entries[i] = safetensors.Entry{Name: cfg.HFName(ps.Name), Shape: ps.Shape, F32: params[ps.Name]}
 	}
 	meta := map[string]string{"format": "pt", "config": cfg.JSON(), "fnet_tui_heads": heads.String()}
 	return safetensors.WriteFile(path, entries, meta)
@@ -87,7 +87,7 @@ func LoadModel(path string) (*LoadedModel, error) {
 			return nil, fmt.Errorf("%s: %w", side, err)
 		}
 	}
-	names := normalizedNames(f)
+	names := normalizedNames(f, cfg)
 	heads := Heads{
 		MLM:        names[MLMDenseW] != "",
 		NSP:        names[NSPWeight] != "",
@@ -107,12 +107,13 @@ func LoadModel(path string) (*LoadedModel, error) {
 }
 
 // normalizedNames maps our parameter names to the file's: a bare FNetModel
-// state dict ("embeddings.word_embeddings.weight") gets the "fnet." prefix,
+// or BertModel state dict ("embeddings.word_embeddings.weight") gets the
+// "fnet." prefix, a bert model's "bert." names become the engines' (HFName),
 // and the decoder bias alias stands in for cls.predictions.bias.
-func normalizedNames(f *safetensors.File) map[string]string {
+func normalizedNames(f *safetensors.File, cfg Config) map[string]string {
 	out := map[string]string{}
 	for n := range f.Tensors {
-		canon := n
+		canon := cfg.EngineName(n)
 		if strings.HasPrefix(n, "embeddings.") || strings.HasPrefix(n, "encoder.") || strings.HasPrefix(n, "pooler.") {
 			canon = "fnet." + n
 		}
@@ -136,7 +137,7 @@ func ignorable(canon string) bool {
 // file, converting any float dtype to float32. Missing, unexpected and
 // misshaped tensors are reported together, by name.
 func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]float32, error) {
-	names := normalizedNames(f)
+	names := normalizedNames(f, cfg)
 	specs := ParamSpecs(cfg, heads)
 	want := map[string]bool{}
 	out := make(map[string][]float32, len(specs))
@@ -193,9 +194,10 @@ func sameShape(a, b []int) bool {
 	return true
 }
 
-// SaveOptimizer writes AdamW's state: m.<name>, v.<name> and the step.
+// SaveOptimizer writes AdamW's state: m.<name>, v.<name> (Hugging Face
+// names) of every trained parameter, and the step.
 func SaveOptimizer(path string, cfg Config, heads Heads, s OptimizerState) error {
-	specs := ParamSpecs(cfg, heads)
+	specs := TrainedSpecs(ParamSpecs(cfg, heads))
 	if err := CheckTensorSet("optimizer first moments", specs, s.M); err != nil {
 		return err
 	}
@@ -205,8 +207,8 @@ func SaveOptimizer(path string, cfg Config, heads Heads, s OptimizerState) error
 	entries := make([]safetensors.Entry, 0, 2*len(specs))
 	for _, ps := range specs {
 		entries = append(entries,
-			safetensors.Entry{Name: "m." + ps.Name, Shape: ps.Shape, F32: s.M[ps.Name]},
-			safetensors.Entry{Name: "v." + ps.Name, Shape: ps.Shape, F32: s.V[ps.Name]})
+			safetensors.Entry{Name: "m." + cfg.HFName(ps.Name), Shape: ps.Shape, F32: s.M[ps.Name]},
+			safetensors.Entry{Name: "v." + cfg.HFName(ps.Name), Shape: ps.Shape, F32: s.V[ps.Name]})
 	}
 	meta := map[string]string{"step": strconv.Itoa(s.Step), "optimizer": "adamw", "fnet_tui_heads": heads.String()}
 	return safetensors.WriteFile(path, entries, meta)
@@ -225,11 +227,11 @@ func LoadOptimizer(path string, cfg Config, heads Heads) (OptimizerState, error)
 	}
 	s := OptimizerState{Step: step, M: map[string][]float32{}, V: map[string][]float32{}}
 	var problems []string
-	for _, ps := range ParamSpecs(cfg, heads) {
+	for _, ps := range TrainedSpecs(ParamSpecs(cfg, heads)) {
 		for _, k := range []string{"m.", "v."} {
-			t, ok := f.Tensors[k+ps.Name]
+			t, ok := f.Tensors[k+cfg.HFName(ps.Name)]
 			if !ok || t.F32 == nil || !sameShape(t.Shape, ps.Shape) {
-				problems = append(problems, k+ps.Name)
+				problems = append(problems, k+cfg.HFName(ps.Name))
 				continue
 			}
 			if k == "m." {

@@ -16,7 +16,7 @@ import (
 // fnet_tui_ prefix or are documented below. The config is stored as JSON in
 // every checkpoint's safetensors __metadata__ under the key "config".
 type Config struct {
-	ModelType        string  `json:"model_type"`                // always "fnet"
+	ModelType        string  `json:"model_type"`                // "fnet", or "bert" for the BERT baseline (HFModelType)
 	VocabSize        int     `json:"vocab_size"`                // V
 	HiddenSize       int     `json:"hidden_size"`               // H (= embedding size, as in every released FNet)
 	NumLayers        int     `json:"num_hidden_layers"`         // L
@@ -34,6 +34,14 @@ type Config struct {
 	NumLabels        int     `json:"fnet_tui_num_labels"`       // classifier outputs; 1 = regression; 0 = no classifier
 	Task             string  `json:"fnet_tui_task,omitempty"`   // GLUE task of a finetuned model
 	Preset           string  `json:"fnet_tui_preset,omitempty"` // name of the preset it came from, if any
+
+	// The token mixing (architecture.go): fnet (default), bert, linear,
+	// random or ff_only; a hybrid replaces AttentionLayers layers, placed
+	// by AttentionLayout, with self-attention of NumHeads heads.
+	Architecture    string `json:"fnet_tui_architecture,omitempty"`
+	AttentionLayers int    `json:"fnet_tui_attention_layers,omitempty"`
+	AttentionLayout string `json:"fnet_tui_attention_layout,omitempty"` // top (default), bottom, middle, mixed
+	NumHeads        int    `json:"num_attention_heads,omitempty"`       // 0 = hidden/64
 }
 
 // Presets are the model sizes fnet-tui knows by name. mini and small are
@@ -112,7 +120,7 @@ func (c Config) Validate() error {
 	if c.HiddenAct != "gelu_new" && c.HiddenAct != "gelu_pytorch_tanh" && c.HiddenAct != "gelu_fast" {
 		return fmt.Errorf("model config: hidden_act %q is not supported (only the tanh GELU, \"gelu_new\", as in FNet)", c.HiddenAct)
 	}
-	return nil
+	return c.validateArchitecture()
 }
 
 // ParseConfig reads a model config from JSON (ours or a Hugging Face
@@ -127,12 +135,17 @@ func ParseConfig(data []byte) (Config, error) {
 	if c.SeqLen == 0 {
 		c.SeqLen = c.MaxPositions
 	}
-	if c.ModelType == "" {
+	switch c.ModelType {
+	case "", "fnet":
 		c.ModelType = "fnet"
+	case "bert": // a Hugging Face BERT config.json: every layer attention
+		if c.Architecture == "" {
+			c.Architecture = "bert"
+		}
+	default:
+		return Config{}, fmt.Errorf("model config: model_type %q is neither fnet nor bert", c.ModelType)
 	}
-	if c.ModelType != "fnet" {
-		return Config{}, fmt.Errorf("model config: model_type %q is not fnet", c.ModelType)
-	}
+	c.ModelType = c.HFModelType()
 	return c, c.Validate()
 }
 

@@ -16,6 +16,9 @@ type CPUEngine struct {
 	heads Heads
 	opt   AdamWConfig
 	specs []ParamSpec
+	// trained are the specs the optimizer updates (all but the Random
+	// model's fixed matrices): gradients, moments and the norm cover these.
+	trained []ParamSpec
 
 	params map[string][]float32 // bound to every graph's parameter nodes
 	m, v   map[string][]float32
@@ -56,6 +59,7 @@ func NewCPUEngine(cfg Config, heads Heads, opt AdamWConfig, o CPUOptions) (*CPUE
 		train:     graphCache{max: 2},
 		eval:      graphCache{max: 3},
 	}
+	e.trained = TrainedSpecs(e.specs)
 	e.params = make(map[string][]float32, len(e.specs))
 	e.m = make(map[string][]float32, len(e.specs))
 	e.v = make(map[string][]float32, len(e.specs))
@@ -64,8 +68,10 @@ func NewCPUEngine(cfg Config, heads Heads, opt AdamWConfig, o CPUOptions) (*CPUE
 		init = InitParams(cfg, heads, o.Seed)
 	}
 	for _, ps := range e.specs {
+		e.params[ps.Name] = make([]float32, NumElements(ps.Shape))
+	}
+	for _, ps := range e.trained {
 		n := NumElements(ps.Shape)
-		e.params[ps.Name] = make([]float32, n)
 		e.m[ps.Name] = make([]float32, n)
 		e.v[ps.Name] = make([]float32, n)
 	}
@@ -166,8 +172,8 @@ func (e *CPUEngine) ForwardBackward(b *Batch, dropoutStep uint64, scale float32)
 // foldPending adds the pending micro-batch's scaled gradients to the accumulators.
 func (e *CPUEngine) foldPending() {
 	if e.accum == nil {
-		e.accum = make(map[string][]float32, len(e.specs))
-		for _, ps := range e.specs {
+		e.accum = make(map[string][]float32, len(e.trained))
+		for _, ps := range e.trained {
 			e.accum[ps.Name] = make([]float32, NumElements(ps.Shape))
 		}
 	}
@@ -218,7 +224,7 @@ func (e *CPUEngine) GradNorm() float64 {
 		e.foldPending()
 	}
 	var ss float64
-	for _, ps := range e.specs {
+	for _, ps := range e.trained {
 		g, s := e.gradient(ps.Name, NumElements(ps.Shape))
 		ss += kernels.SumSquares(g) * float64(s) * float64(s)
 	}
@@ -243,7 +249,7 @@ func (e *CPUEngine) Step(lr float64, maxNorm float64) (float64, error) {
 		clip = float32(maxNorm / norm)
 	}
 	e.step++
-	for _, ps := range e.specs {
+	for _, ps := range e.trained {
 		p := e.params[ps.Name]
 		g, s := e.gradient(ps.Name, len(p))
 		kernels.AdamW(p, g, e.m[ps.Name], e.v[ps.Name], lr, e.opt.Beta1, e.opt.Beta2, e.opt.Eps, e.opt.WeightDecay, e.step, s*clip)
@@ -336,7 +342,7 @@ func (e *CPUEngine) Gradients() map[string][]float32 {
 	if e.accumulated && e.pending != nil {
 		e.foldPending() // include the last micro-batch
 	}
-	for _, ps := range e.specs {
+	for _, ps := range e.trained {
 		g, s := e.gradient(ps.Name, NumElements(ps.Shape))
 		c := make([]float32, len(g))
 		for i, x := range g {
@@ -368,13 +374,13 @@ func (e *CPUEngine) Optimizer() (OptimizerState, error) {
 
 // SetOptimizer implements Engine.
 func (e *CPUEngine) SetOptimizer(s OptimizerState) error {
-	if err := CheckTensorSet("optimizer first moments", e.specs, s.M); err != nil {
+	if err := CheckTensorSet("optimizer first moments", e.trained, s.M); err != nil {
 		return err
 	}
-	if err := CheckTensorSet("optimizer second moments", e.specs, s.V); err != nil {
+	if err := CheckTensorSet("optimizer second moments", e.trained, s.V); err != nil {
 		return err
 	}
-	for _, ps := range e.specs {
+	for _, ps := range e.trained {
 		copy(e.m[ps.Name], s.M[ps.Name])
 		copy(e.v[ps.Name], s.V[ps.Name])
 	}

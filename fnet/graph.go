@@ -26,6 +26,8 @@ type graph struct {
 	// host buffers bound to the input nodes; filled before each run
 	ids, types, mlmPos, mlmLabels, labels, clsPos []int
 	mlmWeights, targets                           []float32
+	keyMask                                       []float32 // [B·S] 1 for a real token, 0 for pad (attention layers only)
+	padID                                         int
 
 	loss                      *G.Node
 	embeddings, mlmLogits     *G.Node   // activations, for parity checks and inference
@@ -76,7 +78,9 @@ func buildGraph(spec graphSpec, params map[string][]float32) (gr *graph, err err
 			n = G.NewMatrix(g, tensor.Float32, G.WithShape(ps.Shape...), G.WithName(ps.Name), G.WithValue(t))
 		}
 		gr.params[ps.Name] = n
-		wrt = append(wrt, n)
+		if !ps.Fixed { // the Random model's matrices get no gradient
+			wrt = append(wrt, n)
+		}
 	}
 	p := func(name string) *G.Node { return gr.params[name] }
 	intInput := func(name string, buf *[]int, n int) *G.Node {
@@ -91,18 +95,39 @@ func buildGraph(spec graphSpec, params map[string][]float32) (gr *graph, err err
 	types := intInput("token_type_ids", &gr.types, B*S)
 	drop := spec.train && spec.dropout > 0
 
-	// embeddings: LayerNorm(word + position + type), projection, dropout
+	var keyMask *G.Node
+	if c.HasMixing(MixAttention) {
+		keyMask = f32Input("key_mask", &gr.keyMask, B*S)
+		gr.padID = c.PadTokenID
+	}
+
+	// embeddings: LayerNorm(word + position + type), FNet's projection, dropout
 	x := embedding(p(WordEmbName), p(PosEmbName), p(TypeEmbName), ids, types, B, S)
 	x = layerNorm(x, nil, p(EmbLNWeight), p(EmbLNBias), c.LayerNormEps)
-	x = linear(x, p(EmbProjWeight), p(EmbProjBias), ActNone)
+	if c.HasEmbeddingProjection() {
+		x = linear(x, p(EmbProjWeight), p(EmbProjBias), ActNone)
+	}
 	if drop {
 		x = dropout(x, spec.dropout, DropoutSiteEmbeddings, spec.ctr)
 	}
 	gr.embeddings = x
 	for l := 0; l < c.NumLayers; l++ {
 		lp := func(s string) *G.Node { return p(LayerParam(l, s)) }
-		mixed := fourierMix(x, spec.mixer, B)
-		x = layerNorm(x, mixed, lp(MixLNWeight), lp(MixLNBias), c.LayerNormEps)
+		kind := c.LayerMixing(l)
+		var mixed *G.Node
+		switch kind {
+		case MixFourier:
+			mixed = fourierMix(x, spec.mixer, B)
+		case MixLinear, MixRandom:
+			hidden, seq := MixKernelNames(kind)
+			mixed = denseMix(x, lp(hidden), lp(seq), B, S, kind == MixLinear)
+		case MixIdentity:
+			mixed = x // FF-only: LayerNorm(x + x)
+		case MixAttention:
+			mixed = attentionMix(x, keyMask, lp, spec, l)
+		}
+		lnW, lnB := MixLNNames(kind)
+		x = layerNorm(x, mixed, lp(lnW), lp(lnB), c.LayerNormEps)
 		f := linear(x, lp(FFInW), lp(FFInB), ActGELU)
 		f = linear(f, lp(FFOutW), lp(FFOutB), ActNone)
 		if drop {
@@ -207,6 +232,14 @@ func (gr *graph) load(b *Batch) {
 	}
 	if gr.targets != nil {
 		copy(gr.targets, b.Targets)
+	}
+	if gr.keyMask != nil {
+		for i, id := range b.InputIDs {
+			gr.keyMask[i] = 1
+			if id == gr.padID {
+				gr.keyMask[i] = 0
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,13 @@ type ModelSection struct {
 	LayerNormEps     float64 `toml:"layer_norm_eps"`
 	InitializerRange float64 `toml:"initializer_range"`
 	Mixing           string  `toml:"mixing"` // CPU Fourier mixing: auto, fft, dft
+
+	// The token mixing compared against FNet (fnet.Architectures): fnet,
+	// bert, linear, random, ff_only; a hybrid sets attention_layers.
+	Architecture    string `toml:"architecture"`
+	AttentionLayers int    `toml:"attention_layers"`
+	AttentionLayout string `toml:"attention_layout"` // top, bottom, middle, mixed
+	Heads           int    `toml:"heads"`            // attention heads; 0 = hidden/64
 }
 
 // DataSection is the pretraining data.
@@ -125,7 +133,7 @@ type FinetuneBlock struct {
 func DefaultConfig() Config {
 	return Config{
 		Kind:  "pretrain",
-		Model: ModelSection{Preset: "mini", Dropout: -1, Mixing: "auto"},
+		Model: ModelSection{Preset: "mini", Dropout: -1, Mixing: "auto", Architecture: "fnet", AttentionLayout: "top"},
 		Data: DataSection{Corpus: "gostd", Tokenizer: "auto", TokenizerSentences: 200000,
 			MaskRate: 0.15, HeldOut: 0.01, ShuffleBuffer: 1024},
 		Train: TrainSection{LR: 1e-4, Decay: "linear", GradAccum: 1, WeightDecay: 0.01,
@@ -238,6 +246,12 @@ func (c *Config) validate() error {
 	default:
 		return bad("model.mixing", strconv.Quote(c.Model.Mixing), "want auto, fft or dft")
 	}
+	if !slices.Contains(fnet.Architectures, c.Model.Architecture) {
+		return bad("model.architecture", strconv.Quote(c.Model.Architecture), "want "+strings.Join(fnet.Architectures, ", "))
+	}
+	if !slices.Contains(fnet.AttentionLayouts, c.Model.AttentionLayout) {
+		return bad("model.attention_layout", strconv.Quote(c.Model.AttentionLayout), "want "+strings.Join(fnet.AttentionLayouts, ", "))
+	}
 	for _, f := range []struct {
 		key string
 		v   int
@@ -247,7 +261,8 @@ func (c *Config) validate() error {
 		{"data.max_predictions", c.Data.MaxPredictions}, {"data.workers", c.Data.Workers}, {"data.tokenizer_sentences", c.Data.TokenizerSentences},
 		{"train.warmup_steps", c.Train.WarmupSteps}, {"train.threads", c.Train.Threads}, {"eval.every", c.Eval.Every},
 		{"eval.batches", c.Eval.Batches}, {"checkpoint.every", c.Checkpoint.Every}, {"checkpoint.keep", c.Checkpoint.Keep},
-		{"finetune.max_train", c.Finetune.MaxTrain}, {"finetune.max_eval", c.Finetune.MaxEval}} {
+		{"finetune.max_train", c.Finetune.MaxTrain}, {"finetune.max_eval", c.Finetune.MaxEval},
+		{"model.attention_layers", c.Model.AttentionLayers}, {"model.heads", c.Model.Heads}} {
 		if f.v < 0 {
 			return bad(f.key, f.v, "must not be negative")
 		}
@@ -364,6 +379,8 @@ func (c Config) ModelConfig() (fnet.Config, error) {
 	if c.Model.InitializerRange > 0 {
 		m.InitializerRange = c.Model.InitializerRange
 	}
+	m.Architecture, m.AttentionLayers, m.AttentionLayout, m.NumHeads = c.Model.Architecture, c.Model.AttentionLayers, c.Model.AttentionLayout, c.Model.Heads
+	m.ModelType = m.HFModelType()
 	if m.SeqLen > m.MaxPositions {
 		return m, fmt.Errorf("data.seq_len %d exceeds the model's max_positions %d", m.SeqLen, m.MaxPositions)
 	}

@@ -35,8 +35,9 @@ func Pretrain(ctx context.Context, o Options) (string, error) {
 	var resumeData *pretrain.State
 	if rp != nil {
 		m := rp.ckpt.Model
-		if m.Config.VocabSize != mc.VocabSize || m.Config.HiddenSize != mc.HiddenSize || m.Config.NumLayers != mc.NumLayers || m.Config.IntermediateSize != mc.IntermediateSize {
-			return "", fmt.Errorf("--resume: checkpoint %s holds a %s model but the config describes %s", rp.ckpt.Dir, m.Config, mc)
+		if m.Config.VocabSize != mc.VocabSize || m.Config.HiddenSize != mc.HiddenSize || m.Config.NumLayers != mc.NumLayers || m.Config.IntermediateSize != mc.IntermediateSize ||
+			m.Config.ArchString() != mc.ArchString() {
+			return "", fmt.Errorf("--resume: checkpoint %s holds a %s %s model but the config describes %s %s", rp.ckpt.Dir, m.Config.ArchString(), m.Config, mc.ArchString(), mc)
 		}
 		p.params = m.Params
 		resumeData = new(pretrain.State)
