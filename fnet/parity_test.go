@@ -1,7 +1,6 @@
 package fnet
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -68,7 +67,12 @@ func checkReport(t *testing.T, prefix string, rep *ParityReport, heads Heads, cu
 		}
 	}
 	for _, ps := range ParamSpecs(rep.Config, heads) {
-		for _, n := range []string{"grad." + ps.Name, "param_after_step." + ps.Name} {
+		name := rep.Config.HFName(ps.Name)
+		want := []string{"grad." + name, "param_after_step." + name}
+		if ps.Fixed {
+			want = []string{"fixed." + name}
+		}
+		for _, n := range want {
 			if !have[n] {
 				t.Errorf("%s: no %s row", filepath.Base(prefix), n)
 			}
@@ -93,26 +97,59 @@ func curveSummary(rep *ParityReport) string {
 	return fmt.Sprintf("loss curve: loss rel %.3g, step change rel %.3g", rel, upd)
 }
 
-// fnetFixtures are the FNet fixtures, their heads and loss-curve lengths.
-var fnetFixtures = []struct {
+// parityFixtures are every fixture, its heads, loss-curve length and
+// architecture (ArchString).
+var parityFixtures = []struct {
 	name   string
 	shared bool
 	heads  Heads
 	curve  int
+	arch   string
 }{
-	{"tiny", true, MaskedLMHeads, 3},
-	{"pretrain_tiny", true, PretrainingHeads, 3},
-	{"cls3_tiny", true, ClassifierHeads, 3},
-	{"reg_tiny", true, ClassifierHeads, 3},
+	{"tiny", true, MaskedLMHeads, 3, "fnet"},
+	{"pretrain_tiny", true, PretrainingHeads, 3, "fnet"},
+	{"cls3_tiny", true, ClassifierHeads, 3, "fnet"},
+	{"reg_tiny", true, ClassifierHeads, 3, "fnet"},
+	{"bert_tiny", true, MaskedLMHeads, 3, "bert"},
+	{"bert_pretrain_tiny", true, PretrainingHeads, 3, "bert"},
+	{"linear_tiny", true, MaskedLMHeads, 3, "linear"},
+	{"random_tiny", true, MaskedLMHeads, 3, "random"},
+	{"ffonly_tiny", true, MaskedLMHeads, 3, "ff_only"},
+	{"hybrid_tiny", true, MaskedLMHeads, 3, "fnet+2 top attention"},
 	// testdata/parity (make.sh): odd widths, a prime length, six layers, and
 	// the heads with odd sizes
-	{"odd", false, MaskedLMHeads, 5},
-	{"prime", false, MaskedLMHeads, 5},
-	{"deep", false, MaskedLMHeads, 5},
-	{"pretrain_odd", false, PretrainingHeads, 5},
-	{"cls5_prime", false, ClassifierHeads, 5},
-	{"reg_odd", false, ClassifierHeads, 5},
+	{"odd", false, MaskedLMHeads, 5, "fnet"},
+	{"prime", false, MaskedLMHeads, 5, "fnet"},
+	{"deep", false, MaskedLMHeads, 5, "fnet"},
+	{"pretrain_odd", false, PretrainingHeads, 5, "fnet"},
+	{"cls5_prime", false, ClassifierHeads, 5, "fnet"},
+	{"reg_odd", false, ClassifierHeads, 5, "fnet"},
+	// the other architectures: odd head counts, a long sequence, every
+	// hybrid layout, padded rows
+	{"bert_heads3", false, MaskedLMHeads, 5, "bert"},
+	{"bert_cls3", false, ClassifierHeads, 5, "bert"},
+	{"bert_long", false, MaskedLMHeads, 3, "bert"},
+	{"hybrid_mixed", false, MaskedLMHeads, 5, "fnet+2 mixed attention"},
+	{"linear_bottom", false, PretrainingHeads, 5, "linear+1 bottom attention"},
+	{"random_middle", false, ClassifierHeads, 5, "random+2 middle attention"},
+	{"ffonly_prime", false, MaskedLMHeads, 5, "ff_only"},
 }
+
+// fnetFixtures are the fixtures with Fourier mixing in every layer.
+var fnetFixtures = func() (out []struct {
+	name   string
+	shared bool
+	heads  Heads
+	curve  int
+	arch   string
+}) {
+	for _, f := range parityFixtures {
+		if f.arch == "fnet" {
+			out = append(out, f)
+		}
+	}
+	return out
+}()
 
 func fixturePrefix(t *testing.T, name string, shared bool) string {
 	if shared {
@@ -121,12 +158,12 @@ func fixturePrefix(t *testing.T, name string, shared bool) string {
 	return filepath.Join(repoFixtures, name)
 }
 
-// TestParityFixtures runs every FNet fixture, with both mixing
-// implementations: loss (and the pretraining terms), every activation,
-// gradient and AdamW update, the head outputs, and the loss curve, each
-// within 1e-3.
+// TestParityFixtures runs every fixture of every architecture, with both
+// Fourier mixing implementations: loss (and the pretraining terms), every
+// activation, gradient and AdamW update, the head outputs, the Random
+// model's fixed matrices untouched, and the loss curve, each within 1e-3.
 func TestParityFixtures(t *testing.T) {
-	for _, f := range fnetFixtures {
+	for _, f := range parityFixtures {
 		t.Run(f.name, func(t *testing.T) {
 			prefix := fixturePrefix(t, f.name, f.shared)
 			for _, m := range []kernels.MixMethod{kernels.MixFFT, kernels.MixDFT} {
@@ -136,10 +173,13 @@ func TestParityFixtures(t *testing.T) {
 					t.Fatal(err)
 				}
 				rep = checkReport(t, prefix+" "+m.String(), rep, f.heads, f.curve)
+				if got := rep.Config.ArchString(); got != f.arch {
+					t.Errorf("architecture %s, want %s", got, f.arch)
+				}
 				if f.heads.Classifier {
 					want := 1
-					if !strings.HasPrefix(f.name, "reg") {
-						want = map[string]int{"cls3_tiny": 3, "cls5_prime": 5}[f.name]
+					if !strings.HasPrefix(f.name, "reg") && f.name != "random_middle" {
+						want = map[string]int{"cls3_tiny": 3, "cls5_prime": 5, "bert_cls3": 3, "random_middle": 1}[f.name]
 					}
 					if rep.Config.NumLabels != want {
 						t.Errorf("NumLabels %d, want %d", rep.Config.NumLabels, want)
@@ -150,48 +190,45 @@ func TestParityFixtures(t *testing.T) {
 	}
 }
 
-// TestParityUnsupportedArchitectures: the shared fixtures of the other
-// token mixings (BERT, linear, random, FF-only, hybrids) are refused with
-// a clear error naming the architecture, not a crash or a parameter list
-// mismatch. Every shared fixture is either an FNet one above or refused.
-func TestParityUnsupportedArchitectures(t *testing.T) {
+// TestEverySharedFixtureIsChecked: a fixture added to ../shared/ref/fixtures
+// must be listed above, so none goes unchecked.
+func TestEverySharedFixtureIsChecked(t *testing.T) {
 	dir := sharedFixtures(t)
-	want := map[string]string{
-		"bert_tiny": "bert", "bert_pretrain_tiny": "bert", "linear_tiny": "linear",
-		"random_tiny": "random", "ffonly_tiny": "ff_only", "hybrid_tiny": "fnet-hybrid",
-	}
 	known := map[string]bool{}
-	for _, f := range fnetFixtures {
+	for _, f := range parityFixtures {
 		if f.shared {
 			known[f.name] = true
 		}
 	}
 	all, _ := filepath.Glob(filepath.Join(dir, "*.weights.safetensors"))
 	for _, w := range all {
-		name := strings.TrimSuffix(filepath.Base(w), ".weights.safetensors")
-		if known[name] {
-			continue
+		if name := strings.TrimSuffix(filepath.Base(w), ".weights.safetensors"); !known[name] {
+			t.Errorf("shared fixture %s is not in parityFixtures", name)
 		}
-		arch, ok := want[name]
-		if !ok {
-			t.Errorf("shared fixture %s is neither an FNet fixture of this test file nor a known unsupported one", name)
-			continue
-		}
-		delete(want, name)
-		w, e := fixture(filepath.Join(dir, name))
-		_, err := RunParity(w, e, MixOption{})
-		var ua *UnsupportedArchitectureError
-		if !errors.As(err, &ua) {
-			t.Errorf("%s: error %v, want an UnsupportedArchitectureError", name, err)
-			continue
-		}
-		if msg := "architecture " + arch + " is not supported yet"; ua.Arch != arch || !strings.Contains(err.Error(), msg) {
-			t.Errorf("%s: %q, want %q", name, err, msg)
-		}
-		t.Logf("%s: %v", name, err)
+		delete(known, strings.TrimSuffix(filepath.Base(w), ".weights.safetensors"))
 	}
-	for name := range want {
+	for name := range known {
 		t.Errorf("fixture %s not found in %s", name, dir)
+	}
+}
+
+// TestParityNeedsThePadMask: attention that attends to pad keys (the
+// model's pad id set to one no token has) computes something else on a
+// fixture with padded rows, and parity says so: the mask is checked.
+func TestParityNeedsThePadMask(t *testing.T) {
+	for _, name := range []string{"bert_heads3", "hybrid_mixed"} {
+		build := func(cfg Config, heads Heads, opt AdamWConfig, params map[string][]float32) (*ParityTarget, error) {
+			cfg.PadTokenID = cfg.VocabSize - 1 // not in the batch: nothing masked
+			return CPUParityBuild(MixOption{})(cfg, heads, opt, params)
+		}
+		w, e := fixture(filepath.Join(repoFixtures, name))
+		rep, err := RunParityOn(w, e, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if worst, row := rep.Worst(); worst < 1e-2 {
+			t.Errorf("%s: unmasked attention passes parity (worst %.3g, %s)", name, worst, row)
+		}
 	}
 }
 
@@ -307,12 +344,12 @@ func TestParityDetectsAWrongModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _ := ef.Get("loss")
-	if row := compareTensor("loss", nil, []float64{st.MLMLoss()}, ref); row.RelErr < 1e-6 {
+	if row := compareTensor("loss", nil, []float64{st.MLMLoss()}, ref, 0); row.RelErr < 1e-6 {
 		t.Errorf("a different eps gave the same loss (rel err %g): the comparison cannot fail", row.RelErr)
 	}
 	acts := eng.Activations()
 	refAct, _ := ef.Get("act.layer.1")
-	if row := compareTensor("act.layer.1", acts["act.layer.1"], nil, refAct); row.RelErr < 1e-3 {
+	if row := compareTensor("act.layer.1", acts["act.layer.1"], nil, refAct, 0); row.RelErr < 1e-3 {
 		t.Errorf("a different eps gave activations within tolerance (%g)", row.RelErr)
 	}
 }

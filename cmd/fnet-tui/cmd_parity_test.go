@@ -60,15 +60,17 @@ func TestParityCommandPrintsHeadsAndCurve(t *testing.T) {
 	}
 }
 
-// TestParityCommandRefusesOtherArchitectures: a BERT dump is an error that
-// names the architecture.
-func TestParityCommandRefusesOtherArchitectures(t *testing.T) {
-	prefix := filepath.Join("..", "..", "..", "shared", "ref", "fixtures", "bert_pretrain_tiny")
-	if _, err := os.Stat(prefix + ".weights.safetensors"); err != nil {
+// TestParityCommandEveryArchitecture: the command passes the reference's
+// BERT, hybrid, linear, random and FF-only dumps on the CPU engine.
+func TestParityCommandEveryArchitecture(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "ref", "fixtures")
+	if _, err := os.Stat(filepath.Join(dir, "bert_pretrain_tiny.weights.safetensors")); err != nil {
 		t.Skip("shared reference fixtures not found")
 	}
-	err := runParity([]string{prefix + ".weights.safetensors", prefix + ".expect.safetensors"})
-	if err == nil || !strings.Contains(err.Error(), "architecture bert is not supported yet") {
-		t.Fatalf("error %v, want architecture bert is not supported yet", err)
+	for _, name := range []string{"bert_pretrain_tiny", "hybrid_tiny", "linear_tiny", "random_tiny", "ffonly_tiny"} {
+		prefix := filepath.Join(dir, name)
+		if err := runParity([]string{prefix + ".weights.safetensors", prefix + ".expect.safetensors"}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

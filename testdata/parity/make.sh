@@ -41,3 +41,22 @@ make_fixture cls5_prime --dump-steps 5 --openblas-coretype Haswell --task-heads 
 # regression (one output, mean squared error): an odd hidden size 15 = 3·5, seq 21 = 3·7
 make_fixture reg_odd --dump-steps 5 --openblas-coretype Haswell --task-heads classifier --num-labels 1 \
 	--vocab 61 --hidden 15 --layers 2 --ffn 21 --seq 21 --max-pos 21 --batch 3
+# the other architectures (model.architecture), small and odd-sized:
+# BERT with 3 heads of 6 (hidden 18), a prime length, padded rows
+make_fixture bert_heads3 --dump-steps 5 --model bert --heads 3 \
+	--vocab 83 --hidden 18 --layers 2 --ffn 30 --seq 19 --max-pos 19 --batch 3 --num-masked 3 --pad-max 6
+# BERT classifier (3 classes), one head, padded rows
+make_fixture bert_cls3 --dump-steps 5 --model bert --heads 1 --task-heads classifier --num-labels 3 \
+	--vocab 61 --hidden 14 --layers 2 --ffn 22 --seq 17 --max-pos 17 --batch 3 --pad-max 5
+# a longer sequence through attention: 2 layers of 4 heads at length 96
+make_fixture bert_long --dump-steps 3 --model bert --heads 4 \
+	--vocab 64 --hidden 16 --layers 1 --ffn 24 --seq 96 --max-pos 96 --batch 2 --num-masked 6 --pad-max 20
+# hybrids in the other layouts: mixed (5 layers, N=2: layers 0, 2, 4), bottom, middle
+make_fixture hybrid_mixed --dump-steps 5 --model fnet --attention-layers 2 --attention-layout mixed --heads 2 \
+	--vocab 67 --hidden 12 --layers 5 --ffn 20 --seq 15 --max-pos 15 --batch 2 --num-masked 2 --pad-max 4
+make_fixture linear_bottom --dump-steps 5 --model linear --attention-layers 1 --attention-layout bottom --heads 2 \
+	--task-heads pretraining --vocab 59 --hidden 14 --layers 3 --ffn 18 --seq 13 --max-pos 13 --batch 3 --num-masked 2 --pad-max 3
+make_fixture random_middle --dump-steps 5 --model random --attention-layers 2 --attention-layout middle --heads 1 \
+	--task-heads classifier --num-labels 1 --vocab 53 --hidden 10 --layers 4 --ffn 16 --seq 11 --max-pos 11 --batch 3 --pad-max 3
+# FF-only with a prime length and padding (which identity mixing ignores)
+make_fixture ffonly_prime --dump-steps 5 --model ff_only --vocab 47 --hidden 9 --layers 2 --ffn 15 --seq 17 --max-pos 17 --batch 2 --num-masked 3 --pad-max 4
