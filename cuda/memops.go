@@ -14,18 +14,37 @@ func (e *Engine) dry() *dryRun {
 }
 
 func (e *Engine) memAlloc(n uint64) (DevPtr, error) {
+	var p DevPtr
+	var err error
 	if d := e.dry(); d != nil {
-		return d.alloc(n)
+		p, err = d.alloc(n)
+	} else {
+		p, err = e.s.drv.memAlloc(n)
 	}
-	return e.s.drv.memAlloc(n)
+	if err == nil {
+		if e.allocs == nil {
+			e.allocs = map[DevPtr]uint64{}
+		}
+		e.allocs[p] = n
+		e.allocated += n
+		e.peakAllocated = max(e.peakAllocated, e.allocated)
+	}
+	return p, err
 }
 
 func (e *Engine) memFree(p DevPtr) error {
+	e.allocated -= e.allocs[p]
+	delete(e.allocs, p)
 	if e.dry() != nil {
 		return nil
 	}
 	return e.s.drv.memFree(p)
 }
+
+// AllocatedBytes is the device memory the engine holds now and held at
+// its peak (its own allocations: weights, optimizer state, activations,
+// tables; not cuBLAS's workspace or the CUDA context).
+func (e *Engine) AllocatedBytes() (now, peak uint64) { return e.allocated, e.peakAllocated }
 
 func (e *Engine) streamSync() error {
 	if e.dry() != nil {

@@ -5,7 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fnet-tui/fnet-tui/kernels"
@@ -28,6 +30,8 @@ var BenchShapes = map[string]BenchShape{
 // BenchResult is one benchmark run.
 type BenchResult struct {
 	Preset        string    `json:"preset"`
+	Arch          string    `json:"arch"`
+	Layers        string    `json:"layers"` // every layer's mixing, e.g. "fourier,fourier,attention,attention"
 	Device        string    `json:"device"`
 	Threads       int       `json:"threads"`
 	Mixing        string    `json:"mixing"`
@@ -43,7 +47,8 @@ type BenchResult struct {
 	AdamWMs       float64   `json:"adamw_ms"`   // median of the optimizer step
 	TokensPerS    float64   `json:"tokens_per_s"`
 	GFLOPPerStep  float64   `json:"gflop_per_step"`
-	GFLOPs        float64   `json:"gflops"` // achieved, model FLOPs / median time
+	FLOPsPerToken float64   `json:"flops_per_token"` // model FLOPs of a training step per token
+	GFLOPs        float64   `json:"gflops"`          // achieved, model FLOPs / median time
 	LossFirst     float64   `json:"loss_first"`
 	LossLast      float64   `json:"loss_last"`
 	AllocsPerStep float64   `json:"allocs_per_step"`
@@ -91,41 +96,141 @@ func SyntheticBatch(cfg Config, s BenchShape, seed uint64) *Batch {
 	return b
 }
 
-// TrainFLOPs is the model's matmul FLOPs per training step (multiply-add = 2),
-// counted as the reference's flops_estimate does: 3× the forward for dense
-// layers and the head, 2× for the FFT mixing.
+// TrainFLOPs is the model's FLOPs per training step (multiply-add = 2),
+// counted as the reference's flops_estimate does: the forward pass of each
+// operator times 3 for those with a trained operand (dense layers, heads,
+// attention, linear mixing: the backward computes two products) and times 2
+// for the FFT and the Random model's fixed matrices (the backward needs only
+// the input's gradient). Per layer and sequence, forward: attention 4·S²·H
+// plus its four H×H projections; linear and random 2·S²·H + 2·S·H²;
+// Fourier 2.5·S·H·log2(S·H); identity 0.
 func TrainFLOPs(c Config, s BenchShape) float64 {
 	T := float64(s.B * s.S)
 	M := float64(s.B * s.K)
-	H, F, L, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumLayers), float64(c.VocabSize)
-	dense := 2 * T * (L*2*H*F + H*H)
+	B, S := float64(s.B), float64(s.S)
+	H, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
+	dense := 2 * T * H * H // the embedding projection
+	if !c.HasEmbeddingProjection() {
+		dense = 0
+	}
+	var trained, fixed float64
+	for _, k := range c.Mixings() {
+		dense += 2 * T * 2 * H * F // the feed-forward sublayer
+		switch k {
+		case MixAttention:
+			trained += B*4*S*S*H + 2*T*4*H*H
+		case MixLinear:
+			trained += B * (2*S*S*H + 2*S*H*H)
+		case MixRandom:
+			fixed += B * (2*S*S*H + 2*S*H*H)
+		case MixFourier:
+			fixed += B * 2.5 * S * H * math.Log2(S*H)
+		}
+	}
 	head := 2 * M * (H*H + V*H)
-	mix := L * float64(s.B) * 2.5 * float64(s.S) * H * math.Log2(float64(s.S)*H)
-	return 3*dense + 3*head + 2*mix
+	return 3*(dense+head+trained) + 2*fixed
+}
+
+// BenchArchitectures are the names bench's --arch takes: the
+// architectures, and "hybrid" for the paper's FNet-Hybrid (Fourier with
+// attention in the top two layers).
+var BenchArchitectures = append(append([]string{}, Architectures...), "hybrid")
+
+// WithArchitecture is cfg with a bench architecture name applied.
+func WithArchitecture(cfg Config, arch string) (Config, error) {
+	switch arch {
+	case "", "fnet":
+		cfg.Architecture = "fnet"
+	case "hybrid":
+		cfg.Architecture, cfg.AttentionLayers, cfg.AttentionLayout = "fnet", min(2, cfg.NumLayers), "top"
+	default:
+		if !slices.Contains(Architectures, arch) {
+			return cfg, fmt.Errorf("unknown architecture %q (want %s)", arch, strings.Join(BenchArchitectures, ", "))
+		}
+		cfg.Architecture = arch
+	}
+	cfg.ModelType = cfg.HFModelType()
+	return cfg, cfg.Validate()
+}
+
+// BenchSpec is one benchmark: a preset model with an architecture, at a
+// batch shape, with the position table sized to MaxPositions (speed does
+// not depend on it; a sweep sizes it to its longest length).
+type BenchSpec struct {
+	Preset       string
+	Arch         string // a BenchArchitectures name; "" = fnet
+	Shape        BenchShape
+	MaxPositions int // 0 = the preset's
+	Steps        int
+	Warmup       int
+	Mix          kernels.MixMethod
+	ProfileOps   bool
+}
+
+// BenchConfig is the model a spec benchmarks (dropout off, as the reference).
+func BenchConfig(spec BenchSpec) (Config, error) {
+	cfg, err := PresetConfig(spec.Preset)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.DropoutProb = 0
+	cfg.SeqLen = spec.Shape.S
+	if spec.MaxPositions > 0 {
+		cfg.MaxPositions = spec.MaxPositions
+	}
+	if cfg.MaxPositions < cfg.SeqLen {
+		cfg.MaxPositions = cfg.SeqLen
+	}
+	return WithArchitecture(cfg, spec.Arch)
 }
 
 // RunBench times full training steps (forward, backward, AdamW) of the CPU
-// engine on a synthetic batch, after warm-up.
+// engine on a synthetic batch of the preset's shape, after warm-up.
 func RunBench(preset string, steps, warmup int, mix kernels.MixMethod, profileOps bool) (*BenchResult, error) {
-	cfg, err := PresetConfig(preset)
-	if err != nil {
-		return nil, err
-	}
 	shape, ok := BenchShapes[preset]
 	if !ok {
 		return nil, fmt.Errorf("no benchmark shape for preset %q", preset)
 	}
-	cfg.DropoutProb = 0
-	cfg.SeqLen = shape.S
-	eng, err := NewCPUEngine(cfg, MaskedLMHeads, DefaultAdamW, CPUOptions{Seed: 1, MixMethod: mix})
+	return RunBenchSpec(BenchSpec{Preset: preset, Shape: shape, Steps: steps, Warmup: warmup, Mix: mix, ProfileOps: profileOps})
+}
+
+// RunBenchSpec is one benchmark on the CPU engine.
+func RunBenchSpec(spec BenchSpec) (*BenchResult, error) {
+	cfg, err := BenchConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := NewCPUEngine(cfg, MaskedLMHeads, DefaultAdamW, CPUOptions{Seed: 1, MixMethod: spec.Mix})
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
+	res, err := BenchEngine(eng, spec)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.HasMixing(MixFourier) {
+		res.Mixing = eng.MixMethod(spec.Shape.S).String()
+	}
+	return res, nil
+}
+
+// BenchEngine times training steps of an engine built for BenchConfig(spec)
+// with the masked-LM head.
+func BenchEngine(eng Engine, spec BenchSpec) (*BenchResult, error) {
+	cfg, shape, steps, warmup := eng.Config(), spec.Shape, spec.Steps, spec.Warmup
+	if steps < 1 || warmup < 0 {
+		return nil, fmt.Errorf("bench: %d steps after %d warm-up steps", steps, warmup)
+	}
 	batch := SyntheticBatch(cfg, shape, 1)
-	res := &BenchResult{Preset: preset, Device: eng.Device(), Threads: runtime.GOMAXPROCS(0),
-		Mixing: eng.MixMethod(shape.S).String(), Batch: shape.B, SeqLen: shape.S, Masked: shape.K,
+	layers := make([]string, cfg.NumLayers)
+	for l, k := range cfg.Mixings() {
+		layers[l] = string(k)
+	}
+	res := &BenchResult{Preset: spec.Preset, Arch: benchArchName(spec.Arch), Layers: strings.Join(layers, ","), Device: eng.Device(), Threads: runtime.GOMAXPROCS(0),
+		Mixing: "-", Batch: shape.B, SeqLen: shape.S, Masked: shape.K,
 		Steps: steps, Warmup: warmup, GFLOPPerStep: TrainFLOPs(cfg, shape) / 1e9}
+	res.FLOPsPerToken = TrainFLOPs(cfg, shape) / float64(shape.B*shape.S)
 	var fb, opt []float64
 	var ms runtime.MemStats
 	var mallocs uint64
@@ -133,7 +238,7 @@ func RunBench(preset string, steps, warmup int, mix kernels.MixMethod, profileOp
 		if i == warmup {
 			runtime.ReadMemStats(&ms)
 			mallocs = ms.Mallocs
-			if profileOps {
+			if spec.ProfileOps {
 				ProfileOps(true)
 				defer ProfileOps(false)
 			}
@@ -174,6 +279,13 @@ func RunBench(preset string, steps, warmup int, mix kernels.MixMethod, profileOp
 		res.Ops = append(res.Ops, BenchOp{Op: o.Op, MsPerStep: ms64(o.Total) / float64(steps), Calls: float64(o.Calls) / float64(steps)})
 	}
 	return res, nil
+}
+
+func benchArchName(a string) string {
+	if a == "" {
+		return "fnet"
+	}
+	return a
 }
 
 func ms64(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

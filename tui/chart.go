@@ -44,8 +44,10 @@ func (c *sampleCache) get(xs, ys []float64, x0, x1 float64, buckets int) []point
 
 // chartOpts are the chart's toggles.
 type chartOpts struct {
-	logY  bool
-	timeX bool // x is wall-clock seconds, else steps
+	logY   bool
+	timeX  bool // x is wall-clock seconds, else steps
+	log2X  bool // x holds log2 of the value (sequence lengths): labels show 2^x
+	xSteps int  // columns between x labels; 0 = a sixth of the width
 }
 
 // renderChart draws the series as braille lines on one pair of axes,
@@ -107,10 +109,20 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 		if o.timeX {
 			return fmtDuration(secondsDuration(v))
 		}
+		if o.log2X { // a label a column off a power of two names it
+			if e := math.Round(v); math.Abs(v-e) < 0.1 {
+				v = e
+			}
+			return fmtSI(math.Round(math.Exp2(v)))
+		}
 		return fmtSI(math.Round(v))
 	}
+	xSteps := max(w/6, 4)
+	if o.xSteps > 0 {
+		xSteps = o.xSteps
+	}
 	lc := linechart.New(w, h, x0, x1, y0, y1,
-		linechart.WithXYSteps(max(w/6, 4), max(h/4, 2)),
+		linechart.WithXYSteps(xSteps, max(h/4, 2)),
 		linechart.WithXLabelFormatter(xfmt),
 		linechart.WithYLabelFormatter(yfmt),
 		linechart.WithStyles(st.axis, st.axis, lipgloss.NewStyle()),
