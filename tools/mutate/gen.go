@@ -18,7 +18,7 @@ const (
 	opBool   = "bool"   // && ↔ ||
 	opNegate = "negate" // if/for condition c → !(c); !c → c
 	opConst  = "const"  // 0 → 1, 1 → 0 and 2, n → n+1; float c → c/2 (0 → 1, 1 → 0 and 2)
-	opRemove = "remove" // an assignment (not :=), op= or ++/-- statement removed
+	opRemove = "remove" // an assignment (not :=), op= or ++/-- statement's stores removed (what it reads is read into _)
 	opCall   = "call"   // a call statement removed (off unless a spot's ops add it)
 	opSwap   = "swap"   // a call of F replaced by a call of G (a spot's swap lines)
 	opSub    = "sub"    // a spot's explicit text substitution (sub lines)
@@ -338,14 +338,14 @@ func (g *generator) visit(n ast.Node) {
 			g.add(opArith, n.TokPos, edit{p, p + len(n.Tok.String()), to.String()}, n)
 		}
 		if n.Tok != token.DEFINE {
-			g.add(opRemove, n.Pos(), edit{g.off(n.Pos()), g.off(n.End()), ""}, n)
+			g.add(opRemove, n.Pos(), edit{g.off(n.Pos()), g.off(n.End()), g.dropStore(n)}, n)
 		}
 	case *ast.IncDecStmt:
 		for _, to := range arithSwap[n.Tok] {
 			p := g.off(n.TokPos)
 			g.add(opArith, n.TokPos, edit{p, p + 2, to.String()}, n)
 		}
-		g.add(opRemove, n.Pos(), edit{g.off(n.Pos()), g.off(n.End()), ""}, n)
+		g.add(opRemove, n.Pos(), edit{g.off(n.Pos()), g.off(n.End()), "_ = " + g.text(n.X)}, n)
 	case *ast.ExprStmt:
 		if _, ok := n.X.(*ast.CallExpr); ok {
 			g.add(opCall, n.Pos(), edit{g.off(n.Pos()), g.off(n.End()), ""}, n)
@@ -385,6 +385,34 @@ func (g *generator) visit(n ast.Node) {
 			}
 		}
 	}
+}
+
+// dropStore is an assignment with its stores removed: what it read is
+// still read (into _), so the variables it used stay used and the mutant
+// compiles; only the values it wrote are lost.
+func (g *generator) dropStore(n *ast.AssignStmt) string {
+	var lhs, rhs []string
+	for _, l := range n.Lhs {
+		if id, ok := l.(*ast.Ident); !ok || id.Name != "_" {
+			lhs = append(lhs, g.text(l))
+		}
+	}
+	for _, r := range n.Rhs {
+		rhs = append(rhs, g.text(r))
+	}
+	blanks := func(k int) string { return strings.TrimSuffix(strings.Repeat("_, ", k), ", ") }
+	if len(n.Lhs) == len(n.Rhs) || n.Tok != token.ASSIGN {
+		vals := append(lhs, rhs...)
+		return blanks(len(vals)) + " = " + strings.Join(vals, ", ")
+	}
+	// a, b = f(): f's values into blanks, then the targets read
+	out := blanks(len(n.Lhs)) + " = " + strings.Join(rhs, ", ")
+	if _, inList := g.parent().(*ast.BlockStmt); inList && len(lhs) > 0 {
+		out += "; " + blanks(len(lhs)) + " = " + strings.Join(lhs, ", ")
+	} else if _, inCase := g.parent().(*ast.CaseClause); inCase && len(lhs) > 0 {
+		out += "; " + blanks(len(lhs)) + " = " + strings.Join(lhs, ", ")
+	}
+	return out
 }
 
 func (g *generator) negate(cond ast.Expr) {

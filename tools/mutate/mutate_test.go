@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,10 +66,10 @@ func TestGenerateMakesTheExpectedMutants(t *testing.T) {
 		"p/p.go:f cmp: b != 0 => b == 0",
 		"p/p.go:f const: b != 0 => b != 1",
 		"p/p.go:f arith: a++ => a--",
-		"p/p.go:f remove: a++ => (nothing)",
+		"p/p.go:f remove: a++ => _ = a",
 		"p/p.go:f arith: a + 2 => a - 2",
 		"p/p.go:f const: a + 2 => a + 3",
-		"p/p.go:f remove: x = x * b => (nothing)",
+		"p/p.go:f remove: x = x * b => _, _ = x, x * b",
 		"p/p.go:f arith: x * b => x / b",
 		"p/p.go:f arith: -x => x",
 		"p/p.go:f sub: x = x * b => x = b",
@@ -165,6 +167,7 @@ spot a
   funcs F T.M
   pkg   ./x
   run   ^(TestA|TestB)$
+  skiprun ^TestSlow$
   timeout 45s
   ops   +call -const
   swap  Pearson Spearman
@@ -184,7 +187,7 @@ spot b
 		t.Fatal(err)
 	}
 	a, b := spots[0], spots[1]
-	if a.Name != "a" || a.File != "x/y.go" || !slices.Equal(a.Funcs, []string{"F", "T.M"}) || a.Pkg != "./x" || a.Run != "^(TestA|TestB)$" ||
+	if a.Name != "a" || a.File != "x/y.go" || !slices.Equal(a.Funcs, []string{"F", "T.M"}) || a.Pkg != "./x" || a.Run != "^(TestA|TestB)$" || a.SkipRun != "^TestSlow$" ||
 		a.Timeout.Seconds() != 45 || a.Tags != "pure" || !slices.Equal(a.Env, []string{"CGO_ENABLED=0"}) || a.Match == nil {
 		t.Errorf("spot a = %+v", a)
 	}
@@ -327,5 +330,50 @@ func TestRunOnATinyModule(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "calc", "calc.go")); string(got) != src {
 		t.Error("the real file changed")
+	}
+}
+
+// TestRemoveKeepsTheProgramCompiling: a removed store still reads what it
+// read, so no variable becomes unused and every removal type-checks.
+func TestRemoveKeepsTheProgramCompiling(t *testing.T) {
+	src := `package p
+
+func two() (int, int) { return 1, 2 }
+
+func f(xs []int) int {
+	var a, b int
+	for i, x := range xs {
+		xs[i] = x * 2
+	}
+	a, b = two()
+	for i := 0; i < len(xs); i++ {
+		a += xs[i]
+	}
+	switch {
+	case a > 0:
+		a, b = two()
+	}
+	_, b = two()
+	return a + b
+}
+`
+	sp := &Spot{Name: "s", Funcs: []string{"f"}, Ops: []string{opRemove}}
+	ms, err := Generate(sp, "p.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 6 {
+		t.Errorf("%d removals, want 6", len(ms))
+	}
+	for _, m := range ms {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, "p.go", m.src, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", m.ID, err)
+		}
+		if _, err := (&types.Config{}).Check("p", fset, []*ast.File{f}, nil); err != nil {
+			t.Errorf("%s does not type-check: %v", m.ID, err)
+		}
+		t.Log(m.ID)
 	}
 }

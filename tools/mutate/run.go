@@ -90,6 +90,9 @@ func (r *runner) test(ctx context.Context, sp *Spot, bin string, timeout time.Du
 	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()
 	args := append([]string{"-test.run", sp.Run, "-test.count", "1", "-test.timeout", timeout.String()}, extra...)
+	if sp.SkipRun != "" {
+		args = append(args, "-test.skip", sp.SkipRun)
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = filepath.Join(r.root, sp.Pkg)
 	cmd.Env = append(os.Environ(), sp.Env...)

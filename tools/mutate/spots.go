@@ -19,6 +19,7 @@ type Spot struct {
 	Funcs   []string // function names (Type.Method or Method) or const/var names
 	Pkg     string   // the package whose tests run, e.g. ./train
 	Run     string   // -test.run regular expression
+	SkipRun string   // -test.skip regular expression ("" = none)
 	Timeout time.Duration
 	Ops     []string
 	Swaps   []Swap
@@ -106,6 +107,11 @@ func ParseSpots(r io.Reader) ([]*Spot, error) {
 				return nil, bad("%v", err)
 			}
 			cur.Run = val
+		case "skiprun":
+			if _, err := regexp.Compile(val); err != nil {
+				return nil, bad("%v", err)
+			}
+			cur.SkipRun = val
 		case "timeout":
 			d, err := time.ParseDuration(val)
 			if err != nil || d <= 0 {
