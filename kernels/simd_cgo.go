@@ -123,16 +123,18 @@ static inline float exp_r(float x) {
 	return p * u.f;
 }
 
-// one row: writes probabilities, returns the sum of exp(x - max) and the max via *mx
-CLONES static float c_softmax_row(const float *row, float *pr, long v, float *mx_out) {
+// one row: writes probabilities, returns the sum of exp(x - max) and the max
+// (by value: a Go pointer to a result would escape and allocate per call)
+typedef struct { float sum, max; } softmax_stats;
+CLONES static softmax_stats c_softmax_row(const float *row, float *pr, long v) {
 	float mx = row[0];
 	for (long j = 1; j < v; j++) mx = row[j] > mx ? row[j] : mx;
 	float sum = 0;
 	for (long j = 0; j < v; j++) { float e = exp_r(row[j] - mx); pr[j] = e; sum += e; }
 	float inv = 1.0f / sum;
 	for (long j = 0; j < v; j++) pr[j] *= inv;
-	*mx_out = mx;
-	return sum;
+	softmax_stats r = {sum, mx};
+	return r;
 }
 
 CLONES static void c_add_bias(float *y, const float *b, long lo, long hi, long out) {
@@ -192,9 +194,8 @@ func layerNormBwd(dy, xhat, rstd, g, dx, pg, pb []float32, lo, hi, h int) {
 }
 
 func softmaxRow(row, pr []float32) (sum, mx float32) {
-	var m C.float
-	s := C.c_softmax_row(fp(row), fp(pr), C.long(len(row)), &m)
-	return float32(s), float32(m)
+	r := C.c_softmax_row(fp(row), fp(pr), C.long(len(row)))
+	return float32(r.sum), float32(r.max)
 }
 
 func addBias(y, b []float32, lo, hi, out int) {
