@@ -56,7 +56,7 @@ func checkStepOps(t *testing.T, e *Engine, ops []dryOp, lr, maxNorm float64, tUp
 	if len(ops) != 3 || ops[0].name != "sumsq_partial" || ops[1].name != "adamw" || ops[2].name != "dtoh" {
 		t.Fatalf("Step ran %v, want sumsq_partial adamw dtoh", (&dryRun{ops: ops}).names())
 	}
-	n := int64(e.nFlat)
+	n := int64(e.nTrained) // the fixed parameters after them are never touched
 	sum := ops[0]
 	wantArgs(t, "sumsq_partial", sum.args, e.grads, n, e.normParts)
 	if sum.grid != [3]uint32{normPartials, 1, 1} || sum.block != block1D {
@@ -98,7 +98,7 @@ func wantArgs(t *testing.T, what string, got []any, want ...any) {
 
 func zeroParams(e *Engine) map[string][]float32 {
 	out := map[string][]float32{}
-	for _, ps := range e.specs {
+	for _, ps := range e.trained {
 		out[ps.Name] = make([]float32, fnet.NumElements(ps.Shape))
 	}
 	return out

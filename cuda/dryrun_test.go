@@ -22,14 +22,7 @@ func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, 
 		s: &runtimeState{info: DeviceInfo{Name: "dry run", SMs: drySMs}}, tables: map[int]*dftTables{}}
 	d := &dryRun{next: 16 << 40}
 	e.l = &launcher{dry: d}
-	e.specs = fnet.ParamSpecs(cfg, heads)
-	e.offsets = map[string]int{}
-	off := 0
-	for _, ps := range e.specs {
-		e.offsets[ps.Name] = off
-		off += alignElems(fnet.NumElements(ps.Shape))
-	}
-	e.nFlat = off
+	e.layoutParams()
 	e.params, e.grads, e.m, e.v = 1<<40, 2<<40, 3<<40, 4<<40
 	e.shadow = e.params
 	if prec == BF16 {

@@ -39,13 +39,18 @@ type Engine struct {
 	mod    *module
 	l      *launcher
 
-	specs   []fnet.ParamSpec
-	offsets map[string]int // element offset of each parameter in the flat buffers
-	nFlat   int            // elements in each flat buffer (aligned)
-	params  DevPtr         // float32 master weights
-	grads   DevPtr
-	m, v    DevPtr
-	shadow  DevPtr // GEMM-typed copy of the weights (== params in tf32/fp32 mode)
+	specs   []fnet.ParamSpec // every parameter, Hugging Face order
+	trained []fnet.ParamSpec // the trained ones (specs without the Random model's fixed matrices)
+	offsets map[string]int   // element offset of each parameter in the flat buffers
+	// The flat layout puts the trained parameters first (HF order) and the
+	// fixed ones after them, so the gradient norm and AdamW cover exactly
+	// the first nTrained elements; grads, m and v hold only those.
+	nTrained int
+	nFlat    int    // elements of params and shadow (aligned): trained, then fixed
+	params   DevPtr // float32 master weights [nFlat]
+	grads    DevPtr // float32 [nTrained]
+	m, v     DevPtr // float32 AdamW moments [nTrained]
+	shadow   DevPtr // GEMM-typed copy of the weights [nFlat] (== params in tf32/fp32 mode)
 	fixed   DevPtr // the fixed arena (flat buffers, stats, norm scratch)
 	step    int
 
@@ -181,20 +186,13 @@ func (e *Engine) setup() error {
 		return err
 	}
 	e.l = &launcher{s: e.s, m: e.mod, stream: e.stream}
-	e.specs = fnet.ParamSpecs(e.cfg, e.heads)
-	e.offsets = map[string]int{}
-	off := 0
-	for _, ps := range e.specs {
-		e.offsets[ps.Name] = off
-		off += alignElems(fnet.NumElements(ps.Shape))
-	}
-	e.nFlat = off
-	n := uint64(e.nFlat)
+	e.layoutParams()
+	n, nt := uint64(e.nFlat), uint64(e.nTrained)
 	var plan memPlan
 	plan.add("params", &e.params, 4*n)
-	plan.add("grads", &e.grads, 4*n)
-	plan.add("adam.m", &e.m, 4*n)
-	plan.add("adam.v", &e.v, 4*n)
+	plan.add("grads", &e.grads, 4*nt)
+	plan.add("adam.m", &e.m, 4*nt)
+	plan.add("adam.v", &e.v, 4*nt)
 	if e.prec == BF16 {
 		plan.add("weights.bf16", &e.shadow, 2*n)
 	}
@@ -208,13 +206,44 @@ func (e *Engine) setup() error {
 	if e.prec != BF16 {
 		e.shadow = e.params
 	}
-	for _, p := range []DevPtr{e.params, e.grads, e.m, e.v} {
-		if err := e.s.drv.memsetD32(p, 0, e.nFlat, e.stream); err != nil {
+	if err := e.s.drv.memsetD32(e.params, 0, e.nFlat, e.stream); err != nil {
+		return err
+	}
+	for _, p := range []DevPtr{e.grads, e.m, e.v} {
+		if err := e.s.drv.memsetD32(p, 0, e.nTrained, e.stream); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// layoutParams places every parameter in the flat buffers, each aligned:
+// the trained ones first in Hugging Face order, then the fixed ones (the
+// Random model's mixing matrices), which get no gradient, no moments, no
+// weight decay and no share of the gradient norm because the optimizer's
+// kernels run over the first nTrained elements only. Without fixed
+// parameters this is the plain HF-order layout.
+func (e *Engine) layoutParams() {
+	e.specs = fnet.ParamSpecs(e.cfg, e.heads)
+	e.trained = fnet.TrainedSpecs(e.specs)
+	e.offsets = map[string]int{}
+	off := 0
+	for _, ps := range e.trained {
+		e.offsets[ps.Name] = off
+		off += alignElems(fnet.NumElements(ps.Shape))
+	}
+	e.nTrained = off
+	for _, ps := range e.specs {
+		if ps.Fixed {
+			e.offsets[ps.Name] = off
+			off += alignElems(fnet.NumElements(ps.Shape))
+		}
+	}
+	e.nFlat = off
+}
+
+// isFixed reports whether a parameter is one of the fixed (never trained) ones.
+func (e *Engine) isFixed(name string) bool { return e.offsets[name] >= e.nTrained }
 
 // release frees what the engine holds (without the context dance).
 func (e *Engine) release() {
@@ -291,10 +320,14 @@ func (e *Engine) Usage() (GPUUsage, error) {
 }
 
 // param returns the device address of a parameter's slot in a flat buffer.
+// The gradient and moment buffers hold the trained parameters only.
 func (e *Engine) param(base DevPtr, name string) DevPtr {
 	off, ok := e.offsets[name]
 	if !ok {
 		panic("cuda engine: no parameter " + name)
+	}
+	if off >= e.nTrained && base != e.params {
+		panic("cuda engine: " + name + " is fixed: it has no gradient or optimizer state")
 	}
 	return base + DevPtr(off*4)
 }
@@ -306,28 +339,31 @@ func (e *Engine) gparam(name string) DevPtr {
 
 // Params copies the parameters out.
 func (e *Engine) Params() (map[string][]float32, error) {
-	out, err := e.readFlat(e.params)
+	out, err := e.readFlat(e.params, e.specs, e.nFlat)
 	if err != nil {
 		return nil, fmt.Errorf("cuda engine: reading parameters: %w", err)
 	}
 	return out, nil
 }
 
-// Gradients copies the accumulated gradients out (for parity checks).
-func (e *Engine) Gradients() (map[string][]float32, error) { return e.readFlat(e.grads) }
+// Gradients copies the accumulated gradients of the trained parameters out
+// (for parity checks; the fixed ones have none, as on the CPU engine).
+func (e *Engine) Gradients() (map[string][]float32, error) { return e.readFlat(e.grads, e.trained, e.nTrained) }
 
-func (e *Engine) readFlat(base DevPtr) (map[string][]float32, error) {
+// readFlat copies the first n elements of a flat buffer out, split into
+// the given parameters.
+func (e *Engine) readFlat(base DevPtr, specs []fnet.ParamSpec, n int) (map[string][]float32, error) {
 	unlock, err := e.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	host := make([]float32, e.nFlat)
-	if err := e.dtoh(unsafe.Pointer(&host[0]), base, 4*e.nFlat); err != nil {
+	host := make([]float32, n)
+	if err := e.dtoh(unsafe.Pointer(&host[0]), base, 4*n); err != nil {
 		return nil, err
 	}
-	out := make(map[string][]float32, len(e.specs))
-	for _, ps := range e.specs {
+	out := make(map[string][]float32, len(specs))
+	for _, ps := range specs {
 		off := e.offsets[ps.Name]
 		out[ps.Name] = append([]float32(nil), host[off:off+fnet.NumElements(ps.Shape)]...)
 	}
@@ -335,19 +371,20 @@ func (e *Engine) readFlat(base DevPtr) (map[string][]float32, error) {
 }
 
 // checkSet reports every missing or misshaped tensor of a parameter map.
-func (e *Engine) checkSet(what string, p map[string][]float32) error {
-	if err := fnet.CheckTensorSet(what, e.specs, p); err != nil {
+func (e *Engine) checkSet(what string, specs []fnet.ParamSpec, p map[string][]float32) error {
+	if err := fnet.CheckTensorSet(what, specs, p); err != nil {
 		return fmt.Errorf("cuda engine: %w", err)
 	}
 	return nil
 }
 
-func (e *Engine) writeFlat(base DevPtr, p map[string][]float32) error {
-	host := make([]float32, e.nFlat)
-	for _, ps := range e.specs {
+// writeFlat fills the first n elements of a flat buffer from the given parameters.
+func (e *Engine) writeFlat(base DevPtr, specs []fnet.ParamSpec, n int, p map[string][]float32) error {
+	host := make([]float32, n)
+	for _, ps := range specs {
 		copy(host[e.offsets[ps.Name]:], p[ps.Name])
 	}
-	return e.htod(base, unsafe.Pointer(&host[0]), 4*e.nFlat)
+	return e.htod(base, unsafe.Pointer(&host[0]), 4*n)
 }
 
 // SetParams overwrites every parameter (extra names, such as the tied
@@ -362,10 +399,10 @@ func (e *Engine) SetParams(p map[string][]float32) error {
 }
 
 func (e *Engine) setParams(p map[string][]float32) error {
-	if err := e.checkSet("SetParams", p); err != nil {
+	if err := e.checkSet("SetParams", e.specs, p); err != nil {
 		return err
 	}
-	if err := e.writeFlat(e.params, p); err != nil {
+	if err := e.writeFlat(e.params, e.specs, e.nFlat, p); err != nil {
 		return err
 	}
 	return e.refreshShadow()
@@ -380,28 +417,28 @@ func (e *Engine) refreshShadow() error {
 	return e.l.launch("f32_to_g", elementwiseGrid(n), block1D, 0, e.params, n, e.shadow)
 }
 
-// Optimizer copies out the AdamW state.
+// Optimizer copies out the AdamW state of the trained parameters.
 func (e *Engine) Optimizer() (fnet.OptimizerState, error) {
-	m, err := e.readFlat(e.m)
+	m, err := e.readFlat(e.m, e.trained, e.nTrained)
 	if err != nil {
 		return fnet.OptimizerState{}, fmt.Errorf("cuda engine: reading the optimizer's first moments: %w", err)
 	}
-	v, err := e.readFlat(e.v)
+	v, err := e.readFlat(e.v, e.trained, e.nTrained)
 	if err != nil {
 		return fnet.OptimizerState{}, fmt.Errorf("cuda engine: reading the optimizer's second moments: %w", err)
 	}
 	return fnet.OptimizerState{Step: e.step, M: m, V: v}, nil
 }
 
-// SetOptimizer restores AdamW's state.
+// SetOptimizer restores AdamW's state (moments of the trained parameters).
 func (e *Engine) SetOptimizer(s fnet.OptimizerState) error {
 	if s.Step < 0 {
 		return fmt.Errorf("cuda engine: SetOptimizer: negative step %d", s.Step)
 	}
-	if err := e.checkSet("SetOptimizer moments m", s.M); err != nil {
+	if err := e.checkSet("SetOptimizer moments m", e.trained, s.M); err != nil {
 		return err
 	}
-	if err := e.checkSet("SetOptimizer moments v", s.V); err != nil {
+	if err := e.checkSet("SetOptimizer moments v", e.trained, s.V); err != nil {
 		return err
 	}
 	unlock, err := e.enter()
@@ -409,10 +446,10 @@ func (e *Engine) SetOptimizer(s fnet.OptimizerState) error {
 		return err
 	}
 	defer unlock()
-	if err := e.writeFlat(e.m, s.M); err != nil {
+	if err := e.writeFlat(e.m, e.trained, e.nTrained, s.M); err != nil {
 		return err
 	}
-	if err := e.writeFlat(e.v, s.V); err != nil {
+	if err := e.writeFlat(e.v, e.trained, e.nTrained, s.V); err != nil {
 		return err
 	}
 	e.step = s.Step

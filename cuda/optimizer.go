@@ -16,14 +16,16 @@ const normPartials = 1024
 
 // Step clips the accumulated gradients to maxNorm (when > 0), applies one
 // AdamW update and zeroes the gradients, all on the device; the gradient
-// norm is the one value read back.
+// norm is the one value read back. Both kernels run over the trained
+// parameters only (the first nTrained elements of the flat layout): the
+// fixed ones after them get no update, no decay and no share of the norm.
 func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 	unlock, err := e.enter()
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	n := int64(e.nFlat)
+	n := int64(e.nTrained)
 	if err := e.l.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
 		return 0, err
 	}
