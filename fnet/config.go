@@ -26,7 +26,7 @@ type Config struct {
 	LayerNormEps     float64 `json:"layer_norm_eps"`            // 1e-12 in the official code
 	DropoutProb      float64 `json:"hidden_dropout_prob"`       // embeddings and FFN output
 	InitializerRange float64 `json:"initializer_range"`         // stddev of the N(0, r) initialisers
-	HiddenAct        string  `json:"hidden_act"`                // "gelu_new" (tanh GELU) is the only one supported
+	HiddenAct        string  `json:"hidden_act"`                // "gelu_new" (tanh GELU, FNet's) or "gelu" (exact, BERT's)
 	PadTokenID       int     `json:"pad_token_id"`              // 3 in the official vocabulary
 	BOSTokenID       int     `json:"bos_token_id"`              // informational
 	EOSTokenID       int     `json:"eos_token_id"`              // informational
@@ -117,8 +117,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model config: invalid %s = %v", k.name, k.v)
 		}
 	}
-	if c.HiddenAct != "gelu_new" && c.HiddenAct != "gelu_pytorch_tanh" && c.HiddenAct != "gelu_fast" {
-		return fmt.Errorf("model config: hidden_act %q is not supported (only the tanh GELU, \"gelu_new\", as in FNet)", c.HiddenAct)
+	switch c.HiddenAct {
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu":
+	default:
+		return fmt.Errorf("model config: hidden_act %q is not supported (the tanh GELU \"gelu_new\", as in FNet, or the exact \"gelu\", as in BERT)", c.HiddenAct)
 	}
 	return c.validateArchitecture()
 }
@@ -147,6 +149,15 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	c.ModelType = c.HFModelType()
 	return c, c.Validate()
+}
+
+// GELU is the activation hidden_act names: the tanh approximation for
+// "gelu_new" and its aliases, the exact erf GELU for "gelu".
+func (c Config) GELU() Activation {
+	if c.HiddenAct == "gelu" {
+		return ActGELUErf
+	}
+	return ActGELU
 }
 
 // JSON returns the config as compact JSON.

@@ -130,7 +130,7 @@ func gradCheck(t *testing.T, name string, leaves []*leaf, f func(in G.Nodes) *G.
 }
 
 func TestGradLinear(t *testing.T) {
-	for _, act := range []Activation{ActNone, ActGELU, ActTanh} {
+	for _, act := range []Activation{ActNone, ActGELU, ActTanh, ActGELUErf} {
 		rng := rand.New(rand.NewPCG(1, uint64(act)))
 		leaves := []*leaf{randLeaf(rng, "x", 1, 5, 7), randLeaf(rng, "w", 0.5, 3, 7), randLeaf(rng, "b", 0.5, 3)}
 		gradCheck(t, fmt.Sprintf("linear/act%d", act), leaves, func(in G.Nodes) *G.Node {

@@ -128,7 +128,7 @@ func buildGraph(spec graphSpec, params map[string][]float32) (gr *graph, err err
 		}
 		lnW, lnB := MixLNNames(kind)
 		x = layerNorm(x, mixed, lp(lnW), lp(lnB), c.LayerNormEps)
-		f := linear(x, lp(FFInW), lp(FFInB), ActGELU)
+		f := linear(x, lp(FFInW), lp(FFInB), c.GELU())
 		f = linear(f, lp(FFOutW), lp(FFOutB), ActNone)
 		if drop {
 			f = dropout(f, spec.dropout, DropoutSiteFFN(l), spec.ctr)
@@ -143,7 +143,7 @@ func buildGraph(spec graphSpec, params map[string][]float32) (gr *graph, err err
 		lbl := intInput("masked_labels", &gr.mlmLabels, B*K)
 		w := f32Input("masked_weights", &gr.mlmWeights, B*K)
 		t := gatherRows(x, pos, B, S, K)
-		t = linear(t, p(MLMDenseW), p(MLMDenseB), ActGELU)
+		t = linear(t, p(MLMDenseW), p(MLMDenseB), c.GELU())
 		t = layerNorm(t, nil, p(MLMLNWeight), p(MLMLNBias), c.LayerNormEps)
 		gr.mlmLogits = linear(t, p(WordEmbName), p(MLMBias), ActNone) // decoder tied to the word embeddings
 		losses = append(losses, softmaxCE(gr.mlmLogits, lbl, w, &gr.mlmStats))

@@ -15,6 +15,7 @@ const (
 	ActNone Activation = iota
 	ActGELU            // tanh GELU ("gelu_new"): the FFN and the MLM transform
 	ActTanh            // the pooler
+	ActGELUErf         // exact GELU ("gelu"): BERT checkpoints' FFN and MLM transform
 )
 
 // linear returns act(x·Wᵀ + b) for x [n, in], W [out, in] (Hugging Face's
@@ -28,7 +29,7 @@ func linear(x, w, b *G.Node, act Activation) *G.Node {
 		panic(fmt.Sprintf("fnet: linear shapes x%v W%v b%v", x.Shape(), w.Shape(), b.Shape()))
 	}
 	y := newOwned(n, out)
-	var pre, aux []float32 // saved for the backward pass: pre-activation, tanh
+	var pre, aux []float32 // saved for the backward pass: pre-activation, tanh (Φ for the exact GELU)
 	if act != ActNone {
 		pre, aux = make([]float32, n*out), make([]float32, n*out)
 	}
@@ -49,6 +50,9 @@ func linear(x, w, b *G.Node, act Activation) *G.Node {
 		case ActTanh:
 			kernels.AddBias(pre, bs, n, out)
 			kernels.TanhForward(pre, y.data, aux)
+		case ActGELUErf:
+			kernels.AddBias(pre, bs, n, out)
+			kernels.GELUErfForward(pre, y.data, aux)
 		}
 		return y.t, nil
 	}
@@ -77,6 +81,8 @@ func activationBackward(dy, fwd *G.Node, act Activation, pre, aux []float32, n, 
 		switch act {
 		case ActGELU:
 			kernels.GELUBackward(dys, pre, aux, d.data)
+		case ActGELUErf:
+			kernels.GELUErfBackward(dys, pre, aux, d.data)
 		case ActTanh:
 			kernels.ParallelFor(len(dys), 1<<14, func(lo, hi int) {
 				for i := lo; i < hi; i++ {

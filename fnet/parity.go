@@ -122,8 +122,13 @@ func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
 	if err != nil {
 		return Config{}, AdamWConfig{}, err
 	}
-	if r.GELU != "" && r.GELU != "tanh" {
-		return Config{}, AdamWConfig{}, fmt.Errorf("reference uses %q GELU; FNet uses the tanh approximation", r.GELU)
+	gelu := "gelu_new"
+	switch r.GELU {
+	case "", "tanh":
+	case "erf":
+		gelu = "gelu"
+	default:
+		return Config{}, AdamWConfig{}, fmt.Errorf("reference GELU %q: want tanh or erf", r.GELU)
 	}
 	if r.MLMHead != "" && r.MLMHead != "masked" {
 		return Config{}, AdamWConfig{}, fmt.Errorf("reference mlm_head %q: only the masked-positions head is supported", r.MLMHead)
@@ -131,7 +136,7 @@ func (r RefConfig) ModelConfig() (Config, AdamWConfig, error) {
 	c := DefaultConfig()
 	c.VocabSize, c.HiddenSize, c.NumLayers, c.IntermediateSize = r.Vocab, r.Hidden, r.Layers, r.FFN
 	c.MaxPositions, c.TypeVocabSize, c.SeqLen = r.MaxPos, r.TypeVocab, r.Seq
-	c.LayerNormEps, c.DropoutProb, c.PadTokenID = r.LNEps, 0, r.PadID
+	c.LayerNormEps, c.DropoutProb, c.PadTokenID, c.HiddenAct = r.LNEps, 0, r.PadID, gelu
 	if heads.Classifier {
 		c.NumLabels = r.NumLabels
 	}

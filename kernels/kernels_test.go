@@ -416,3 +416,34 @@ func TestGemmSplitRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGELUErf: the exact GELU against x·Φ(x) in float64, its derivative
+// against central differences of that, and its distance from the tanh
+// approximation (they are different functions: up to ~1e-3 apart).
+func TestGELUErf(t *testing.T) {
+	xs := []float32{-6, -3.5, -2, -1, -0.5, -1e-3, 0, 1e-3, 0.3, 1, 1.7, 3, 6}
+	y, phi, dx := make([]float32, len(xs)), make([]float32, len(xs)), make([]float32, len(xs))
+	GELUErfForward(xs, y, phi)
+	ones := make([]float32, len(xs))
+	for i := range ones {
+		ones[i] = 1
+	}
+	GELUErfBackward(ones, xs, phi, dx)
+	f := func(x float64) float64 { return x * 0.5 * math.Erfc(-x/math.Sqrt2) }
+	var maxApprox float64
+	for i, x := range xs {
+		v := float64(x)
+		if d := math.Abs(float64(y[i]) - f(v)); d > 1e-6*(1+math.Abs(f(v))) {
+			t.Errorf("gelu(%v) = %v, want %v", x, y[i], f(v))
+		}
+		h := 1e-4
+		fd := (f(v+h) - f(v-h)) / (2 * h)
+		if d := math.Abs(float64(dx[i]) - fd); d > 1e-5 {
+			t.Errorf("gelu'(%v) = %v, want %v", x, dx[i], fd)
+		}
+		maxApprox = math.Max(maxApprox, math.Abs(f(v)-GELU64(v)))
+	}
+	if maxApprox < 1e-4 || maxApprox > 1e-2 {
+		t.Errorf("erf and tanh GELU differ by %v at most: expected about 1e-3", maxApprox)
+	}
+}

@@ -60,3 +60,6 @@ make_fixture random_middle --dump-steps 5 --model random --attention-layers 2 --
 	--task-heads classifier --num-labels 1 --vocab 53 --hidden 10 --layers 4 --ffn 16 --seq 11 --max-pos 11 --batch 3 --pad-max 3
 # FF-only with a prime length and padding (which identity mixing ignores)
 make_fixture ffonly_prime --dump-steps 5 --model ff_only --vocab 47 --hidden 9 --layers 2 --ffn 15 --seq 17 --max-pos 17 --batch 2 --num-masked 3 --pad-max 4
+# BERT as the hub's checkpoints compute it: the exact erf GELU (hidden_act "gelu"), pretraining heads
+make_fixture bert_erf --dump-steps 5 --model bert --heads 2 --gelu erf --task-heads pretraining \
+	--vocab 71 --hidden 16 --layers 2 --ffn 28 --seq 21 --max-pos 21 --batch 3 --num-masked 3 --pad-max 5
