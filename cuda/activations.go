@@ -1,6 +1,11 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
+)
 
 // activations are the buffers of one batch shape (B, S, K): what the
 // forward pass keeps for the backward pass, per layer, plus scratch shared
@@ -9,7 +14,15 @@ import "fmt"
 // vocabulary, L layers. Types: f32 is float32; gemm is the GEMM operand
 // type (bf16 in bf16 mode, else float32); mix is the mixing GEMMs' type
 // (float32 when they run in TF32). A G suffix marks the GEMM-typed copy
-// of a float32 buffer; in tf32/fp32 mode it aliases its twin.
+// of a float32 buffer; in tf32/fp32 mode it aliases its twin. NH = B·heads
+// (example, head) pairs of the attention layers, d = H/heads.
+//
+// A buffer only some layer kinds need is planned only when the model has
+// such a layer (and per layer only for those layers; other entries are 0):
+// the DFT intermediate for Fourier mixing, z for linear/random mixing, the
+// projections and the S×S scratch for attention, the key mask for
+// attention, the embedding LayerNorm's GEMM-typed output for a model with
+// the embedding projection.
 type activations struct {
 	B, S, K int
 	arena   DevPtr
@@ -22,14 +35,17 @@ type activations struct {
 	maskedWeights                                     DevPtr // [M] f32 masked-LM loss weights (0: padding slot)
 	seqLabels                                         DevPtr // [B] i32 next-sentence or class labels
 	targets                                           DevPtr // [B] f32 regression targets
+	keyMask                                           DevPtr // [B, S] i32 1 for a real key, 0 for a pad (input_ids == pad id), batch-major in every row layout (attention only)
 	inputWords                                        int
 	offIDs, offTypeIDs, offMaskedPos, offMaskedLabels int // word offsets in input
 	offSeqLabels, offMaskedWeights, offTargets        int
+	offKeyMask                                        int // -1 without attention
 
-	// embeddings: hidden[0] = dropout(embLN·Wpᵀ + bp), embLN = LayerNorm(word + pos + type)
+	// embeddings: hidden[0] = dropout(embLN·Wpᵀ + bp), embLN = LayerNorm(word + pos + type);
+	// without the projection (bert) hidden[0] = dropout(embLN), written by the LayerNorm
 	embLNXhat DevPtr // [T, H] f32 x̂ of the embedding LayerNorm
 	embLNRstd DevPtr // [T] f32 its 1/σ
-	embLN     DevPtr // [T, H] gemm its output, the projection's input
+	embLN     DevPtr // [T, H] gemm its output, the projection's input (with the projection only)
 
 	// per layer i: the mixing sublayer mixLN = LayerNorm(hidden[i] + mix(hidden[i])),
 	// the FFN sublayer hidden[i+1] = LayerNorm(mixLN + dropout(gelu(mixLN·W1ᵀ + b1)·W2ᵀ + b2))
@@ -71,6 +87,21 @@ type activations struct {
 	seqLogits  DevPtr // [B, maxSeqHeadOutputs] f32 (B·n used; n = 2 for NSP, the classifier's outputs)
 	dSeqLogits DevPtr // [B, maxSeqHeadOutputs] f32 the loss gradient at seqLogits (already scaled)
 	dPoolerPre DevPtr // [B, H] f32 the gradient at the pooler's pre-tanh
+
+	// linear and random mixing (mix_linear.go): y_b = seq·z_b, z = x·hidden
+	denseZ  []DevPtr // [L][T, H] gemm z of each linear layer (the seq kernel's gradient reads it); 0 for other layers
+	randomZ DevPtr   // [T, H] gemm z of the random layer being computed (its fixed matrices need no z later)
+	denseDZ DevPtr   // [T, H] gemm the gradient at z
+
+	// attention layers (mix_attention.go), per attention layer i (0 for other layers):
+	attnQ, attnK, attnV []DevPtr // [L][T, H] gemm q = x·Wqᵀ + bq, k, v (head h = columns h·d … (h+1)·d−1)
+	attnCtx             []DevPtr // [L][T, H] gemm ctx = P̃·v per head, the output projection's input
+	// scratch of one attention layer at a time
+	attnScores             DevPtr // [NH, S, S] f32 q·kᵀ per pair; backward: P, the recomputed probabilities, in place
+	attnProbs              DevPtr // [NH, S, S] gemm P̃ = dropout(P), ctx's GEMM input; backward: then dS, the gradient at q·kᵀ
+	attnDProbs             DevPtr // [NH, S, S] f32 the gradient at P̃ (dctx·vᵀ)
+	attnDCtx               DevPtr // [T, H] gemm the gradient at ctx
+	attnDQ, attnDK, attnDV DevPtr // [T, H] gemm the gradients at q, k, v
 }
 
 // planActivations lays out every buffer for batch shape (B, S, K); the
@@ -92,11 +123,19 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 	a.offMaskedWeights = 2*T + 2*M + B
 	a.offTargets = 2*T + 3*M + B
 	a.inputWords = 2*T + 3*M + 2*B
+	a.offKeyMask = -1
+	attention := slices.Contains(cfg.mix, fnet.MixAttention)
+	if attention {
+		a.offKeyMask = a.inputWords
+		a.inputWords += T
+	}
 	p.add("input", &a.input, f32(a.inputWords))
 
 	p.add("embLNXhat", &a.embLNXhat, f32(T*H))
 	p.add("embLNRstd", &a.embLNRstd, f32(T))
-	p.add("embLN", &a.embLN, g(T*H))
+	if cfg.embProj {
+		p.add("embLN", &a.embLN, g(T*H))
+	}
 
 	a.hidden, a.hiddenG = make([]DevPtr, L+1), make([]DevPtr, L+1)
 	a.mixLNXhat, a.mixLNRstd, a.mixLN, a.mixLNG = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
@@ -120,7 +159,9 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 		p.add(fmt.Sprintf("l%d.outLNRstd", l), &a.outLNRstd[l], f32(T))
 	}
 	p.add("branch", &a.branch, f32(T*H))
-	p.add("mixZ", &a.mixZ, mixG(T*2*H))
+	if slices.Contains(cfg.mix, fnet.MixFourier) {
+		p.add("mixZ", &a.mixZ, mixG(T*2*H))
+	}
 	p.add("dLayerOut", &a.dLayerOut, f32(T*H))
 	p.add("dLayerIn", &a.dLayerIn, f32(T*H))
 	p.add("dMixLN", &a.dMixLN, f32(T*H))
@@ -156,14 +197,47 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 	p.add("seqLogits", &a.seqLogits, f32(B*maxSeqHeadOutputs))
 	p.add("dSeqLogits", &a.dSeqLogits, f32(B*maxSeqHeadOutputs))
 	p.add("dPoolerPre", &a.dPoolerPre, f32(B*H))
+
+	a.denseZ = make([]DevPtr, L)
+	a.attnQ, a.attnK, a.attnV, a.attnCtx = make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L), make([]DevPtr, L)
+	for l, k := range cfg.mix {
+		switch k {
+		case fnet.MixLinear:
+			p.add(fmt.Sprintf("l%d.denseZ", l), &a.denseZ[l], g(T*H))
+		case fnet.MixAttention:
+			p.add(fmt.Sprintf("l%d.attnQ", l), &a.attnQ[l], g(T*H))
+			p.add(fmt.Sprintf("l%d.attnK", l), &a.attnK[l], g(T*H))
+			p.add(fmt.Sprintf("l%d.attnV", l), &a.attnV[l], g(T*H))
+			p.add(fmt.Sprintf("l%d.attnCtx", l), &a.attnCtx[l], g(T*H))
+		}
+	}
+	if slices.Contains(cfg.mix, fnet.MixRandom) {
+		p.add("randomZ", &a.randomZ, g(T*H))
+	}
+	if slices.Contains(cfg.mix, fnet.MixLinear) || slices.Contains(cfg.mix, fnet.MixRandom) {
+		p.add("denseDZ", &a.denseDZ, g(T*H))
+	}
+	if attention {
+		NH := B * cfg.heads
+		p.add("attnScores", &a.attnScores, f32(NH*S*S))
+		p.add("attnProbs", &a.attnProbs, g(NH*S*S))
+		p.add("attnDProbs", &a.attnDProbs, f32(NH*S*S))
+		p.add("attnDCtx", &a.attnDCtx, g(T*H))
+		p.add("attnDQ", &a.attnDQ, g(T*H))
+		p.add("attnDK", &a.attnDK, g(T*H))
+		p.add("attnDV", &a.attnDV, g(T*H))
+	}
 	return a
 }
 
 // planShape is what the activation layout depends on besides the batch.
 type planShape struct {
 	H, F, L, V        int
-	gemmSize, mixSize int  // bytes per GEMM-typed / mixing element
-	separateG         bool // GEMM-typed copies are separate buffers (bf16)
+	gemmSize, mixSize int            // bytes per GEMM-typed / mixing element
+	separateG         bool           // GEMM-typed copies are separate buffers (bf16)
+	mix               []fnet.MixKind // each layer's mixing
+	heads             int            // attention heads
+	embProj           bool           // the embeddings end in a projection (every architecture but bert)
 }
 
 func (e *Engine) planShape() planShape {
@@ -172,7 +246,8 @@ func (e *Engine) planShape() planShape {
 		mix = 4
 	}
 	return planShape{H: e.cfg.HiddenSize, F: e.cfg.IntermediateSize, L: e.cfg.NumLayers, V: e.cfg.VocabSize,
-		gemmSize: e.prec.gemmElemSize(), mixSize: mix, separateG: e.prec == BF16}
+		gemmSize: e.prec.gemmElemSize(), mixSize: mix, separateG: e.prec == BF16,
+		mix: e.cfg.Mixings(), heads: e.cfg.AttentionHeads(), embProj: e.cfg.HasEmbeddingProjection()}
 }
 
 // bind points the buffers into the arena at base and fills in the aliases.
@@ -186,6 +261,9 @@ func (a *activations) bind(base DevPtr, separateG bool) {
 	a.seqLabels = a.input + DevPtr(4*a.offSeqLabels)
 	a.maskedWeights = a.input + DevPtr(4*a.offMaskedWeights)
 	a.targets = a.input + DevPtr(4*a.offTargets)
+	if a.offKeyMask >= 0 {
+		a.keyMask = a.input + DevPtr(4*a.offKeyMask)
+	}
 	if !separateG {
 		copy(a.hiddenG, a.hidden)
 		copy(a.mixLNG, a.mixLN)

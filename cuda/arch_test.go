@@ -8,20 +8,37 @@ import (
 	"github.com/fnet-tui/fnet-tui/fnet"
 )
 
-// TestEngineRefusesOtherArchitectures: the CUDA engine builds Fourier
-// mixing only so far; any other layer is a typed error naming it (the
-// trainer's device = auto then runs on the CPU), decided before any device
-// work, so it holds without a GPU.
-func TestEngineRefusesOtherArchitectures(t *testing.T) {
-	for _, arch := range []string{"bert", "linear", "random", "ff_only", "hybrid"} {
+// TestEngineBuildsEveryArchitecture: no architecture is refused as such
+// (fnet.UnsupportedArchitectureError); without a GPU the constructor fails
+// on the device, not on the model, and on a GPU it builds.
+func TestEngineBuildsEveryArchitecture(t *testing.T) {
+	for _, arch := range []string{"fnet", "bert", "linear", "random", "ff_only", "hybrid"} {
 		cfg, err := fnet.WithArchitecture(fnet.Presets["mini"], arch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = NewEngineWithOptions(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, 1, BF16, Options{})
+		e, err := NewEngineWithOptions(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, 1, BF16, Options{})
 		var ua *fnet.UnsupportedArchitectureError
-		if !errors.As(err, &ua) || !strings.Contains(err.Error(), "not supported by the CUDA engine") || !strings.Contains(err.Error(), cfg.ArchString()) {
-			t.Errorf("%s: error %v", arch, err)
+		if errors.As(err, &ua) {
+			t.Errorf("%s: refused: %v", arch, err)
 		}
+		if err == nil {
+			e.Close()
+		} else if Available() == nil {
+			t.Errorf("%s: %v", arch, err)
+		}
+	}
+}
+
+// The one configuration limit: an attention layer past index 1023 has no
+// dropout site (fnet.DropoutSiteAttention's 10-bit layer field); refused by
+// name before any device work, so it holds without a GPU.
+func TestEngineRefusesAttentionPastDropoutSites(t *testing.T) {
+	cfg := smallConfig(0)
+	cfg.NumLayers, cfg.Architecture, cfg.AttentionLayers, cfg.AttentionLayout = 1030, "fnet", 2, "top"
+	_, err := NewEngineWithOptions(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, 1, FP32, Options{})
+	var ua *fnet.UnsupportedArchitectureError
+	if !errors.As(err, &ua) || !strings.Contains(err.Error(), "layer 1028") || !strings.Contains(err.Error(), "1023") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -23,6 +23,8 @@ type dryRun struct {
 	readErr error
 	// fill, when set, writes what a device-to-host copy of src returns.
 	fill func(src DevPtr, dst []byte)
+	// write, when set, sees what a host-to-device copy to dst carries.
+	write func(dst DevPtr, src []byte)
 }
 
 // dryOp is one recorded operation: a kernel launch (name, grid, block,

@@ -51,8 +51,8 @@ type Engine struct {
 	grads    DevPtr // float32 [nTrained]
 	m, v     DevPtr // float32 AdamW moments [nTrained]
 	shadow   DevPtr // GEMM-typed copy of the weights [nFlat] (== params in tf32/fp32 mode)
-	fixed   DevPtr // the fixed arena (flat buffers, stats, norm scratch)
-	step    int
+	fixed    DevPtr // the fixed arena (flat buffers, stats, norm scratch)
+	step     int
 
 	stats     DevPtr // 8 float64 sums (see statIndex)
 	normParts DevPtr // sumsq partials
@@ -93,6 +93,7 @@ var engineKernelNames = []string{
 	"gelu_bwd", "bias_gelu_f32", "gelu_bwd_f32", "embed_bwd", "gather_rows", "scatter_add_rows", "mlm_xent",
 	"pooler_fwd", "seq_head_fwd", "seq_head_bwd_w", "seq_head_bwd_x", "pooler_bwd_w", "pooler_bwd_x",
 	"sumsq_partial", "adamw", "ln_fwd_reg", "ln_bwd_reg", "gelu_bwd_colsum",
+	"embed_ln_drop_fwd", "axpy_f32", "attn_softmax_fwd", "attn_softmax_bwd",
 }
 
 // Options tune an Engine beyond NewEngine's arguments.
@@ -116,9 +117,9 @@ func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfi
 		return nil, err
 	}
 	for l, k := range cfg.Mixings() {
-		if k != fnet.MixFourier {
+		if k == fnet.MixAttention && l >= 1<<10 {
 			return nil, &fnet.UnsupportedArchitectureError{Arch: cfg.ArchString(), Engine: "the CUDA engine",
-				Detail: fmt.Sprintf("layer %d mixes with %s; the CPU engine builds every architecture (train.device = \"cpu\")", l, k)}
+				Detail: fmt.Sprintf("layer %d attends; the attention dropout site has room for layers 0 to 1023 (fnet.DropoutSiteAttention)", l)}
 		}
 	}
 	if heads.Classifier {
@@ -348,7 +349,9 @@ func (e *Engine) Params() (map[string][]float32, error) {
 
 // Gradients copies the accumulated gradients of the trained parameters out
 // (for parity checks; the fixed ones have none, as on the CPU engine).
-func (e *Engine) Gradients() (map[string][]float32, error) { return e.readFlat(e.grads, e.trained, e.nTrained) }
+func (e *Engine) Gradients() (map[string][]float32, error) {
+	return e.readFlat(e.grads, e.trained, e.nTrained)
+}
 
 // readFlat copies the first n elements of a flat buffer out, split into
 // the given parameters.

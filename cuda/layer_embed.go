@@ -7,11 +7,24 @@ import "github.com/fnet-tui/fnet-tui/fnet"
 //	hidden[0] = dropout(embLN·Wpᵀ + bp), embLN = LayerNorm(word[id] + pos[s] + type[t])
 //
 // (FNet projects the embeddings to the hidden size; the gather, sum and
-// LayerNorm are one kernel).
+// LayerNorm are one kernel). BERT has no projection:
+//
+//	hidden[0] = dropout(LayerNorm(word[id] + pos[s] + type[t]))
+//
+// in one kernel (embed_ln_drop_fwd), and its backward is the dropout's and
+// the LayerNorm's.
 
 func (p *pass) embeddingsForward() error {
 	e, a, b := p.e, p.a, p.b
 	H, T := e.cfg.HiddenSize, p.T
+	if !e.cfg.HasEmbeddingProjection() {
+		d := e.dropoutAt(p.train, p.dstep, fnet.DropoutSiteEmbeddings)
+		return e.l.launch("embed_ln_drop_fwd", warpRowGrid(T), block1D, 0, a.ids, a.typeIDs,
+			e.param(e.params, fnet.WordEmbName), e.param(e.params, fnet.PosEmbName), e.param(e.params, fnet.TypeEmbName),
+			e.param(e.params, fnet.EmbLNWeight), e.param(e.params, fnet.EmbLNBias), int32(T), int32(b.S), int32(H),
+			float32(e.cfg.LayerNormEps), d.seed, d.step, d.site, d.thr, d.scale, a.embLNXhat, a.embLNRstd,
+			a.hidden[0], p.gOrNil(a.hiddenG[0]), p.dB())
+	}
 	if err := e.l.launch("embed_ln_fwd", warpRowGrid(T), block1D, 0, a.ids, a.typeIDs,
 		e.param(e.params, fnet.WordEmbName), e.param(e.params, fnet.PosEmbName), e.param(e.params, fnet.TypeEmbName),
 		e.param(e.params, fnet.EmbLNWeight), e.param(e.params, fnet.EmbLNBias), int32(T), int32(b.S), int32(H),
@@ -29,9 +42,17 @@ func (p *pass) embeddingsForward() error {
 // embeddingsBackward takes the gradient at hidden[0] (dLayerOut) into the
 // embedding tables' gradients (word and type rows added atomically).
 func (p *pass) embeddingsBackward() error {
-	e, a, b := p.e, p.a, p.b
+	e, a := p.e, p.a
 	H, T := e.cfg.HiddenSize, p.T
 	d := e.dropoutAt(true, p.dstep, fnet.DropoutSiteEmbeddings)
+	if !e.cfg.HasEmbeddingProjection() {
+		// branch = dropout(dLayerOut), the gradient at the LayerNorm's
+		// output (dropout_to_g's GEMM-typed copy in dBranch is not read)
+		if err := e.l.launch("dropout_to_g", rowColGrid(T, H), block1D, 0, a.dLayerOut, d.seed, d.step, d.site, d.thr, d.scale, int64(T), int32(H), a.dBranch, a.branch, p.dB()); err != nil {
+			return err
+		}
+		return p.embeddingLNBackward(a.branch)
+	}
 	// In bf16 mode the data gradient through the projection takes float32
 	// operands (TF32): it is 1/40 of the step's FLOPs, and every embedding
 	// gradient sums it over the whole batch, so bf16 rounding here showed
@@ -56,7 +77,15 @@ func (p *pass) embeddingsBackward() error {
 	} else if err := p.linearBackward(a.dBranch, a.embLN, T, H, H, fnet.EmbProjWeight, a.branch, cudaR32F, false); err != nil {
 		return err
 	}
-	if err := p.lnBackward(a.branch, a.embLNXhat, a.embLNRstd, fnet.EmbLNWeight, fnet.EmbLNBias, T, a.dLayerIn, 0, noDropout, 0); err != nil {
+	return p.embeddingLNBackward(a.branch)
+}
+
+// embeddingLNBackward takes the gradient at the embedding LayerNorm's
+// output (dy) into γ, β and the three tables' gradients.
+func (p *pass) embeddingLNBackward(dy DevPtr) error {
+	e, a, b := p.e, p.a, p.b
+	H, T := e.cfg.HiddenSize, p.T
+	if err := p.lnBackward(dy, a.embLNXhat, a.embLNRstd, fnet.EmbLNWeight, fnet.EmbLNBias, T, a.dLayerIn, 0, noDropout, 0); err != nil {
 		return err
 	}
 	blk := [3]uint32{uint32(min(threadsPerBlock, (H+31)/32*32)), 1, 1}

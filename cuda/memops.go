@@ -57,6 +57,9 @@ func (e *Engine) streamSync() error {
 func (e *Engine) htod(dst DevPtr, src unsafe.Pointer, n int) error {
 	if d := e.dry(); d != nil {
 		d.record(dryOp{name: "htod", args: []any{dst, int64(n)}})
+		if d.write != nil {
+			d.write(dst, unsafe.Slice((*byte)(src), n))
+		}
 		return nil
 	}
 	return e.s.drv.htod(dst, src, n, e.stream)

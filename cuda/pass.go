@@ -52,19 +52,46 @@ func (e *Engine) newPass(b *fnet.Batch, train bool, dstep uint64, scale float32)
 	if err := b.Validate(e.cfg); err != nil {
 		return nil, err
 	}
+	if err := e.checkBatchShape(b); err != nil {
+		return nil, err
+	}
 	a, err := e.activationsFor(b.B, b.S, b.K)
 	if err != nil {
 		return nil, err
 	}
-	t, err := e.tablesFor(b.S)
-	if err != nil {
-		return nil, err
+	var t *dftTables
+	if e.cfg.HasMixing(fnet.MixFourier) {
+		if t, err = e.tablesFor(b.S); err != nil {
+			return nil, err
+		}
 	}
 	p, err := e.passFor(b, train, dstep, scale, a, t)
 	if err != nil {
 		return nil, err
 	}
 	return p, p.upload()
+}
+
+// checkBatchShape refuses a batch shape some layer cannot run (before
+// anything is allocated for it): linear and random mixing have S×S
+// matrices, so they run at the model's seq_len only; the attention
+// dropout's counter fields bound S (element i·S + j in 32 bits) and
+// B·heads (the site's pair field, fnet.DropoutSiteAttention).
+func (e *Engine) checkBatchShape(b *fnet.Batch) error {
+	if (e.cfg.HasMixing(fnet.MixLinear) || e.cfg.HasMixing(fnet.MixRandom)) && b.S != e.cfg.SeqLen {
+		return fmt.Errorf("cuda engine: batch sequence length %d: %s mixing has %d×%d sequence matrices and runs at the model's seq_len %d only",
+			b.S, e.cfg.ArchString(), e.cfg.SeqLen, e.cfg.SeqLen, e.cfg.SeqLen)
+	}
+	if e.cfg.HasMixing(fnet.MixAttention) {
+		heads := e.cfg.AttentionHeads()
+		if b.S > 1<<16 {
+			return fmt.Errorf("cuda engine: attention at sequence length %d: at most 65536 (the dropout element index i·S + j is 32 bits)", b.S)
+		}
+		if b.B*heads > 1<<20 {
+			return fmt.Errorf("cuda engine: attention with batch %d × %d heads: at most 2^20 (example, head) pairs per batch (the dropout site's pair field)", b.B, heads)
+		}
+	}
+	return nil
 }
 
 // passFor decides which heads run on the batch (no device work).
@@ -139,6 +166,14 @@ func (p *pass) upload() error {
 	}
 	for i, t := range b.Targets {
 		buf[a.offTargets+i] = math.Float32bits(t)
+	}
+	if a.offKeyMask >= 0 { // batch-major [B, S], whatever the row layout
+		pad := p.e.cfg.PadTokenID
+		for i, id := range b.InputIDs {
+			if id != pad {
+				buf[a.offKeyMask+i] = 1
+			}
+		}
 	}
 	e := p.e
 	if err := e.htod(a.input, unsafe.Pointer(&buf[0]), 4*len(buf)); err != nil {

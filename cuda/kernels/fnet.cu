@@ -44,6 +44,11 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+
 // Block-wide sum for blockDim.x a multiple of 32 (<= 1024); every thread
 // gets the result. scratch holds 32 floats.
 __device__ float block_sum(float v, float* scratch) {
@@ -169,6 +174,46 @@ extern "C" __global__ void embed_ln_fwd(const int* ids, const int* tt, const flo
         float n = (xh[j] - mean) * rs;
         xh[j] = n;
         out_g[(u64)row * H + j] = f2g(n * gamma[j] + beta[j]);
+    }
+    if (lane == 0) rstd[row] = rs;
+}
+
+// embed_ln_drop_fwd is embed_ln_fwd for a model without the embedding
+// projection (BERT): the LayerNorm's output, with the embeddings' dropout
+// (fnet.DropoutSiteEmbeddings, indices over the batch-major [B·S, H]),
+// is the first layer's input, in float32 (out) and the GEMM type (out_g,
+// optional; may not alias out).
+extern "C" __global__ void embed_ln_drop_fwd(const int* ids, const int* tt, const float* word, const float* pos,
+                                             const float* typ, const float* gamma, const float* beta, int rows, int S,
+                                             int H, float eps, u64 seed, u64 step, u32 site, u32 thr, float dscale,
+                                             float* xhat, float* rstd, float* out, gemm_t* out_g, int dB) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* w = word + (u64)ids[row] * H;
+    const float* p = pos + (u64)(dB > 0 ? row / dB : row % S) * H;
+    const float* t = typ + (u64)tt[row] * H;
+    u64 base = (u64)row * H, dbase = drop_row(row, dB, rows) * H;
+    float* xh = xhat + base;
+    float sum = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float v = w[j] + p[j] + t[j];
+        xh[j] = v;
+        sum += v;
+    }
+    float mean = warp_sum(sum) / H;
+    float sq = 0.f;
+    for (int j = lane; j < H; j += 32) {
+        float d = xh[j] - mean;
+        sq += d * d;
+    }
+    float rs = 1.f / sqrtf(warp_sum(sq) / H + eps);
+    for (int j = lane; j < H; j += 32) {
+        float n = (xh[j] - mean) * rs;
+        xh[j] = n;
+        float y = drop_apply(n * gamma[j] + beta[j], seed, step, site, thr, dscale, (u32)(dbase + j));
+        out[base + j] = y;
+        if (out_g) out_g[base + j] = f2g(y);
     }
     if (lane == 0) rstd[row] = rs;
 }
@@ -787,5 +832,82 @@ extern "C" __global__ void adamw(float* p, float* g, float* m, float* v, gemm_t*
         p[i] = pi;
         g[i] = 0.f;
         if (pg) pg[i] = f2g(pi);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// axpy_f32: y += a·x over n floats (x may be y: then y becomes (1 + a)·y,
+// the FF-only mixing's backward dx = dpre + dpre).
+extern "C" __global__ void axpy_f32(const float* x, float a, long long n, float* y) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        y[i] += a * x[i];
+}
+
+// ---------------------------------------------------------------------------
+// Self-attention probabilities, as Hugging Face BERT computes them, between
+// the cuBLAS GEMMs S = q·kᵀ and ctx = P̃·v. The (example, head) pairs are
+// pair = b·heads + h; scores, P and P̃ are [B·heads, S, S] (row i: query
+// i, column j: key j). key_mask [B, S] (batch-major whatever the token row
+// layout) is nonzero for a real key and 0 for a pad (input_ids == pad id):
+// a pad key's score becomes −FLT_MAX (HF adds finfo(float32).min), so its
+// probability is exactly 0; query rows are never masked; an example whose
+// every key is a pad gets uniform rows, as HF's addition gives. Dropout on
+// the probabilities is counter-based (fnet.DropoutSiteAttention): element
+// i·S + j of site `site + pair` (site = 1<<30 | layer<<20, pair < 2^20), so
+// the CPU engine draws the same bits. One warp per query row.
+
+// attn_softmax_fwd: P = softmax(scale·scores, pad keys masked) over each
+// row; writes P̃ = dropout(P) in the GEMM type (pd) and, when p is set, P
+// in float32 (p may be scores itself: the backward's recomputation keeps P
+// where the scores were).
+extern "C" __global__ void attn_softmax_fwd(const float* scores, const int* key_mask, int B, int heads, int S,
+                                            float scale, u64 seed, u64 step, u32 site, u32 thr, float dscale, float* p,
+                                            gemm_t* pd) {
+    long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= (long long)B * heads * S) return;
+    long long pair = row / S;
+    u32 i = (u32)(row - pair * S);
+    const int* km = key_mask + (u64)(pair / heads) * S;
+    const float* x = scores + (u64)row * S;
+    float mx = -3.402823466e38f;
+    for (int j = lane; j < S; j += 32) mx = fmaxf(mx, km[j] ? x[j] * scale : -3.402823466e38f);
+    mx = warp_max(mx);
+    float se = 0.f;
+    for (int j = lane; j < S; j += 32) se += expf((km[j] ? x[j] * scale : -3.402823466e38f) - mx);
+    float inv = 1.f / warp_sum(se);
+    u32 psite = site + (u32)pair, base = i * (u32)S;
+    for (int j = lane; j < S; j += 32) {
+        float pr = expf((km[j] ? x[j] * scale : -3.402823466e38f) - mx) * inv;
+        if (p) p[(u64)row * S + j] = pr;
+        pd[(u64)row * S + j] = f2g(drop_apply(pr, seed, step, psite, thr, dscale, base + (u32)j));
+    }
+}
+
+// attn_softmax_bwd: from P (float32, the forward's probabilities before
+// dropout) and dpd = ∂loss/∂P̃ (float32, dctx·vᵀ), the gradient at the raw
+// scores q·kᵀ: with g = keep ∘ dpd/(1−p) the gradient at P,
+// ds = scale·P∘(g − Σ_j P_j g_j) for real keys and 0 for pad keys (their
+// scores are constants, so no gradient reaches q or k through them; this
+// also makes an all-pad example's rows 0). ds is the GEMM type and may be
+// the buffer that held P̃.
+extern "C" __global__ void attn_softmax_bwd(const float* p, const float* dpd, const int* key_mask, int B, int heads,
+                                            int S, float scale, u64 seed, u64 step, u32 site, u32 thr, float dscale,
+                                            gemm_t* ds) {
+    long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= (long long)B * heads * S) return;
+    long long pair = row / S;
+    u32 i = (u32)(row - pair * S);
+    const int* km = key_mask + (u64)(pair / heads) * S;
+    const float* pr = p + (u64)row * S;
+    const float* dr = dpd + (u64)row * S;
+    u32 psite = site + (u32)pair, base = i * (u32)S;
+    float delta = 0.f;
+    for (int j = lane; j < S; j += 32) delta += pr[j] * drop_apply(dr[j], seed, step, psite, thr, dscale, base + (u32)j);
+    delta = warp_sum(delta);
+    for (int j = lane; j < S; j += 32) {
+        float g = drop_apply(dr[j], seed, step, psite, thr, dscale, base + (u32)j);
+        ds[(u64)row * S + j] = f2g(km[j] ? scale * pr[j] * (g - delta) : 0.f);
     }
 }
