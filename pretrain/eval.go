@@ -21,7 +21,13 @@ type Examples struct {
 // opt.ShuffleBuffer are ignored), stopping after opt.EvalBatches batches if
 // that is set. A pass that yields no example fails with ErrNoExamples.
 func NewEval(c *corpus.Corpus, tok tokenizer.Tokenizer, opt Options) (*Examples, error) {
-	opt.Split, opt.ShuffleBuffer = corpus.HeldOut, 1
+	return NewEvalSplit(c, tok, opt, corpus.HeldOut)
+}
+
+// NewEvalSplit is NewEval over the documents of split: corpus.HeldOut,
+// corpus.Train or corpus.All (`fnet-tui eval --split`).
+func NewEvalSplit(c *corpus.Corpus, tok tokenizer.Tokenizer, opt Options, split corpus.Split) (*Examples, error) {
+	opt.Split, opt.ShuffleBuffer = split, 1
 	o, b, c, err := prepare(c, tok, opt)
 	if err != nil {
 		return nil, err

@@ -126,11 +126,11 @@ func (j *pretrainJob) evaluate(ctx context.Context, eng fnet.Engine) (evalResult
 func (j *pretrainJob) close() { j.stream.Close() }
 
 // EvaluateCorpus sums the stats of up to maxBatches batches (0 = all) of a
-// deterministic pass over c (masking seeded by opt.Seed).
+// deterministic pass over the split c is restricted to (c.Split; All for a
+// corpus as opened), masking seeded by opt.Seed.
 func EvaluateCorpus(ctx context.Context, eng fnet.Engine, c *corpus.Corpus, tok tokenizer.Tokenizer, opt pretrain.Options, maxBatches int) (fnet.Stats, error) {
-	opt.Split = c.CurrentSplit()
 	opt.EvalBatches = maxBatches
-	ex, err := pretrain.NewEval(c, tok, opt)
+	ex, err := pretrain.NewEvalSplit(c, tok, opt, c.CurrentSplit())
 	if err != nil {
 		return fnet.Stats{}, err
 	}
