@@ -23,22 +23,17 @@ type BenchPoint struct {
 // is what `fnet-tui bench` prints after its table and what the dashboard
 // shows for a saved bench.json.
 func BenchChart(points []BenchPoint, width, height int) string {
-	st := newStyles(os.Getenv("NO_COLOR") != "")
+	return benchChart(points, width, height, newStyles(os.Getenv("NO_COLOR") != ""))
+}
+
+// benchChart is BenchChart in the given looks (the dashboard's: its
+// NoColor option rather than the environment).
+func benchChart(points []BenchPoint, width, height int, st styles) string {
 	archs, speed, mem := benchSeries(points, st)
 	if len(archs) == 0 {
 		return st.dim.Render("no benchmark results")
 	}
-	// about one x label per doubling of the length
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range speed {
-		for _, x := range s.xs {
-			lo, hi = min(lo, x), max(hi, x)
-		}
-	}
-	o := chartOpts{logY: true, log2X: true}
-	if octaves := int(math.Round(hi - lo)); octaves >= 1 && octaves <= 12 && math.Abs(hi-lo-float64(octaves)) < 1e-9 {
-		o.xSteps = max((width-9)/octaves, 4) // columns between labels
-	}
+	o := chartOpts{logY: true, log2X: true} // a label per doubling of the length
 	var legend []string
 	for i, a := range archs {
 		legend = append(legend, speed[i].style.Render("━━ "+a))

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 	"strings"
@@ -44,10 +45,26 @@ func (c *sampleCache) get(xs, ys []float64, x0, x1 float64, buckets int) []point
 
 // chartOpts are the chart's toggles.
 type chartOpts struct {
-	logY   bool
-	timeX  bool // x is wall-clock seconds, else steps
-	log2X  bool // x holds log2 of the value (sequence lengths): labels show 2^x
-	xSteps int  // columns between x labels; 0 = a sixth of the width
+	logY  bool
+	timeX bool // x is wall-clock seconds, else steps
+	log2X bool // x holds log2 of the value (sequence lengths): labels show 2^x, one per octave when the range is whole octaves
+}
+
+// octaveColumns is the columns per octave that puts a label under every
+// one of octaves+1 powers of two on a graph gw columns wide, each label
+// labelW wide at most (a label starts at its tick; the last must fit):
+// false when the range is not a whole number of octaves (1 to 12) or the
+// labels would not fit apart.
+func octaveColumns(octaves float64, gw, labelW int) (int, bool) {
+	k := math.Round(octaves)
+	if k < 1 || k > 12 || math.Abs(octaves-k) > 1e-9 {
+		return 0, false
+	}
+	n := gw / int(k)
+	for n > 0 && int(k)*n+labelW > gw+1 {
+		n--
+	}
+	return n, n > labelW
 }
 
 // renderChart draws the series as braille lines on one pair of axes,
@@ -103,6 +120,9 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 		if o.logY {
 			v = math.Pow(10, v)
 		}
+		if o.log2X { // one width for every label: charts drawn one above the other line up
+			return fmt.Sprintf("%8s", fmtAxis(v))
+		}
 		return fmtAxis(v)
 	}
 	xfmt := func(_ int, v float64) string {
@@ -117,16 +137,32 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 		}
 		return fmtSI(math.Round(v))
 	}
-	xSteps := max(w/6, 4)
-	if o.xSteps > 0 {
-		xSteps = o.xSteps
+	newChart := func(x1 float64, xSteps int, xfmt linechart.LabelFormatter) *linechart.Model {
+		lc := linechart.New(w, h, x0, x1, y0, y1,
+			linechart.WithXYSteps(xSteps, max(h/4, 2)),
+			linechart.WithXLabelFormatter(xfmt),
+			linechart.WithYLabelFormatter(yfmt),
+			linechart.WithStyles(st.axis, st.axis, lipgloss.NewStyle()),
+		)
+		return &lc
 	}
-	lc := linechart.New(w, h, x0, x1, y0, y1,
-		linechart.WithXYSteps(xSteps, max(h/4, 2)),
-		linechart.WithXLabelFormatter(xfmt),
-		linechart.WithYLabelFormatter(yfmt),
-		linechart.WithStyles(st.axis, st.axis, lipgloss.NewStyle()),
-	)
+	lc := newChart(x1, max(w/6, 4), xfmt)
+	if o.log2X {
+		// Whole octaves (lengths 128…8192): n columns per octave and the
+		// x range stretched to gw/n octaves put a tick on every power of
+		// two, each labelled with its exact length, the last one too.
+		gw := lc.GraphWidth()
+		labelW := len(fmtSI(math.Round(math.Exp2(x1))))
+		if n, ok := octaveColumns(x1-x0, gw, labelW); ok {
+			x1 = x0 + float64(gw)/float64(n)
+			lc = newChart(x1, n, func(i int, v float64) string {
+				if i%n != 0 {
+					return "" // the axis' last column: no tick
+				}
+				return fmtSI(math.Round(math.Exp2(x0 + float64(i/n))))
+			})
+		}
+	}
 	lc.DrawXYAxisAndLabel()
 	gw, gh := lc.GraphWidth(), lc.GraphHeight()
 	if gw <= 0 || gh <= 0 {
