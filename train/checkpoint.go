@@ -96,23 +96,16 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 	if err := syncDir(tmp); err != nil {
 		return fail(err)
 	}
-	// Replace an existing checkpoint of the same step (a resumed run saving
-	// again) without a moment where neither exists under a name.
-	old := ""
+	// A checkpoint of this step may exist already (a resumed run saving the
+	// step it resumed from). It is never renamed away while latest may
+	// point at it: the new one gets a name of its own, latest moves to it,
+	// and only then does the old one go.
 	if _, err := os.Stat(final); err == nil {
-		old = final + fmt.Sprintf(".old-%d", os.Getpid())
-		if err := os.Rename(final, old); err != nil {
-			return fail(err)
-		}
+		name = fmt.Sprintf("%s-r%d", name, time.Now().UnixNano())
+		final = filepath.Join(ckDir, name)
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		if old != "" {
-			os.Rename(old, final)
-		}
 		return fail(err)
-	}
-	if old != "" {
-		os.RemoveAll(old)
 	}
 	if err := syncDir(ckDir); err != nil {
 		return "", err
@@ -120,7 +113,21 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 	if err := SetLink(ckDir, rundir.LatestLink, name); err != nil {
 		return "", err
 	}
+	removeSupersededSameStep(ckDir, StepDirName(ts.Step), name)
 	return final, nil
+}
+
+// removeSupersededSameStep deletes the other checkpoints of one step once
+// latest points at the newest (best keeps its own unless it moves too).
+func removeSupersededSameStep(ckDir, stepName, keep string) {
+	best, _ := os.Readlink(filepath.Join(ckDir, BestLink))
+	ents, _ := os.ReadDir(ckDir)
+	for _, e := range ents {
+		n := e.Name()
+		if n != keep && n != best && (n == stepName || strings.HasPrefix(n, stepName+"-r")) {
+			os.RemoveAll(filepath.Join(ckDir, n))
+		}
+	}
 }
 
 // SetLink points ckDir/link at target atomically (a new symlink renamed over
@@ -167,8 +174,36 @@ func ListCheckpoints(ckDir string) ([]string, error) {
 			out = append(out, e.Name())
 		}
 	}
-	sort.Strings(out)
+	sort.Strings(out) // step-N, then step-N-r<time> of a later save of the same step
 	return out, nil
+}
+
+// completeCheckpoint reports whether a checkpoint directory holds every
+// file a resume needs, with a trainer.json that parses.
+func completeCheckpoint(dir string) bool {
+	for _, f := range []string{fnet.ModelFile, fnet.OptimizerFile, TrainerFile} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			return false
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, TrainerFile))
+	var ts TrainerState
+	return err == nil && json.Unmarshal(b, &ts) == nil
+}
+
+// newestComplete is the newest complete checkpoint of a checkpoints folder
+// and how many newer incomplete ones it passed over.
+func newestComplete(ckDir string) (string, int, error) {
+	all, err := ListCheckpoints(ckDir)
+	if err != nil {
+		return "", 0, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if completeCheckpoint(filepath.Join(ckDir, all[i])) {
+			return filepath.Join(ckDir, all[i]), len(all) - 1 - i, nil
+		}
+	}
+	return "", 0, fmt.Errorf("%s holds no complete checkpoint", ckDir)
 }
 
 // PruneCheckpoints keeps the newest `keep` step directories (0 keeps all)
@@ -203,35 +238,55 @@ type Checkpoint struct {
 	Model     *fnet.LoadedModel
 	Trainer   *TrainerState // nil for weights without trainer.json
 	Tokenizer tokenizer.Tokenizer
+	// Note says when latest was missing or dangling and the newest
+	// complete checkpoint was used instead (print it).
+	Note string
 }
 
 // ResolveCheckpoint turns a run directory, its checkpoints folder, or a
 // checkpoint directory or model file into the checkpoint directory.
 func ResolveCheckpoint(path string) (string, error) {
+	dir, _, err := resolveCheckpoint(path)
+	return dir, err
+}
+
+// resolveCheckpoint is ResolveCheckpoint with a note when latest was
+// missing or dangling (a writer killed mid-save) and it fell back to the
+// newest complete checkpoint.
+func resolveCheckpoint(path string) (string, string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if !st.IsDir() {
-		return filepath.Dir(path), nil
-	}
-	for _, cand := range []string{
-		filepath.Join(path, rundir.CheckpointsDir, rundir.LatestLink),
-		filepath.Join(path, rundir.LatestLink),
-	} {
-		if t, err := filepath.EvalSymlinks(cand); err == nil {
-			return t, nil
-		}
+		return filepath.Dir(path), "", nil
 	}
 	if _, err := os.Stat(filepath.Join(path, fnet.ModelFile)); err == nil {
-		return path, nil
+		return path, "", nil // a checkpoint directory itself
 	}
-	return "", fmt.Errorf("%s: no checkpoint here (no %s, no checkpoints/latest)", path, fnet.ModelFile)
+	// a run directory, or its checkpoints folder
+	for _, ckDir := range []string{filepath.Join(path, rundir.CheckpointsDir), path} {
+		link := filepath.Join(ckDir, rundir.LatestLink)
+		if t, err := filepath.EvalSymlinks(link); err == nil {
+			return t, "", nil
+		}
+		if dir, _, err := newestComplete(ckDir); err == nil {
+			why := "is missing"
+			if target, err := os.Readlink(link); err == nil {
+				why = "points at " + target + ", which does not exist"
+			}
+			return dir, fmt.Sprintf("%s %s: using the newest complete checkpoint, %s", link, why, filepath.Base(dir)), nil
+		}
+	}
+	if _, err := os.Stat(filepath.Join(path, rundir.StatusFile)); err == nil {
+		return "", "", fmt.Errorf("%s: no checkpoint yet (the run ended before its first one); start it again without --resume", path)
+	}
+	return "", "", fmt.Errorf("%s: no checkpoint here (no %s, no checkpoints/latest)", path, fnet.ModelFile)
 }
 
 // LoadCheckpoint reads a checkpoint's model, trainer state and tokenizer.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	dir, err := ResolveCheckpoint(path)
+	dir, note, err := resolveCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +298,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck := &Checkpoint{Dir: dir, Model: m}
+	ck := &Checkpoint{Dir: dir, Model: m, Note: note}
 	if b, err := os.ReadFile(filepath.Join(dir, TrainerFile)); err == nil {
 		var ts TrainerState
 		if err := json.Unmarshal(b, &ts); err != nil {

@@ -243,7 +243,7 @@ func (l *loop) evaluate(ctx context.Context, data json.RawMessage, lr float64, c
 			return err
 		}
 		*checkpointed = l.st.step
-		if err := SetLink(filepath.Join(l.run.Dir, rundir.CheckpointsDir), BestLink, StepDirName(l.st.step)); err != nil {
+		if err := SetLink(filepath.Join(l.run.Dir, rundir.CheckpointsDir), BestLink, filepath.Base(path)); err != nil {
 			return err
 		}
 		l.run.Logf("best %s %.4f so far: %s", res.metric, score, path)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,39 @@ type Run struct {
 	log     *os.File
 	out     io.Writer // the terminal (or nil)
 	lastW   time.Time
+	lock    *os.File // the owner lock (OwnerLockFile), held until Close
+}
+
+// OwnerLockFile is the run directory's ownership lock: the trainer holds an
+// exclusive flock on it for the life of its process (the kernel drops it
+// when the process dies, kill -9 included; NFS v4 carries it between hosts),
+// and writes its pid and host into it so a refused second trainer can say
+// who owns the run.
+const OwnerLockFile = "owner.lock"
+
+// lockRun takes the run's owner lock or says who holds it.
+func lockRun(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, OwnerLockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := io.ReadAll(io.LimitReader(f, 256))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := strings.TrimSpace(string(owner))
+			if who == "" {
+				who = "another process"
+			}
+			return nil, fmt.Errorf("%s: %w (%s holds %s)", dir, ErrLiveRun, who, OwnerLockFile)
+		}
+		return nil, fmt.Errorf("%s: locking %s: %w", dir, OwnerLockFile, err)
+	}
+	host, _ := os.Hostname()
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(fmt.Sprintf("pid %d on %s\n", os.Getpid(), host)), 0)
+	}
+	return f, nil
 }
 
 // ErrLiveRun is returned when a directory belongs to a running process.
@@ -39,31 +73,81 @@ func OpenRun(dir string, st rundir.Status, out io.Writer, resume bool) (*Run, er
 	if err := os.MkdirAll(filepath.Join(dir, rundir.CheckpointsDir), 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Dir: dir, status: st, out: out, lock: lock}
+	fail := func(err error) (*Run, error) {
+		r.Close()
+		return nil, err
+	}
+	var restarted string
 	if prev, err := rundir.ReadStatus(dir); err == nil {
 		if Live(prev) {
-			return nil, fmt.Errorf("%s: %w (pid %d on %s, state %s)", dir, ErrLiveRun, prev.PID, prev.Host, prev.State)
+			// a live trainer that holds no lock: another host's on a
+			// filesystem without working locks, or an older fnet-tui
+			return fail(fmt.Errorf("%s: %w (pid %d on %s, state %s)", dir, ErrLiveRun, prev.PID, prev.Host, prev.State))
 		}
-		if !resume {
-			return nil, fmt.Errorf("%s already holds a run (state %s); use --resume to continue it or pick another run.name", dir, prev.State)
+		switch {
+		case resume:
+			st.StartedAt = prev.StartedAt
+			r.status.StartedAt = prev.StartedAt
+		case !hasCheckpoint(dir):
+			// killed before its first checkpoint: nothing to keep, start again
+			restarted = prev.State
+			for _, f := range []string{rundir.MetricsFile, rundir.LogFile} {
+				os.Remove(filepath.Join(dir, f))
+			}
+		default:
+			return fail(fmt.Errorf("%s already holds a run (state %s); use --resume to continue it or pick another run.name", dir, prev.State))
 		}
-		st.StartedAt = prev.StartedAt
 	} else if resume {
-		return nil, fmt.Errorf("%s: cannot resume: %v", dir, err)
+		return fail(fmt.Errorf("%s: cannot resume: %v", dir, err))
 	}
-	r := &Run{Dir: dir, status: st, out: out}
-	var err error
+	removed := removeDeadWriters(filepath.Join(dir, rundir.CheckpointsDir))
 	if r.metrics, err = os.OpenFile(filepath.Join(dir, rundir.MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
 	if r.log, err = os.OpenFile(filepath.Join(dir, rundir.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-		r.metrics.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := r.SetStatus(func(s *rundir.Status) {}); err != nil {
-		r.Close()
-		return nil, err
+		return fail(err)
+	}
+	if restarted != "" {
+		r.Logf("starting %s again: its previous run (state %s) ended before its first checkpoint", dir, restarted)
+	}
+	if len(removed) > 0 {
+		r.Logf("removed %d unfinished checkpoint folders of dead writers: %s", len(removed), strings.Join(removed, ", "))
 	}
 	return r, nil
+}
+
+// hasCheckpoint reports whether a run directory holds a complete checkpoint.
+func hasCheckpoint(dir string) bool {
+	_, _, err := newestComplete(filepath.Join(dir, rundir.CheckpointsDir))
+	return err == nil
+}
+
+// removeDeadWriters deletes the temporary (.tmp-*) and displaced (*.old-*)
+// checkpoint folders that killed writers leave. Only the owner of the run
+// (holding its lock) calls it, so no live writer is using them.
+func removeDeadWriters(ckDir string) []string {
+	ents, err := os.ReadDir(ckDir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".tmp-") || strings.Contains(n, ".old-") || (strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-")) {
+			if os.RemoveAll(filepath.Join(ckDir, n)) == nil {
+				removed = append(removed, n)
+			}
+		}
+	}
+	return removed
 }
 
 // Live reports whether a status belongs to a process that is still
@@ -132,8 +216,18 @@ func (r *Run) Logf(format string, a ...any) {
 	}
 }
 
-// Close releases the files (the status is left as last set).
+// Close releases the files and the owner lock (the status is left as last set).
 func (r *Run) Close() error {
-	r.metrics.Close()
-	return r.log.Close()
+	var err error
+	if r.metrics != nil {
+		r.metrics.Close()
+	}
+	if r.log != nil {
+		err = r.log.Close()
+	}
+	if r.lock != nil {
+		r.lock.Close() // closing the descriptor drops the flock
+		r.lock = nil
+	}
+	return err
 }

@@ -114,7 +114,11 @@ func open(o Options, kind string) (*opening, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	return &opening{cfg: cfg, rp: rp, out: out}, nil
+	op := &opening{cfg: cfg, rp: rp, out: out}
+	if rp != nil && rp.ckpt.Note != "" {
+		op.say("%s", rp.ckpt.Note)
+	}
+	return op, nil
 }
 
 // say prints a progress line (before the run's train.log exists).

@@ -1,0 +1,167 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fnet-tui/fnet-tui/rundir"
+)
+
+// TestOwnerLockRefusesASecondTrainer: while one trainer holds a run's owner
+// lock, another is refused with the owner's pid and host; two resumes
+// started together: exactly one trains.
+func TestOwnerLockRefusesASecondTrainer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	part, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "r", StopAfter: 4})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	held, err := lockRun(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), Options{Resume: part})
+	host, _ := os.Hostname()
+	if !errors.Is(err, ErrLiveRun) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d on %s", os.Getpid(), host)) {
+		t.Errorf("resume while the lock is held: %v", err)
+	}
+	held.Close()
+
+	// Two trainers opening the run at once (the check-then-write race of the
+	// status file): exactly one owns it. OpenRun is where a resume takes
+	// ownership; a whole Pretrain per goroutine would race on the process's
+	// thread settings, which one trainer per process never shares.
+	var wg sync.WaitGroup
+	runs := make([]*Run, 8)
+	errs := make([]error, len(runs))
+	for i := range runs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			runs[i], errs[i] = OpenRun(part, rundir.Status{State: rundir.StateStarting, PID: os.Getpid(), Host: host}, nil, true)
+		}(i)
+	}
+	wg.Wait()
+	owners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			owners++
+			defer runs[i].Close()
+		case !errors.Is(err, ErrLiveRun):
+			t.Errorf("concurrent open: %v", err)
+		}
+	}
+	if owners != 1 {
+		t.Fatalf("%d of %d concurrent opens own the run: %v", owners, len(runs), errs)
+	}
+}
+
+// TestCheckpointHygiene: a dangling latest (a writer killed mid-save) falls
+// back to the newest complete checkpoint and says so; the temporary and
+// displaced folders of dead writers are removed when the run is reopened; a
+// re-save of the same step never renames the checkpoint latest points at.
+func TestCheckpointHygiene(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	part, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "h", StopAfter: 8})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	ckDir := filepath.Join(part, rundir.CheckpointsDir)
+	// what a killed writer leaves: latest at a folder that is gone, a
+	// temporary folder and a displaced one
+	os.Remove(filepath.Join(ckDir, rundir.LatestLink))
+	os.Symlink(StepDirName(12), filepath.Join(ckDir, rundir.LatestLink))
+	os.MkdirAll(filepath.Join(ckDir, ".tmp-"+StepDirName(12)+"-4242", "x"), 0o755)
+	os.MkdirAll(filepath.Join(ckDir, StepDirName(4)+".old-4242"), 0o755)
+	// an incomplete newer folder must be passed over too
+	os.MkdirAll(filepath.Join(ckDir, StepDirName(10)), 0o755)
+
+	ck, err := LoadCheckpoint(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Trainer == nil || ck.Trainer.Step != 8 || !strings.Contains(ck.Note, "does not exist") || !strings.Contains(ck.Note, StepDirName(8)) {
+		t.Fatalf("fallback: step %v, note %q", ck.Trainer, ck.Note)
+	}
+	var out strings.Builder
+	if _, err := Pretrain(context.Background(), Options{Resume: part, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "using the newest complete checkpoint") {
+		t.Errorf("the resume did not say it fell back:\n%s", out.String())
+	}
+	log, _ := os.ReadFile(filepath.Join(part, rundir.LogFile))
+	if !strings.Contains(string(log), "removed 2 unfinished checkpoint folders") {
+		t.Errorf("train.log does not report the dead writers' folders:\n%s", log)
+	}
+	ents, _ := os.ReadDir(ckDir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") || strings.Contains(e.Name(), ".old-") {
+			t.Errorf("%s left behind", e.Name())
+		}
+	}
+	if st, _ := rundir.ReadStatus(part); st.State != rundir.StateDone || st.Step != 12 {
+		t.Errorf("status after the resume %+v", st)
+	}
+
+	// re-saving the step latest points at: a new folder, latest moves, the old goes
+	ck, err = LoadCheckpoint(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := Inference{}.Engine(ck.Model.Config, ck.Model.Heads, ck.Model.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	path, err := SaveCheckpoint(part, eng, ck.Tokenizer, *ck.Trainer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) == StepDirName(12) || !strings.HasPrefix(filepath.Base(path), StepDirName(12)+"-r") {
+		t.Errorf("the re-save went to %s", path)
+	}
+	if target, _ := os.Readlink(filepath.Join(ckDir, rundir.LatestLink)); target != filepath.Base(path) {
+		t.Errorf("latest -> %s, want %s", target, filepath.Base(path))
+	}
+	if _, err := os.Stat(filepath.Join(ckDir, StepDirName(12))); !os.IsNotExist(err) {
+		t.Errorf("the superseded %s is still there (%v)", StepDirName(12), err)
+	}
+	if again, err := LoadCheckpoint(part); err != nil || again.Trainer.Step != 12 || again.Note != "" {
+		t.Errorf("after the re-save: %v, %+v", err, again)
+	}
+}
+
+// TestRunWithoutACheckpoint: a run killed before its first checkpoint
+// cannot be resumed (the error says to start it again) and starts again
+// cleanly; one that has a checkpoint needs --resume.
+func TestRunWithoutACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	runDir := filepath.Join(dir, "runs", "early")
+	os.MkdirAll(filepath.Join(runDir, rundir.CheckpointsDir), 0o755)
+	host, _ := os.Hostname()
+	rundir.WriteStatus(runDir, rundir.Status{State: rundir.StateRunning, PID: 1 << 30, Host: host})
+	os.WriteFile(filepath.Join(runDir, rundir.MetricsFile), []byte(`{"t":"2026-01-01T00:00:00Z","step":1,"split":"train","loss":9}`+"\n"), 0o644)
+	if _, err := Pretrain(context.Background(), Options{Resume: runDir}); err == nil || !strings.Contains(err.Error(), "start it again without --resume") {
+		t.Errorf("resume without a checkpoint: %v", err)
+	}
+	if _, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "early", Overrides: []string{"train.steps=4"}}); err != nil {
+		t.Fatalf("starting again: %v", err)
+	}
+	if m := metricsBySplit(t, runDir, "train"); len(m) != 4 || m[1]["loss"] == 9 {
+		t.Errorf("the restarted run's metrics: %v (the old run's lines must go)", m)
+	}
+	if _, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "early"}); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("a run with a checkpoint started again without --resume: %v", err)
+	}
+}
