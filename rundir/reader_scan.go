@@ -77,7 +77,8 @@ type Checkpoint struct {
 	ModTime time.Time
 }
 
-// checkpointPrefix names checkpoint directories: step-000002000.
+// checkpointPrefix names checkpoint directories: step-000002000, or
+// step-000002000-r<time> for a later save of the same step.
 const checkpointPrefix = "step-"
 
 // Checkpoints lists dir/checkpoints/step-* oldest first. Only directories
@@ -100,9 +101,15 @@ func Checkpoints(runDir string) ([]Checkpoint, error) {
 		if !e.IsDir() || !strings.HasPrefix(name, checkpointPrefix) {
 			continue
 		}
-		step, err := strconv.Atoi(strings.TrimPrefix(name, checkpointPrefix))
+		num, resave, _ := strings.Cut(strings.TrimPrefix(name, checkpointPrefix), "-r")
+		step, err := strconv.Atoi(num)
 		if err != nil {
 			continue
+		}
+		if resave != "" {
+			if _, err := strconv.ParseInt(resave, 10, 64); err != nil {
+				continue
+			}
 		}
 		c := Checkpoint{Step: step, Dir: filepath.Join(cdir, name), Latest: name == latest}
 		if fi, err := e.Info(); err == nil {
@@ -110,7 +117,7 @@ func Checkpoints(runDir string) ([]Checkpoint, error) {
 		}
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Step < out[j].Step })
 	return out, nil
 }
 

@@ -162,6 +162,16 @@ func TestCheckpoints(t *testing.T) {
 	if d, ok := LatestCheckpoint(dir); !ok || filepath.Base(d) != "step-000000200" {
 		t.Errorf("latest %q %v", d, ok)
 	}
+	// a later save of the same step (its own folder; latest moved to it)
+	// and the folder a killed writer displaced
+	os.MkdirAll(filepath.Join(cdir, "step-000000200-r1733150000000000000"), 0o755)
+	os.MkdirAll(filepath.Join(cdir, "step-000000100.old-42"), 0o755)
+	os.Remove(filepath.Join(cdir, LatestLink))
+	os.Symlink("step-000000200-r1733150000000000000", filepath.Join(cdir, LatestLink))
+	cks, _ = Checkpoints(dir)
+	if len(cks) != 3 || cks[2].Step != 200 || !cks[2].Latest || cks[1].Latest || filepath.Base(cks[2].Dir) != "step-000000200-r1733150000000000000" {
+		t.Errorf("with a re-save: %+v", cks)
+	}
 }
 
 func TestStatusWatcherRereadsOnlyOnChange(t *testing.T) {
