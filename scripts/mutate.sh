@@ -8,6 +8,8 @@
 #   scripts/mutate.sh -spot loop,adamw     some spots only; -list to list the mutants;
 #   scripts/mutate.sh -json out.json       machine-readable results; -strict to fail
 #                                          on a survivor without a written reason
+#   scripts/mutate.sh -from out.json       report that run again with REASONS.md as it
+#                                          is now (after writing reasons; runs nothing)
 #
 # Needs what the tests need (libopenblas-dev). A whole run takes about 15-20
 # minutes on two cores: each mutant is one build of its package's tests.
@@ -25,7 +27,7 @@ if [ "${1:-}" = "--head" ]; then
 	args=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		-json | -o)
+		-json | -o | -from)
 			p="$2"
 			[ "$p" != "-" ] && [ "${p#/}" = "$p" ] && p="$PWD/$p"
 			args+=("$1" "$p")

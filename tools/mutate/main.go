@@ -7,7 +7,9 @@
 // Usage (from the repository root; scripts/mutate.sh wraps it):
 //
 //	go run ./tools/mutate [-spots FILE] [-reasons FILE] [-spot a,b] [-list]
-//	                      [-j N] [-json FILE] [-o FILE] [-strict]
+//	                      [-j N] [-json FILE] [-o FILE] [-strict] [-v]
+//	go run ./tools/mutate -from FILE.json   (report an earlier run again with
+//	                                         the reasons file as it is now)
 //
 // A mutant is killed when a selected test fails, panics or times out,
 // survives when they all pass, and is uncompilable (reported apart, not
@@ -45,9 +47,10 @@ func main() {
 		outPath     = flag.String("o", "", "also write the text report to this file")
 		strict      = flag.Bool("strict", false, "exit 1 if a mutant survives without a written reason")
 		verbose     = flag.Bool("v", false, "print each result as it comes")
+		from        = flag.String("from", "", "report again from an earlier -json file, with the reasons file as it is now (runs nothing)")
 	)
 	flag.Parse()
-	o := options{spots: *spotsPath, reasons: *reasonsPath, only: *only, list: *list, jobs: *jobs, json: *jsonPath, out: *outPath, strict: *strict, verbose: *verbose}
+	o := options{spots: *spotsPath, reasons: *reasonsPath, only: *only, list: *list, jobs: *jobs, json: *jsonPath, out: *outPath, strict: *strict, verbose: *verbose, from: *from}
 	if err := run(o, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
@@ -63,10 +66,11 @@ type options struct {
 	jobs                 int
 	json, out            string
 	strict, verbose      bool
+	from                 string
 }
 
 func run(o options, stdout, stderr io.Writer) error {
-	spotsPath, reasonsPath, only, list, jobs, jsonPath, outPath, strict, verbose := o.spots, o.reasons, o.only, o.list, o.jobs, o.json, o.out, o.strict, o.verbose
+	spotsPath, reasonsPath, only, list, jobs, verbose := o.spots, o.reasons, o.only, o.list, o.jobs, o.verbose
 	root, err := repoRoot()
 	if err != nil {
 		return err
@@ -104,6 +108,10 @@ func run(o options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+	}
+
+	if o.from != "" {
+		return rereport(o, spots, reasons, stdout)
 	}
 
 	type work struct {
@@ -204,7 +212,39 @@ func run(o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("interrupted")
 	}
 
-	rep := buildReport(spots, results, reasons, time.Since(start))
+	return output(o, buildReport(spots, results, reasons, time.Since(start)), stdout)
+}
+
+// rereport reads an earlier run's JSON and reports it with today's reasons.
+func rereport(o options, spots []*Spot, reasons map[string]string, stdout io.Writer) error {
+	b, err := os.ReadFile(o.from)
+	if err != nil {
+		return err
+	}
+	var old Report
+	if err := json.Unmarshal(b, &old); err != nil {
+		return fmt.Errorf("%s: %w", o.from, err)
+	}
+	ran := map[string]bool{}
+	for i := range old.Mutants {
+		r := &old.Mutants[i]
+		ran[r.Spot] = true
+		r.Reason = ""
+		if r.Status == Survived {
+			r.Reason = reasons[r.ID]
+		}
+	}
+	var used []*Spot
+	for _, s := range spots {
+		if ran[s.Name] {
+			used = append(used, s)
+		}
+	}
+	return output(o, buildReport(used, old.Mutants, reasons, time.Duration(old.DurationS*float64(time.Second))), stdout)
+}
+
+func output(o options, rep *Report, stdout io.Writer) error {
+	outPath, jsonPath := o.out, o.json
 	w := stdout
 	if outPath != "" {
 		of, err := os.Create(outPath)
@@ -229,7 +269,7 @@ func run(o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if strict && rep.Total.Unexplained > 0 {
+	if o.strict && rep.Total.Unexplained > 0 {
 		return errUnexplained
 	}
 	return nil

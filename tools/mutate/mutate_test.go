@@ -331,6 +331,16 @@ func TestRunOnATinyModule(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "calc", "calc.go")); string(got) != src {
 		t.Error("the real file changed")
 	}
+
+	// -from reports the same results again with the reasons file as it is now
+	os.WriteFile(filepath.Join(dir, "REASONS.md"), []byte(files["REASONS.md"]+"- `calc/calc.go:Abs const: x < 0 => x < 1`: 0 is its own absolute value.\n"), 0o644)
+	out.Reset()
+	if err := run(options{spots: "spots.txt", reasons: "REASONS.md", from: jsonPath, strict: true}, &out, &errOut); err != nil {
+		t.Fatalf("-from with every survivor explained: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "2 survived (2 with a written reason, 0 without)") {
+		t.Errorf("-from report:\n%s", out.String())
+	}
 }
 
 // TestRemoveKeepsTheProgramCompiling: a removed store still reads what it
