@@ -7,6 +7,7 @@ package train
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -163,33 +164,22 @@ func LoadConfig(path string, overrides []string) (Config, error) {
 	return c, nil
 }
 
-// ParseConfig is LoadConfig on bytes.
+// ParseConfig is LoadConfig on bytes. The file is decoded as written, so
+// a type error names the user's own line; each override is then decoded
+// on its own, so an error in one names that --set.
 func ParseConfig(raw []byte, overrides []string) (Config, error) {
-	var tree map[string]any
-	if _, err := toml.Decode(string(raw), &tree); err != nil {
-		return Config{}, err
-	}
-	for _, o := range overrides {
-		if err := setKey(tree, o); err != nil {
-			return Config{}, err
-		}
-	}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(tree); err != nil {
-		return Config{}, err
-	}
 	c := DefaultConfig()
-	md, err := toml.Decode(buf.String(), &c)
+	md, err := toml.Decode(string(raw), &c)
 	if err != nil {
 		return Config{}, err
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	if err := undecoded(md, ""); err != nil {
+		return Config{}, err
+	}
+	for _, o := range overrides {
+		if err := applyOverride(&c, o); err != nil {
+			return Config{}, err
 		}
-		sort.Strings(keys)
-		return Config{}, fmt.Errorf("unknown key %s (known keys are listed in docs/CONFIG.md)", strings.Join(keys, ", "))
 	}
 	if err := c.validate(); err != nil {
 		return Config{}, err
@@ -197,40 +187,91 @@ func ParseConfig(raw []byte, overrides []string) (Config, error) {
 	return c, nil
 }
 
-// setKey applies one "section.key=value" override to the decoded tree.
-func setKey(tree map[string]any, kv string) error {
+// undecoded reports keys the config does not have.
+func undecoded(md toml.MetaData, where string) error {
+	und := md.Undecoded()
+	if len(und) == 0 {
+		return nil
+	}
+	keys := make([]string, len(und))
+	for i, k := range und {
+		keys[i] = k.String()
+	}
+	sort.Strings(keys)
+	return fmt.Errorf("%sunknown key %s (known keys are listed in docs/CONFIG.md)", where, strings.Join(keys, ", "))
+}
+
+// applyOverride decodes one "section.key=value" override into c (TOML
+// values; a bare word is a string).
+func applyOverride(c *Config, kv string) error {
 	k, v, ok := strings.Cut(kv, "=")
-	k = strings.TrimSpace(k)
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 	if !ok || k == "" {
 		return fmt.Errorf("--set %q: want key=value, e.g. train.lr=3e-4", kv)
 	}
-	var val any
 	var probe map[string]any
-	if _, err := toml.Decode("v = "+strings.TrimSpace(v), &probe); err == nil {
-		val = probe["v"]
-	} else {
-		val = strings.TrimSpace(v) // a bare word: a string
+	if _, err := toml.Decode("v = "+v, &probe); err != nil {
+		v = strconv.Quote(v) // a bare word: a string
 	}
 	parts := strings.Split(k, ".")
-	node := tree
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := node[p].(map[string]any)
-		if !ok {
-			if _, exists := node[p]; exists {
-				return fmt.Errorf("--set %s: %s is not a section", k, p)
-			}
-			next = map[string]any{}
-			node[p] = next
+	for _, p := range parts {
+		if p == "" || strings.ContainsAny(p, " \t\"'[]=#\n") {
+			return fmt.Errorf("--set %s: %q is not a key", k, p)
 		}
-		node = next
 	}
-	node[parts[len(parts)-1]] = val
-	return nil
+	if len(parts) > 1 {
+		if f, ok := reflect.TypeOf(Config{}).FieldByNameFunc(func(n string) bool { return tomlName(n) == parts[0] }); ok && f.Type.Kind() != reflect.Struct {
+			return fmt.Errorf("--set %s: %s is not a section", k, parts[0])
+		}
+	}
+	var doc string
+	if len(parts) > 1 {
+		doc = "[" + strings.Join(parts[:len(parts)-1], ".") + "]\n"
+	}
+	doc += parts[len(parts)-1] + " = " + v + "\n"
+	md, err := toml.Decode(doc, c)
+	if err != nil {
+		return fmt.Errorf("--set %s: %s", kv, stripTOMLLine(err))
+	}
+	return undecoded(md, "--set "+k+": ")
+}
+
+// tomlName is the TOML key of a Config field.
+func tomlName(field string) string {
+	f, _ := reflect.TypeOf(Config{}).FieldByName(field)
+	return strings.Split(f.Tag.Get("toml"), ",")[0]
+}
+
+// stripTOMLLine drops the "toml: line N (last key …): " prefix of a decode
+// error about a one-line override document, whose line number means nothing
+// to the user.
+func stripTOMLLine(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "): "); strings.HasPrefix(msg, "toml: line ") && i > 0 {
+		return msg[i+3:]
+	}
+	return strings.TrimPrefix(msg, "toml: ")
 }
 
 func (c *Config) validate() error {
 	bad := func(key string, v any, want string) error {
 		return fmt.Errorf("%s = %v: %s", key, v, want)
+	}
+	// NaN and ±Inf pass every comparison below: refuse them first
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"model.dropout", c.Model.Dropout}, {"model.layer_norm_eps", c.Model.LayerNormEps}, {"model.initializer_range", c.Model.InitializerRange},
+		{"data.mask_rate", c.Data.MaskRate}, {"data.held_out", c.Data.HeldOut}, {"train.lr", c.Train.LR}, {"train.min_lr", c.Train.MinLR},
+		{"train.clip_grad_norm", c.Train.ClipGradNorm}, {"train.weight_decay", c.Train.WeightDecay}, {"train.adam_beta1", c.Train.AdamBeta1},
+		{"train.adam_beta2", c.Train.AdamBeta2}, {"train.adam_eps", c.Train.AdamEps}, {"finetune.epochs", c.Finetune.Epochs},
+		{"finetune.warmup_frac", c.Finetune.WarmupFrac}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return bad(f.key, f.v, "want a finite number")
+		}
+	}
+	if c.Train.Seed > math.MaxInt64 { // a negative number wrapped into the unsigned seed
+		return bad("train.seed", int64(c.Train.Seed), "want 0 or more")
 	}
 	if c.Kind != "pretrain" && c.Kind != "finetune" {
 		return bad("kind", strconv.Quote(c.Kind), "want \"pretrain\" or \"finetune\"")
@@ -324,6 +365,9 @@ func (c *Config) validate() error {
 	}
 	if c.Run.Dir == "" {
 		return bad("run.dir", `""`, "want a folder for run directories")
+	}
+	if c.Kind == "pretrain" && c.Model.TypeVocabSize == 1 {
+		return bad("model.type_vocab_size", 1, "pretraining needs 2 segment types ([CLS] A [SEP] is type 0, B [SEP] type 1)")
 	}
 	if c.Kind == "pretrain" {
 		// the data pipeline's own rules, checked before a run directory exists

@@ -1,0 +1,43 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestConfigValidationInUserWords: what used to slip through or be caught
+// late (after the run folder existed, in internal words) is refused when
+// the config is read, naming the key — and, for type errors, the user's own
+// line or the --set that caused it.
+func TestConfigValidationInUserWords(t *testing.T) {
+	long := minimal + strings.Repeat("\n# padding comment\n", 5) + "[eval]\nevery = \"often\"\n"
+	everyLine := fmt.Sprintf("line %d ", strings.Count(long[:strings.Index(long, "every =")], "\n")+1)
+	cases := []struct {
+		name      string
+		text      string
+		overrides []string
+		want      string
+	}{
+		{"NaN dropout", minimal, []string{"model.dropout=nan"}, "model.dropout = NaN: want a finite number"},
+		{"infinite lr", minimal, []string{"train.lr=inf"}, "train.lr = +Inf: want a finite number"},
+		{"negative seed", minimal, []string{"train.seed=-1"}, "train.seed"},
+		{"one segment type", minimal, []string{"model.type_vocab_size=1"}, "model.type_vocab_size = 1: pretraining needs 2 segment types"},
+		{"zero batch", minimal, []string{"data.batch_size=0"}, "data.batch_size = 0: want at least 1"},
+		{"negative shuffle", minimal, []string{"data.shuffle_buffer=-1"}, "data.shuffle_buffer = -1: want at least 1"},
+		{"type error in the file", long, nil, everyLine},
+		{"type error in an override", minimal, []string{"train.steps=abc"}, "--set train.steps=abc"},
+		{"unknown override", minimal, []string{"train.batch_size=8"}, "--set train.batch_size: unknown key train.batch_size"},
+	}
+	for _, tc := range cases {
+		_, err := ParseConfig([]byte(tc.text), tc.overrides)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// overrides still override, in order, and a bare word is a string
+	c, err := ParseConfig([]byte(minimal), []string{"train.lr=1e-3", "train.lr=2e-3", "run.name=my run", "model.architecture=bert"})
+	if err != nil || c.Train.LR != 2e-3 || c.Run.Name != "my run" || c.Model.Architecture != "bert" {
+		t.Errorf("overrides: %v, %+v", err, c.Train)
+	}
+}
