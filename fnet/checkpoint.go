@@ -2,6 +2,7 @@ package fnet
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -141,7 +142,7 @@ func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]
 	specs := ParamSpecs(cfg, heads)
 	want := map[string]bool{}
 	out := make(map[string][]float32, len(specs))
-	var missing, misshaped, unexpected []string
+	var missing, misshaped, unexpected, nonFinite []string
 	for _, ps := range specs {
 		want[ps.Name] = true
 		fileName, ok := names[ps.Name]
@@ -158,6 +159,10 @@ func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]
 			misshaped = append(misshaped, fmt.Sprintf("%s: file has %s%v, model needs %v", fileName, t.DType, t.Shape, ps.Shape))
 			continue
 		}
+		if i := firstNonFinite(t.F32); i >= 0 {
+			nonFinite = append(nonFinite, fmt.Sprintf("%s[%d] = %v", fileName, i, t.F32[i]))
+			continue
+		}
 		out[ps.Name] = t.F32
 	}
 	for canon, fileName := range names {
@@ -166,6 +171,9 @@ func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]
 		}
 	}
 	sort.Strings(unexpected)
+	if len(nonFinite) > 0 { // a diverged run's weights: nothing good can come of them
+		return nil, fmt.Errorf("%s holds non-finite weights: %s", f.Path, strings.Join(nonFinite, ", "))
+	}
 	if len(missing)+len(misshaped)+len(unexpected) > 0 {
 		var parts []string
 		if len(missing) > 0 {
@@ -180,6 +188,16 @@ func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]
 		return nil, fmt.Errorf("%s does not match the model (%s, heads %s): %s", f.Path, cfg, heads, strings.Join(parts, "; "))
 	}
 	return out, nil
+}
+
+// firstNonFinite is the index of the first NaN or ±Inf, or -1.
+func firstNonFinite(x []float32) int {
+	for i, v := range x {
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return i
+		}
+	}
+	return -1
 }
 
 func sameShape(a, b []int) bool {

@@ -276,3 +276,22 @@ func TestBareFNetModelNames(t *testing.T) {
 		t.Errorf("bare FNetModel names not mapped: heads %+v", m.Heads)
 	}
 }
+
+// TestLoadRefusesNonFiniteWeights: a checkpoint holding NaN or Inf (a
+// diverged run saved by an older version, or a damaged file) is refused,
+// naming the file and the first bad value, instead of predicting "(NaN)".
+func TestLoadRefusesNonFiniteWeights(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		cfg := tinyConfig()
+		params := InitParams(cfg, MaskedLMHeads, 3)
+		params[LayerParam(1, FFOutW)][7] = bad
+		path := filepath.Join(t.TempDir(), ModelFile)
+		if err := SaveModel(path, cfg, MaskedLMHeads, params); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadModel(path)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), LayerParam(1, FFOutW)+"[7]") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
