@@ -1,7 +1,7 @@
 // Package tui is fnet-tui's dashboard: a bubbletea v2 program that reads
-// run directories (see rundir) and shows runs, live curves, a launcher and
-// a masked-word REPL. It only reads run folders and signals trainers; it
-// never writes inside a run.
+// run directories (see rundir) and shows runs, live curves, a launcher, a
+// masked-word REPL and a saved benchmark (bench.json). It only reads run
+// folders and signals trainers; it never writes inside a run.
 package tui
 
 import (
@@ -114,6 +114,7 @@ func New(opts Options) *Model {
 		viewRun:    newRunView(e),
 		viewLaunch: newLaunchView(e),
 		viewREPL:   newREPLView(e, DefaultTopK),
+		viewBench:  newBenchView(e),
 	}
 	m.layout()
 	return m
@@ -293,6 +294,9 @@ func (m *Model) applyPoll(msg pollMsg) tea.Cmd {
 	m.pollErr = msg.Err
 	m.store.apply(msg, m.smoothing)
 	var cmds []tea.Cmd
+	if msg.Bench != nil {
+		cmds = append(cmds, m.forward(viewBench, benchMsg{u: *msg.Bench}))
+	}
 	if m.pendingPID != 0 {
 		for _, r := range m.store.list() {
 			if r.Status.PID == m.pendingPID {

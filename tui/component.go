@@ -7,7 +7,7 @@ import (
 )
 
 // component is the contract between the dashboard (Model) and each of its
-// views (runs, run, launch, REPL), in the manner of soft-serve's components:
+// views (runs, run, launch, REPL, bench), in the manner of soft-serve's components:
 //
 //   - Update takes every message the dashboard forwards to the view and
 //     returns the view and a command. Keys arrive only when the dashboard

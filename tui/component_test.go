@@ -44,12 +44,12 @@ func keyNames(msgs []tea.Msg) []string {
 	return out
 }
 
-// recorderModel is a dashboard whose four views are recorders in their
+// recorderModel is a dashboard whose five views are recorders in their
 // views' usual contexts.
 func recorderModel(t *testing.T) (*Model, [numViews]*recorder) {
 	m := New(Options{RunsDir: t.TempDir(), ConfigsDir: t.TempDir(), NoColor: true, Now: func() time.Time { return fixtureNow }})
 	var recs [numViews]*recorder
-	for v, ctx := range [numViews]scope{inRuns, inRun, inLaunch, inREPLPick} {
+	for v, ctx := range [numViews]scope{inRuns, inRun, inLaunch, inREPLPick, inBench} {
 		recs[v] = &recorder{env: m.env, name: viewNames[v], keys: keyMap(ctx)}
 		m.views[v] = recs[v]
 	}
@@ -195,12 +195,12 @@ func TestTabIntoRunShowsTheSelectedRun(t *testing.T) {
 	if m.view != viewRun || runOf(m).id != m.store.order[1] {
 		t.Fatalf("tab: view %d run %q, want %q", m.view, runOf(m).id, m.store.order[1])
 	}
-	press(m, "shift+tab", "down", "shift+tab", "shift+tab", "shift+tab") // Runs, move, REPL, Launch, Run
+	press(m, "shift+tab", "down", "shift+tab", "shift+tab", "shift+tab", "shift+tab") // Runs, move, Bench, REPL, Launch, Run
 	if m.view != viewRun || runOf(m).id != m.store.order[1] {
 		t.Errorf("back in Run: view %d run %q, want it to keep %q", m.view, runOf(m).id, m.store.order[1])
 	}
 	fresh := newTestModel(t, standardFixtures(t), 80, 24)
-	press(fresh, "down", "down", "shift+tab", "shift+tab", "shift+tab") // to Run the other way round
+	press(fresh, "down", "down", "shift+tab", "shift+tab", "shift+tab", "shift+tab") // to Run the other way round
 	if fresh.view != viewRun || runOf(fresh).id != fresh.store.order[2] {
 		t.Errorf("shift+tab into Run: view %d run %q, want %q", fresh.view, runOf(fresh).id, fresh.store.order[2])
 	}

@@ -16,10 +16,11 @@ const (
 	viewRun
 	viewLaunch
 	viewREPL
+	viewBench
 	numViews
 )
 
-var viewNames = [numViews]string{"Runs", "Run", "Launch", "REPL"}
+var viewNames = [numViews]string{"Runs", "Run", "Launch", "REPL", "Bench"}
 
 // scope is a set of key contexts: where a binding acts. A view is in one
 // context at a time (its KeyMap); the dashboard's modal states, the yes/no
@@ -37,20 +38,21 @@ const (
 	inConfirm                     // a yes/no question waits for its answer
 	inHelp                        // the help screen is open
 	inREPLApp                     // `fnet-tui repl` on its own: the query line, no picker
+	inBench                       // the benchmark chart and table
 	numContexts = iota
 
 	// typing contexts give every key that is not bound there to a text field.
 	typing = inFilter | inOverrides | inREPLQuery
 	// browsing contexts are the views' contexts where letters are keys.
-	browsing = inRuns | inRun | inLaunch | inREPLPick
-	// views are the contexts of the four views.
+	browsing = inRuns | inRun | inLaunch | inREPLPick | inBench
+	// views are the contexts of the five views.
 	views = browsing | typing
 	// dashboard is every context of the dashboard (not `fnet-tui repl`).
 	dashboard = views | inConfirm | inHelp
 )
 
 var contextNames = [numContexts]string{"Runs", "Runs filter", "Run", "Launch", "Launch overrides",
-	"REPL picker", "REPL query", "Confirm", "help screen", "fnet-tui repl"}
+	"REPL picker", "REPL query", "Confirm", "help screen", "fnet-tui repl", "Bench"}
 
 // action is what a key does; dispatch and help both come from keyTable.
 type action int
@@ -80,6 +82,7 @@ const (
 	actNextField
 	actYes
 	actNo
+	actBench
 )
 
 // binding is one row of the key table.
@@ -119,7 +122,7 @@ var keyTable = []binding{
 	bind(actPrevView, views, "General", "shift+tab", "previous view", "shift+tab").notInFooter(),
 	bind(actQuit, browsing, "General", "q", "quit (never while typing)", "q"),
 	bind(actQuit, dashboard|inREPLApp, "General", "ctrl+c", "quit", "ctrl+c"),
-	bind(actBack, inRun|inLaunch|inREPLPick, "General", "esc", "back / cancel", "esc"),
+	bind(actBack, inRun|inLaunch|inREPLPick|inBench, "General", "esc", "back / cancel", "esc"),
 
 	bind(actYes, inConfirm, "Confirm", "y", "yes, do it", "y", "Y"),
 	bind(actNo, inConfirm, "Confirm", "n/esc", "no (so does any other key)", "n", "N", "esc"),
@@ -135,6 +138,7 @@ var keyTable = []binding{
 	bind(actStop, inRuns|inRun, "Runs", "s", "stop run (asks first)", "s"),
 	bind(actResume, inRuns|inRun, "Runs", "r", "resume from latest checkpoint", "r"),
 	bind(actQuery, inRuns|inRun, "Runs", "p", "query checkpoint in REPL", "p"),
+	bind(actBench, inRuns, "Runs", "b", "bench results (RUNS/bench.json)", "b"),
 	bind(actOpen, inFilter, "Runs", "enter", "keep the filter", "enter"),
 	bind(actBack, inFilter, "Runs", "esc", "clear the filter", "esc"),
 
@@ -154,6 +158,9 @@ var keyTable = []binding{
 	bind(actUp, inREPLQuery|inREPLApp, "REPL", "↑", "previous query", "up"),
 	bind(actDown, inREPLQuery|inREPLApp, "REPL", "↓", "next query", "down"),
 	bind(actBack, inREPLQuery, "REPL", "esc", "pick another checkpoint", "esc"),
+
+	bind(actUp, inBench, "Bench", "↑/k", "scroll up", "up", "k").notInFooter(),
+	bind(actDown, inBench, "Bench", "↓/j", "scroll down", "down", "j").notInFooter(),
 }
 
 // lookup finds the action of a key (its tea.KeyPressMsg.String()) in a

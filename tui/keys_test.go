@@ -102,6 +102,14 @@ func TestLookup(t *testing.T) {
 		{"f", inOverrides, actNone},
 		{"ctrl+d", inREPLApp, actQuit},
 		{"ctrl+d", inREPLQuery, actNone}, // the text field's delete
+		{"b", inRuns, actBench},
+		{"b", inRun, actNone},
+		{"b", inFilter, actNone},
+		{"esc", inBench, actBack},
+		{"j", inBench, actDown},
+		{"up", inBench, actUp},
+		{"q", inBench, actQuit},
+		{"?", inBench, actHelp},
 	}
 	for _, tc := range cases {
 		if got := lookup(tc.key, tc.ctx); got != tc.want {
@@ -114,7 +122,8 @@ func TestLookup(t *testing.T) {
 func TestShortHelpOfEachContext(t *testing.T) {
 	cases := map[scope]string{
 		inRuns: "? toggle help · tab next view · q quit · enter open run · / filter runs · space overlay run in charts · " +
-			"n launch a run · d start the demo · s stop run · r resume from latest checkpoint · p query checkpoint in REPL",
+			"n launch a run · d start the demo · s stop run · r resume from latest checkpoint · p query checkpoint in REPL · " +
+			"b bench results",
 		inFilter: "tab next view · ctrl+c quit · enter keep the filter · esc clear the filter",
 		inRun: "? toggle help · tab next view · q quit · esc back / cancel · n launch a run · s stop run · " +
 			"r resume from latest checkpoint · p query checkpoint in REPL · + smooth more · - smooth less · " +
@@ -126,6 +135,7 @@ func TestShortHelpOfEachContext(t *testing.T) {
 		inConfirm:   "ctrl+c quit · y yes, do it · n/esc no",
 		inHelp:      "? toggle help · esc/q close help · ctrl+c quit",
 		inREPLApp:   "esc quit · enter query or :command · ↑ previous query · ↓ next query",
+		inBench:     "? toggle help · tab next view · q quit · esc back / cancel",
 	}
 	for ctx, want := range cases {
 		if got := footerText(keyMap(ctx).ShortHelp(), 1000); got != want {
@@ -146,7 +156,7 @@ func TestFullHelpGroupsBySection(t *testing.T) {
 		}
 		got = append(got, strings.Join(keys, " "))
 	}
-	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p enter esc"}
+	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p b enter esc"}
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Errorf("full help %q, want %q", got, want)
 	}
@@ -222,6 +232,7 @@ func candidateKeys() []tea.KeyPressMsg {
 // command. (That every row shows in help is TestHelpComesFromTheKeyTable.)
 func TestUnboundKeysDoNothing(t *testing.T) {
 	root := standardFixtures(t)
+	writeBenchJSON(t, root, sampleBench) // the Bench view with its chart and table
 	cases := []struct {
 		name  string
 		ctx   scope
@@ -231,7 +242,9 @@ func TestUnboundKeysDoNothing(t *testing.T) {
 		{"Run", inRun, []string{"enter"}},
 		{"Launch configs", inLaunch, []string{"n"}},
 		{"Launch checkpoints", inLaunch, []string{"n", "down", "down", "f", "enter"}},
-		{"REPL picker", inREPLPick, []string{"shift+tab"}},
+		{"REPL picker", inREPLPick, []string{"shift+tab", "shift+tab"}},
+		{"Bench", inBench, []string{"b"}},
+		{"Bench from the tabs", inBench, []string{"shift+tab"}},
 		{"help screen", inHelp, []string{"?"}},
 	}
 	for _, tc := range cases {
@@ -346,7 +359,8 @@ func TestQuitKeys(t *testing.T) {
 		{"q in the filter", []string{"/"}, "q", false},
 		{"ctrl+c in the filter", []string{"/"}, "ctrl+c", true},
 		{"q in the overrides", []string{"n", "f"}, "q", false},
-		{"q in the REPL picker", []string{"shift+tab"}, "q", true},
+		{"q in the REPL picker", []string{"shift+tab", "shift+tab"}, "q", true},
+		{"q in Bench", []string{"b"}, "q", true},
 		{"q on the help screen closes it", []string{"?"}, "q", false},
 		{"ctrl+c on the help screen", []string{"?"}, "ctrl+c", true},
 		{"q at a question answers no", []string{"s"}, "q", false},

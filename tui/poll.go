@@ -39,6 +39,7 @@ type pollMsg struct {
 	Err     error    // the runs folder could not be read
 	More    bool     // a metrics file has more to read: poll again at once
 	At      time.Time
+	Bench   *benchUpdate // non-nil when the runs folder's bench.json changed
 }
 
 // poller owns the readers of every run under root. It is used from one
@@ -47,11 +48,13 @@ type pollMsg struct {
 type poller struct {
 	root    string
 	readers map[string]*runReaders
+	bench   benchWatcher
 	now     func() time.Time
 }
 
 func newPoller(root string, now func() time.Time) *poller {
-	return &poller{root: root, readers: map[string]*runReaders{}, now: now}
+	return &poller{root: root, readers: map[string]*runReaders{}, now: now,
+		bench: benchWatcher{path: filepath.Join(root, BenchFile)}}
 }
 
 // checkpointEvery is how often a run's checkpoint folder is listed.
@@ -61,6 +64,9 @@ const checkpointEvery = 2 * time.Second
 func (p *poller) poll() pollMsg {
 	now := p.now()
 	msg := pollMsg{At: now}
+	if u, changed := p.bench.poll(); changed {
+		msg.Bench = &u
+	}
 	entries, err := rundir.ScanRuns(p.root)
 	if err != nil {
 		msg.Err = err

@@ -140,6 +140,8 @@ func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case actNew, actDemo, actStop, actResume, actQuery:
 		v.env.send(runActionMsg{act: act, id: v.selectedID()})
+	case actBench:
+		v.env.send(showViewMsg{view: viewBench})
 	}
 	return nil
 }

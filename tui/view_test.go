@@ -263,11 +263,11 @@ func TestTabCyclesViews(t *testing.T) {
 		seen = append(seen, m.view)
 		press(m, "tab")
 	}
-	if m.view != viewRuns || seen[1] != viewRun || seen[2] != viewLaunch || seen[3] != viewREPL {
+	if m.view != viewRuns || seen[1] != viewRun || seen[2] != viewLaunch || seen[3] != viewREPL || seen[4] != viewBench {
 		t.Errorf("tab order %v", seen)
 	}
 	press(m, "shift+tab")
-	if m.view != viewREPL {
+	if m.view != viewBench {
 		t.Errorf("shift+tab from Runs went to %d", m.view)
 	}
 }
