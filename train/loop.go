@@ -168,6 +168,10 @@ func (l *loop) runLoop(ctx context.Context) error {
 			}
 		}
 		l.run.Heartbeat(l.st.step)
+		if err := l.run.WriteErr(); err != nil {
+			// a full disk: stop rather than train on while metrics are lost
+			return fmt.Errorf("%w: stopping at step %d (the last checkpoint is kept; free space and --resume)", err, l.st.step)
+		}
 		if ctx.Err() != nil || l.st.step == l.stopAt {
 			return l.stop(save)
 		}

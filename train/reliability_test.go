@@ -165,3 +165,118 @@ func TestRunWithoutACheckpoint(t *testing.T) {
 		t.Errorf("a run with a checkpoint started again without --resume: %v", err)
 	}
 }
+
+// TestTornMetricsLineIsDropped: a metrics.jsonl that ends mid-line (a kill
+// or a full disk mid-write) is cut back to its last whole line on resume,
+// so the next line is not glued onto the fragment, and the log says so.
+func TestTornMetricsLineIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	part, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "torn", StopAfter: 4})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(part, rundir.MetricsFile)
+	f, _ := os.OpenFile(mf, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"t":"2026-12-02T00:00:00Z","step":5,"split":"tra`)
+	f.Close()
+	if _, err := Pretrain(context.Background(), Options{Resume: part}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(mf)
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if !strings.HasPrefix(line, "{") || !strings.HasSuffix(line, "}") || strings.Count(line, `"t":`) != 1 {
+			t.Fatalf("line %d of metrics.jsonl is not one whole record: %q", i+1, line)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(part, rundir.LogFile))
+	if !strings.Contains(string(log), "torn line") {
+		t.Error("train.log does not say the torn line was dropped")
+	}
+}
+
+// TestRepairTornLine: the cut is at the last newline, whatever the
+// fragment's length (across the read-back buffer), and a whole file is
+// left alone.
+func TestRepairTornLine(t *testing.T) {
+	for _, tc := range []struct {
+		text, want string
+	}{
+		{"a\nb\n", "a\nb\n"}, {"a\nb\nfrag", "a\nb\n"}, {"frag", ""}, {"", ""},
+		{"a\n" + strings.Repeat("x", 10000), "a\n"}, {strings.Repeat("y\n", 3000) + "z", strings.Repeat("y\n", 3000)},
+	} {
+		p := filepath.Join(t.TempDir(), "m.jsonl")
+		os.WriteFile(p, []byte(tc.text), 0o644)
+		n, err := repairTornLine(p)
+		b, _ := os.ReadFile(p)
+		if err != nil || string(b) != tc.want || n != int64(len(tc.text)-len(tc.want)) {
+			t.Errorf("%d bytes: kept %d (want %d), dropped %d, %v", len(tc.text), len(b), len(tc.want), n, err)
+		}
+	}
+}
+
+// TestTrainerStateIsChecked: a trainer.json that disagrees with its folder
+// or holds a negative step is refused by --resume, naming the file, before
+// the run is reopened (its status stays as it was).
+func TestTrainerStateIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	part, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "ts", StopAfter: 4})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(part, rundir.CheckpointsDir, StepDirName(4))
+	orig, _ := os.ReadFile(filepath.Join(ck, TrainerFile))
+	for _, edit := range []struct{ from, to, want string }{
+		{`"step": 4`, `"step": 2`, "says step 2, but it is in step-000000004"},
+		{`"step": 4`, `"step": -7`, "none may be negative"},
+	} {
+		os.WriteFile(filepath.Join(ck, TrainerFile), []byte(strings.Replace(string(orig), edit.from, edit.to, 1)), 0o644)
+		_, err := Pretrain(context.Background(), Options{Resume: part})
+		if err == nil || !strings.Contains(err.Error(), edit.want) || !strings.Contains(err.Error(), TrainerFile) {
+			t.Errorf("%s: %v", edit.to, err)
+		}
+		if st, _ := rundir.ReadStatus(part); st.State != rundir.StateStopped {
+			t.Errorf("%s: the refused resume changed the status to %s", edit.to, st.State)
+		}
+	}
+	os.WriteFile(filepath.Join(ck, TrainerFile), orig, 0o644)
+	// a truncated optimizer file is found before the run is reopened
+	opt := filepath.Join(ck, "optimizer.safetensors")
+	b, _ := os.ReadFile(opt)
+	os.WriteFile(opt, b[:len(b)/2], 0o644)
+	if _, err := Pretrain(context.Background(), Options{Resume: part}); err == nil || !strings.Contains(err.Error(), opt) {
+		t.Errorf("truncated optimizer: %v", err)
+	}
+	if st, _ := rundir.ReadStatus(part); st.State != rundir.StateStopped {
+		t.Errorf("the refused resume changed the status to %s", st.State)
+	}
+}
+
+// TestFullDiskStopsTheRun: when metrics cannot be written (ENOSPC, here
+// from /dev/full), the run stops at once with the reason in its status
+// instead of training on without its metrics.
+func TestFullDiskStopsTheRun(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	part, err := Pretrain(context.Background(), Options{ConfigPath: cfg, RunName: "full", StopAfter: 2})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(part, rundir.MetricsFile)
+	os.Remove(mf)
+	if err := os.Symlink("/dev/full", mf); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Pretrain(context.Background(), Options{Resume: part})
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), rundir.MetricsFile) {
+		t.Fatalf("resume onto a full disk: %v", err)
+	}
+	st, _ := rundir.ReadStatus(part)
+	if st.State != rundir.StateFailed || !strings.Contains(st.Error, "no space left") || st.Step > 3 {
+		t.Errorf("status %+v: want failed within a step, with the reason", st)
+	}
+}

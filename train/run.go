@@ -29,6 +29,10 @@ type Run struct {
 	out     io.Writer // the terminal (or nil)
 	lastW   time.Time
 	lock    *os.File // the owner lock (OwnerLockFile), held until Close
+	// writeErr is the first failed write to metrics.jsonl or train.log
+	// (a full disk): the loop stops the run on it rather than train on
+	// while metrics are lost.
+	writeErr error
 }
 
 // OwnerLockFile is the run directory's ownership lock: the trainer holds an
@@ -106,6 +110,10 @@ func OpenRun(dir string, st rundir.Status, out io.Writer, resume bool) (*Run, er
 		return fail(fmt.Errorf("%s: cannot resume: %v", dir, err))
 	}
 	removed := removeDeadWriters(filepath.Join(dir, rundir.CheckpointsDir))
+	torn, err := repairTornLine(filepath.Join(dir, rundir.MetricsFile))
+	if err != nil {
+		return fail(err)
+	}
 	if r.metrics, err = os.OpenFile(filepath.Join(dir, rundir.MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
@@ -121,7 +129,51 @@ func OpenRun(dir string, st rundir.Status, out io.Writer, resume bool) (*Run, er
 	if len(removed) > 0 {
 		r.Logf("removed %d unfinished checkpoint folders of dead writers: %s", len(removed), strings.Join(removed, ", "))
 	}
+	if torn > 0 {
+		r.Logf("%s ended in a torn line (%d bytes, the process was killed mid-write or the disk filled): dropped it", rundir.MetricsFile, torn)
+	}
 	return r, nil
+}
+
+// repairTornLine cuts a file back to its last complete line, so that lines
+// appended later are not glued onto a fragment; it returns the bytes dropped.
+func repairTornLine(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	// read back from the end until a newline
+	size, end := st.Size(), st.Size()
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := strings.LastIndexByte(string(buf[:n]), '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return 0, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, fmt.Errorf("%s: dropping a torn last line: %w", path, err)
+	}
+	return size - end, f.Sync()
 }
 
 // hasCheckpoint reports whether a run directory holds a complete checkpoint.
@@ -198,8 +250,17 @@ func (r *Run) Metric(m rundir.Metric) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, err = r.metrics.Write(append(b, '\n'))
+	if _, err = r.metrics.Write(append(b, '\n')); err != nil && r.writeErr == nil {
+		r.writeErr = fmt.Errorf("writing %s: %w", filepath.Join(r.Dir, rundir.MetricsFile), err)
+	}
 	return err
+}
+
+// WriteErr is the first failed write to the run's metrics or log, if any.
+func (r *Run) WriteErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writeErr
 }
 
 // Logf writes a line to train.log and to the terminal.
@@ -210,7 +271,9 @@ func (r *Run) Logf(format string, a ...any) {
 	defer r.mu.Unlock()
 	w := bufio.NewWriter(r.log)
 	fmt.Fprintf(w, "%s %s\n", stamp, line)
-	w.Flush()
+	if err := w.Flush(); err != nil && r.writeErr == nil {
+		r.writeErr = fmt.Errorf("writing %s: %w", filepath.Join(r.Dir, rundir.LogFile), err)
+	}
 	if r.out != nil {
 		fmt.Fprintln(r.out, line)
 	}

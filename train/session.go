@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/kernels"
@@ -53,7 +55,36 @@ func findResume(path string) (*resumePoint, error) {
 	if ck.Trainer == nil {
 		return nil, fmt.Errorf("--resume %s: %s has no %s", path, ck.Dir, TrainerFile)
 	}
+	if err := checkTrainerState(ck); err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", path, err)
+	}
+	// the optimizer state is read now, before the run is reopened: a
+	// damaged file must not turn a finished run into a failed one
+	if _, err := fnet.LoadOptimizer(filepath.Join(ck.Dir, fnet.OptimizerFile), ck.Model.Config, ck.Model.Heads); err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", path, err)
+	}
 	return &resumePoint{runDir: runDir, ckpt: ck}, nil
+}
+
+// checkTrainerState refuses a trainer.json that cannot describe its
+// checkpoint: a negative step or counter, or a step other than the one its
+// folder is named for.
+func checkTrainerState(ck *Checkpoint) error {
+	ts, file := ck.Trainer, filepath.Join(ck.Dir, TrainerFile)
+	if ts.Step < 0 || ts.TotalSteps < 0 || ts.Tokens < 0 || ts.ElapsedS < 0 || ts.ElapsedS != ts.ElapsedS {
+		return fmt.Errorf("%s: step %d, total_steps %d, tokens_seen %d, elapsed_s %v: none may be negative", file, ts.Step, ts.TotalSteps, ts.Tokens, ts.ElapsedS)
+	}
+	name := filepath.Base(ck.Dir)
+	if strings.HasPrefix(name, "step-") {
+		num, _, _ := strings.Cut(strings.TrimPrefix(name, "step-"), "-r")
+		if n, err := strconv.Atoi(num); err == nil && n != ts.Step {
+			return fmt.Errorf("%s says step %d, but it is in %s (step %d): the checkpoint's files do not belong together", file, ts.Step, name, n)
+		}
+	}
+	if ts.Step > 0 && ts.MicroSteps < uint64(ts.Step) {
+		return fmt.Errorf("%s: micro_steps %d is fewer than its %d steps", file, ts.MicroSteps, ts.Step)
+	}
+	return nil
 }
 
 // loadRunConfig reads the config for a new or resumed run.
