@@ -294,3 +294,32 @@ func TestSentenceSplitter(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryFilesAreRefused: an executable or any file with NUL bytes or
+// invalid UTF-8 given as a corpus fails with its file and line, instead of
+// training on garbage.
+func TestBinaryFilesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"elf.bin":    "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00>\x00\nmore\n",
+		"latin1.txt": "first line\ncaf\xe9 au lait\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		c, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got error
+		for _, err := range c.Documents() {
+			if err != nil {
+				got = err
+				break
+			}
+		}
+		want := map[string]string{"elf.bin": p + ":1: a NUL byte", "latin1.txt": p + ":2: not valid UTF-8"}[name]
+		if got == nil || !strings.Contains(got.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, got, want)
+		}
+	}
+}

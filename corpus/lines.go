@@ -2,11 +2,13 @@ package corpus
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"unicode/utf8"
 )
 
 // maxLineBytes bounds one line so a binary or corrupt file fails with an
@@ -98,6 +100,14 @@ func (lf *lineFile) next() (text []byte, off int64, line int, err error) {
 	}
 	if n := len(text); n > 0 && text[n-1] == '\r' {
 		text = text[:n-1]
+	}
+	// a corpus is UTF-8 text; a binary given by mistake (an executable, an
+	// archive) would otherwise train on garbage without a word
+	if i := bytes.IndexByte(text, 0); i >= 0 {
+		return nil, 0, 0, fmt.Errorf("%s:%d: a NUL byte at column %d: this is not a text file (a corpus is UTF-8 text)", lf.path, line, i+1)
+	}
+	if !utf8.Valid(text) {
+		return nil, 0, 0, fmt.Errorf("%s:%d: not valid UTF-8 (a corpus is UTF-8 text; convert it, e.g. iconv -f latin1 -t utf-8)", lf.path, line)
 	}
 	return text, off, line, nil
 }
