@@ -12,8 +12,8 @@ import (
 // by all layers. T = B·S token rows (seq-major on the device unless
 // Options.BatchMajor), M = B·K masked rows, H hidden, F intermediate, V
 // vocabulary, L layers. Types: f32 is float32; gemm is the GEMM operand
-// type (bf16 in bf16 mode, else float32); mix is the mixing GEMMs' type
-// (float32 when they run in TF32). A G suffix marks the GEMM-typed copy
+// type (bf16 in bf16 mode, else float32); mix is the Fourier, linear and
+// random mixing GEMMs' type (float32 when they run in TF32). A G suffix marks the GEMM-typed copy
 // of a float32 buffer; in tf32/fp32 mode it aliases its twin. NH = B·heads
 // (example, head) pairs of the attention layers, d = H/heads.
 //
@@ -89,9 +89,9 @@ type activations struct {
 	dPoolerPre DevPtr // [B, H] f32 the gradient at the pooler's pre-tanh
 
 	// linear and random mixing (mix_linear.go): y_b = seq·z_b, z = x·hidden
-	denseZ  []DevPtr // [L][T, H] gemm z of each linear layer (the seq kernel's gradient reads it); 0 for other layers
-	randomZ DevPtr   // [T, H] gemm z of the random layer being computed (its fixed matrices need no z later)
-	denseDZ DevPtr   // [T, H] gemm the gradient at z
+	denseZ  []DevPtr // [L][T, H] mix z of each linear layer (the seq kernel's gradient reads it); 0 for other layers
+	randomZ DevPtr   // [T, H] mix z of the random layer being computed (its fixed matrices need no z later)
+	denseDZ DevPtr   // [T, H] mix the gradient at z
 
 	// attention layers (mix_attention.go), per attention layer i (0 for other layers):
 	attnQ, attnK, attnV []DevPtr // [L][T, H] gemm q = x·Wqᵀ + bq, k, v (head h = columns h·d … (h+1)·d−1)
@@ -203,7 +203,7 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 	for l, k := range cfg.mix {
 		switch k {
 		case fnet.MixLinear:
-			p.add(fmt.Sprintf("l%d.denseZ", l), &a.denseZ[l], g(T*H))
+			p.add(fmt.Sprintf("l%d.denseZ", l), &a.denseZ[l], mixG(T*H))
 		case fnet.MixAttention:
 			p.add(fmt.Sprintf("l%d.attnQ", l), &a.attnQ[l], g(T*H))
 			p.add(fmt.Sprintf("l%d.attnK", l), &a.attnK[l], g(T*H))
@@ -212,10 +212,10 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 		}
 	}
 	if slices.Contains(cfg.mix, fnet.MixRandom) {
-		p.add("randomZ", &a.randomZ, g(T*H))
+		p.add("randomZ", &a.randomZ, mixG(T*H))
 	}
 	if slices.Contains(cfg.mix, fnet.MixLinear) || slices.Contains(cfg.mix, fnet.MixRandom) {
-		p.add("denseDZ", &a.denseDZ, g(T*H))
+		p.add("denseDZ", &a.denseDZ, mixG(T*H))
 	}
 	if attention {
 		NH := B * cfg.heads

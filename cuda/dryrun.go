@@ -25,6 +25,9 @@ type dryRun struct {
 	fill func(src DevPtr, dst []byte)
 	// write, when set, sees what a host-to-device copy to dst carries.
 	write func(dst DevPtr, src []byte)
+	// exec, when set, carries out each launch, GEMM and memset after it
+	// is checked and recorded (a host emulation of the device, in tests).
+	exec func(op dryOp) error
 }
 
 // dryOp is one recorded operation: a kernel launch (name, grid, block,
@@ -38,6 +41,15 @@ type dryOp struct {
 }
 
 func (d *dryRun) record(op dryOp) { d.ops = append(d.ops, op) }
+
+// run records an operation and carries it out when the dry run emulates.
+func (d *dryRun) run(op dryOp) error {
+	d.record(op)
+	if d.exec != nil {
+		return d.exec(op)
+	}
+	return nil
+}
 
 // names lists the recorded operations' names in order.
 func (d *dryRun) names() []string {

@@ -165,11 +165,11 @@ func TestDryRunArchitectures(t *testing.T) {
 			numLabels int
 		}{{"pretraining", fnet.PretrainingHeads, 0}, {"classifier", fnet.ClassifierHeads, 3}} {
 			for _, prec := range []Precision{BF16, TF32, FP32} {
-				for _, o := range []Options{{}, {BatchMajor: true}} {
-					name := arch + "/" + h.name + "/" + prec.String()
-					if o.BatchMajor {
-						name += "/batch-major"
+				for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}} {
+					if o.MixBF16 && prec != BF16 {
+						continue
 					}
+					name := arch + "/" + h.name + "/" + variantName(prec, o)
 					cfg := archConfig(arch, h.numLabels)
 					e, d := dryEngine(t, cfg, h.heads, prec, o)
 					b := randomBatch(rand.New(rand.NewPCG(5, 6)), cfg, 3, 6, h.numLabels)
@@ -426,7 +426,7 @@ func TestDryRunKeyMaskUpload(t *testing.T) {
 // two. Gradients and Optimizer cover the trained parameters only.
 func TestDryRunFixedParameters(t *testing.T) {
 	for _, arch := range []string{"random", "random+attention", "linear"} {
-		for _, o := range []Options{{}, {BatchMajor: true}} {
+		for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}} {
 			cfg := archConfig(arch, 0)
 			e, d := dryEngine(t, cfg, fnet.PretrainingHeads, BF16, o)
 			var fixed []string
@@ -483,7 +483,7 @@ func TestDryRunFixedParameters(t *testing.T) {
 						continue
 					}
 					for _, n := range []string{hid, seq} {
-						if g.a.ptr == e.gparam(n) || g.b.ptr == e.gparam(n) {
+						if g.a.ptr == e.mixWeight(n) || g.b.ptr == e.mixWeight(n) {
 							touch++
 						}
 						if trained && g.c.ptr == e.param(e.grads, n) {

@@ -26,7 +26,9 @@ type Engine struct {
 	// in bf16 mode (the default there): the DFT tables and the mixing's
 	// intermediate keep 10 mantissa bits, not 7. Measured on H100: 9%
 	// slower than bf16 mixing, and what keeps bf16 mode within the 2e-2
-	// parity bound on every reference fixture (docs/GPU.md).
+	// parity bound on every reference fixture (docs/GPU.md). The linear
+	// and random mixings follow it (their matrices read from the float32
+	// master weights); attention stays bf16.
 	mixTF32 bool
 	// seqMajor orders token rows s·B + b on the device (the default), so
 	// the sequence-axis DFT of the whole batch is one GEMM; batch-major
@@ -98,8 +100,8 @@ var engineKernelNames = []string{
 
 // Options tune an Engine beyond NewEngine's arguments.
 type Options struct {
-	// MixBF16 computes the Fourier mixing on bf16 operands in bf16 mode
-	// (default: TF32). About 9% faster per step; its gradients drift to
+	// MixBF16 computes the Fourier (and linear, random) mixing on bf16
+	// operands in bf16 mode (default: TF32). About 9% faster per step; its gradients drift to
 	// 2.0e-2 relative error on the 6-layer reference fixture.
 	MixBF16 bool
 	// BatchMajor keeps token rows in batch order on the device (b·S + s)

@@ -13,8 +13,11 @@ func (e *Engine) gemm(transA, transB bool, m, n, k int, alpha float32, a DevPtr,
 // gemmCall runs one cuBLAS call on the engine's handle (timed when profiling).
 func (e *Engine) gemmCall(g gemmCall) error {
 	if d := e.dry(); d != nil {
-		d.record(dryOp{name: gemmLabel(g), gemm: &g})
-		return g.validate()
+		if err := g.validate(); err != nil {
+			d.record(dryOp{name: gemmLabel(g), gemm: &g})
+			return err
+		}
+		return d.run(dryOp{name: gemmLabel(g), gemm: &g})
 	}
 	timed := e.prof != nil && e.prof.begin()
 	err := e.s.cublas.gemm(e.blas, g)

@@ -74,7 +74,7 @@ func (p *pass) mixBackward(i int, dPre, dPreG, dx DevPtr) error {
 	case fnet.MixAttention:
 		return p.attentionBackward(i, dPre, dPreG, dx)
 	case fnet.MixLinear, fnet.MixRandom:
-		return p.denseBackward(i, dPreG, dx)
+		return p.denseBackward(i, dPre, dPreG, dx)
 	case fnet.MixIdentity:
 		return p.identityBackward(dPre, dx)
 	}
@@ -85,8 +85,10 @@ func (p *pass) mixBackward(i int, dPre, dPreG, dx DevPtr) error {
 // backward leaves the GEMM-typed copy of its gradient (0: none wanted).
 func (p *pass) mixGradInput(i int) DevPtr {
 	switch p.mixKind(i) {
-	case fnet.MixAttention, fnet.MixLinear, fnet.MixRandom:
+	case fnet.MixAttention:
 		return p.a.dBranch
+	case fnet.MixLinear, fnet.MixRandom:
+		return p.denseGradInput()
 	case fnet.MixIdentity:
 		return 0
 	}

@@ -76,8 +76,7 @@ func (e *Engine) dtoh(dst unsafe.Pointer, src DevPtr, n int) error {
 // memsetD32 fills n 32-bit words on the stream.
 func (e *Engine) memsetD32(p DevPtr, v uint32, n int) error {
 	if d := e.dry(); d != nil {
-		d.record(dryOp{name: "memset", args: []any{p, v, int64(n)}})
-		return nil
+		return d.run(dryOp{name: "memset", args: []any{p, v, int64(n)}})
 	}
 	return e.s.drv.memsetD32(p, v, n, e.stream)
 }

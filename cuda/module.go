@@ -178,8 +178,7 @@ func (l *launcher) launch(name string, grid, block [3]uint32, shared uint32, arg
 		return err
 	}
 	if l.dry != nil {
-		l.dry.record(dryOp{name: name, grid: grid, block: block, args: args})
-		return nil
+		return l.dry.run(dryOp{name: name, grid: grid, block: block, args: args})
 	}
 	f, err := l.m.fn(l.s, name)
 	if err != nil {
