@@ -280,3 +280,47 @@ func TestFullDiskStopsTheRun(t *testing.T) {
 		t.Errorf("status %+v: want failed within a step, with the reason", st)
 	}
 }
+
+// TestBadTestFileFailsTheFinetune: a GLUE test.tsv that cannot be read
+// fails the run (status failed, the error names the file and line, the
+// trained checkpoints kept) instead of ending "done" without predictions;
+// a task whose data has no test file at all is only noted.
+func TestBadTestFileFailsTheFinetune(t *testing.T) {
+	shared := glueDir(t)
+	dir := t.TempDir()
+	pre, err := Pretrain(context.Background(), Options{ConfigPath: tinyConfig(t, dir, ""), RunName: "pre", Overrides: []string{"train.steps=1", "eval.every=0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := filepath.Join(dir, "glue")
+	os.MkdirAll(filepath.Join(gd, "RTE"), 0o755)
+	for _, f := range []string{"train.tsv", "dev.tsv"} {
+		b, _ := os.ReadFile(filepath.Join(shared, "RTE", f))
+		os.WriteFile(filepath.Join(gd, "RTE", f), b, 0o644)
+	}
+	cfg := "kind = \"finetune\"\n[finetune]\ntask = \"rte\"\nglue_dir = \"" + gd + "\"\nmax_train = 16\nmax_eval = 8\nepochs = 1\n" +
+		"[data]\nseq_len = 32\nbatch_size = 8\n[train]\nthreads = 2\n[run]\ndir = \"" + filepath.Join(dir, "runs") + "\"\n"
+	p := filepath.Join(dir, "rte.toml")
+	os.WriteFile(p, []byte(cfg), 0o644)
+
+	run, err := Finetune(context.Background(), Options{ConfigPath: p, RunName: "no-test"}, pre)
+	if err != nil {
+		t.Fatalf("no test file: %v", err)
+	}
+	if st, _ := rundir.ReadStatus(run); st.State != rundir.StateDone {
+		t.Errorf("no test file: state %s", st.State)
+	}
+	test := filepath.Join(gd, "RTE", "test.tsv")
+	os.WriteFile(test, []byte("index\tsentence1\tsentence2\n0\ta\tb\nx\tc\td\n"), 0o644)
+	run, err = Finetune(context.Background(), Options{ConfigPath: p, RunName: "bad-test"}, pre)
+	if err == nil || !strings.Contains(err.Error(), test) || !strings.Contains(err.Error(), "3") {
+		t.Fatalf("bad test file: %v", err)
+	}
+	st, _ := rundir.ReadStatus(run)
+	if st.State != rundir.StateFailed || !strings.Contains(st.Error, "test predictions") {
+		t.Errorf("bad test file: status %+v", st)
+	}
+	if _, err := LoadCheckpoint(filepath.Join(run, rundir.CheckpointsDir, BestLink)); err != nil {
+		t.Errorf("the trained checkpoint is gone: %v", err)
+	}
+}

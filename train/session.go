@@ -181,8 +181,9 @@ type plan struct {
 	describe func(runDir string, eng fnet.Engine) string
 	// prepare adjusts the loop before it runs (a resumed finetune's best score).
 	prepare func(l *loop)
-	// onDone is the finishing work of a run that reached its last step.
-	onDone func(l *loop)
+	// onDone is the finishing work of a run that reached its last step; an
+	// error from it fails the run.
+	onDone func(l *loop) error
 }
 
 // train is the shared closing of Pretrain and Finetune: it owns the run
@@ -213,9 +214,9 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 	if p.prepare != nil {
 		p.prepare(l)
 	}
-	var onDone func()
+	var onDone func() error
 	if p.onDone != nil {
-		onDone = func() { p.onDone(l) }
+		onDone = func() error { return p.onDone(l) }
 	}
 	return runDir, sess.finish(l, l.runLoop(ctx), onDone)
 }

@@ -80,7 +80,7 @@ func (s *session) fail(err error) error {
 
 // finish records how the loop ended: stopped by a signal, failed, or done
 // (after onDone, which may add finishing work such as test predictions).
-func (s *session) finish(l *loop, err error, onDone func()) error {
+func (s *session) finish(l *loop, err error, onDone func() error) error {
 	defer s.close()
 	now := time.Now().UTC()
 	switch {
@@ -95,7 +95,12 @@ func (s *session) finish(l *loop, err error, onDone func()) error {
 		return err
 	}
 	if onDone != nil {
-		onDone()
+		if err := onDone(); err != nil {
+			now := time.Now().UTC()
+			s.run.SetStatus(func(st *rundir.Status) { st.State, st.Error, st.EndedAt, st.Step = rundir.StateFailed, err.Error(), &now, l.st.step })
+			s.run.Logf("error: %v", err)
+			return err
+		}
 	}
 	s.run.SetStatus(func(st *rundir.Status) { st.State, st.EndedAt, st.Step = rundir.StateDone, &now, l.st.step })
 	s.run.Logf("done: %d steps in %s", l.st.step, l.elapsed().Round(time.Second))

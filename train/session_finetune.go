@@ -61,14 +61,21 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	if op.rp != nil {
 		p.prepare = func(l *loop) { l.best = resumedBest(op.rp.runDir, task, j.metric, l.run.Logf) }
 	}
-	p.onDone = func(l *loop) {
+	p.onDone = func(l *loop) error {
 		if l.best != nil {
 			l.run.Logf("best dev %s: %.4f (checkpoints/%s)", j.metric, *l.best, BestLink)
 		}
 		inf := Inference{Device: cfg.Train.Device, Precision: cfg.Train.Precision, Note: l.run.Logf}
-		if err := writeTestPredictions(ctx, l.run.Dir, glueDir, task, inf, l.run.Logf); err != nil {
-			l.run.Logf("warning: test predictions: %v", err)
+		err := writeTestPredictions(ctx, l.run.Dir, glueDir, task, inf, l.run.Logf)
+		var missing *MissingTestsError
+		if errors.As(err, &missing) { // the data has no test split: nothing to predict, not a failure
+			l.run.Logf("note: no test predictions for %s", missing)
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("test predictions: %w (the trained checkpoints are kept; fnet-tui glue predict redoes them)", err)
+		}
+		return nil
 	}
 	return op.train(ctx, o.StopAfter, p)
 }
@@ -284,9 +291,18 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 		written = append(written, filepath.Join(outDir, t.SubmissionFile))
 	}
 	if len(missing) > 0 {
-		return written, fmt.Errorf("no test file for: %s", strings.Join(missing, "; "))
+		return written, &MissingTestsError{Missing: missing}
 	}
 	return written, nil
+}
+
+// MissingTestsError is PredictTasks finding no test file for some tasks
+// (data prepared without the test splits), as opposed to a test file it
+// could not read.
+type MissingTestsError struct{ Missing []string }
+
+func (e *MissingTestsError) Error() string {
+	return "no test file for: " + strings.Join(e.Missing, "; ")
 }
 
 // resumedBest is the dev score of the run's best checkpoint, so a resumed
