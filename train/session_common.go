@@ -97,7 +97,9 @@ func (s *session) finish(l *loop, err error, onDone func() error) error {
 	if onDone != nil {
 		if err := onDone(); err != nil {
 			now := time.Now().UTC()
-			s.run.SetStatus(func(st *rundir.Status) { st.State, st.Error, st.EndedAt, st.Step = rundir.StateFailed, err.Error(), &now, l.st.step })
+			s.run.SetStatus(func(st *rundir.Status) {
+				st.State, st.Error, st.EndedAt, st.Step = rundir.StateFailed, err.Error(), &now, l.st.step
+			})
 			s.run.Logf("error: %v", err)
 			return err
 		}
