@@ -32,19 +32,9 @@ func init() {
 	})
 }
 
-// benchCell is one (architecture, length) of a sweep as --json prints it.
-type benchCell struct {
-	Arch          string  `json:"arch"`
-	Seq           int     `json:"seq"`
-	Batch         int     `json:"batch"`
-	Device        string  `json:"device"`
-	MsPerStep     float64 `json:"ms_per_step,omitempty"`
-	TokensPerS    float64 `json:"tokens_per_s,omitempty"`
-	PeakMemBytes  int64   `json:"peak_mem_bytes,omitempty"`
-	FLOPsPerToken float64 `json:"flops_per_token"`
-	OOM           bool    `json:"oom,omitempty"`
-	Error         string  `json:"error,omitempty"`
-}
+// benchCell is one (architecture, length) of a sweep, as --json prints it
+// and the dashboard's Bench view reads it (tui.ReadBench).
+type benchCell = tui.BenchCell
 
 func runBench(args []string) error {
 	fs := newFlags("bench")
@@ -381,7 +371,7 @@ func printBenchTable(w io.Writer, cells []benchCell) {
 func toBenchPoints(cells []benchCell) []tui.BenchPoint {
 	out := make([]tui.BenchPoint, 0, len(cells))
 	for _, c := range cells {
-		out = append(out, tui.BenchPoint{Arch: c.Arch, Seq: c.Seq, TokensPerS: c.TokensPerS, PeakMemBytes: c.PeakMemBytes, OOM: c.OOM || c.Error != ""})
+		out = append(out, tui.BenchPoint{Arch: c.Arch, Seq: c.Seq, TokensPerS: c.TokensPerS, PeakMemBytes: c.PeakMemBytes, OOM: c.Failed()})
 	}
 	return out
 }
