@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fnet-tui/fnet-tui/kernels"
+	"github.com/fnet-tui/fnet-tui/safetensors"
 )
 
 const parityTol = 1e-3
@@ -390,4 +391,55 @@ func TestParityDetectsAWrongModel(t *testing.T) {
 	if row := compareTensor("act.layer.1", acts["act.layer.1"], nil, refAct, 0); row.RelErr < 1e-3 {
 		t.Errorf("a different eps gave activations within tolerance (%g)", row.RelErr)
 	}
+}
+
+// TestParityReportsAMisshapedReference: a reference whose
+// param_after_step tensor has the wrong size is a failing row naming it,
+// not a panic.
+func TestParityReportsAMisshapedReference(t *testing.T) {
+	w, e := fixture(filepath.Join(repoFixtures, "reg_odd"))
+	ef, err := safetensors.ReadFile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []safetensors.Entry
+	victim := "param_after_step." + PoolerBias
+	for _, n := range ef.Names() {
+		tn, _ := ef.Get(n)
+		en := safetensors.Entry{Name: n, Shape: tn.Shape, F32: tn.F32, Int: tn.Int}
+		if tn.F32 == nil && tn.Int == nil {
+			continue
+		}
+		if n == victim {
+			en.Shape, en.F32 = []int{2}, en.F32[:2]
+		}
+		entries = append(entries, en)
+	}
+	bad := filepath.Join(t.TempDir(), "reg_odd.expect.safetensors")
+	if err := safetensors.WriteFile(bad, entries, ef.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(strings.TrimSuffix(bad, ".expect.safetensors")+".json", mustRead(t, strings.TrimSuffix(e, ".expect.safetensors")+".json"), 0o644)
+	rep, err := RunParity(w, bad, MixOption{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Rows {
+		if r.Name == victim {
+			if !strings.Contains(r.Err, "values") {
+				t.Errorf("%s: %+v", victim, r)
+			}
+			return
+		}
+	}
+	t.Errorf("no %s row", victim)
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
