@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -127,19 +128,22 @@ func Read(r io.Reader, size int64) (*File, error) {
 		if !ok {
 			return nil, fmt.Errorf("tensor %q: unsupported dtype %q (want F32, F16, BF16, F64, I64 or I32)", name, e.DType)
 		}
-		n := 1
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
-			}
-			n *= d
+		n, err := byteCount(e.Shape, es)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
+		n /= es
 		if e.DataOffsets[1] < e.DataOffsets[0] || e.DataOffsets[1]-e.DataOffsets[0] != n*es {
 			return nil, fmt.Errorf("tensor %q: data_offsets %v hold %d bytes, but %s%v needs %d", name, e.DataOffsets, e.DataOffsets[1]-e.DataOffsets[0], e.DType, e.Shape, n*es)
 		}
 		spans = append(spans, span{name, e})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].e.DataOffsets[0] < spans[j].e.DataOffsets[0] })
+	// by start, then end: an empty tensor sharing its start with a
+	// non-empty one comes first and is not taken for an overlap
+	sort.Slice(spans, func(i, j int) bool {
+		a, b := spans[i].e.DataOffsets, spans[j].e.DataOffsets
+		return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1])
+	})
 	dataLen := size - 8 - int64(hlen)
 	pos := 0
 	for _, s := range spans {
@@ -168,6 +172,28 @@ func Read(r io.Reader, size int64) (*File, error) {
 		file.Tensors[s.name] = t
 	}
 	return file, nil
+}
+
+// byteCount is the size in bytes of a shape's elements of es bytes each,
+// refusing negative dimensions and shapes whose element or byte count
+// overflows an int (a zero dimension makes any shape empty).
+func byteCount(shape []int, es int) (int, error) {
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+	}
+	if slices.Contains(shape, 0) {
+		return 0, nil
+	}
+	n := es
+	for _, d := range shape {
+		if n > math.MaxInt/d {
+			return 0, fmt.Errorf("shape %v overflows: its element count times %d bytes does not fit in an int", shape, es)
+		}
+		n *= d
+	}
+	return n, nil
 }
 
 func decode(e headerEntry, b []byte) (*Tensor, error) {
