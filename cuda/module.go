@@ -11,7 +11,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/fnet-tui/fnet-tui/rundir"
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 )
 
 //go:embed kernels/fnet.cu
@@ -107,7 +107,7 @@ func loadModule(s *runtimeState, p Precision) (*module, error) {
 		}
 		if dir != "" {
 			if err := os.MkdirAll(dir, 0o755); err == nil {
-				_ = rundir.WriteFileAtomic(filepath.Join(dir, key+ext), img, 0o644) // a cache: failing to write it is harmless
+				_ = atomicfile.Write(filepath.Join(dir, key+ext), img, 0o644) // a cache: failing to write it is harmless
 			}
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fnet-tui/fnet-tui/rundir"
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 )
 
 // SubmissionZip is the archive ZipSubmission writes.
@@ -65,7 +65,7 @@ func WriteSubmission(dir string, task Task, indices []int, preds []float64) erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("glue: %w", err)
 	}
-	return rundir.WriteFileAtomic(filepath.Join(dir, task.SubmissionFile), buf.Bytes(), 0o644)
+	return atomicfile.Write(filepath.Join(dir, task.SubmissionFile), buf.Bytes(), 0o644)
 }
 
 // SubmissionFiles lists the GLUE submission file names in leaderboard order.
@@ -113,7 +113,7 @@ func ZipSubmission(dir string) (path string, included []string, err error) {
 		return "", nil, fmt.Errorf("glue: zip: %w", err)
 	}
 	path = filepath.Join(dir, SubmissionZip)
-	if err := rundir.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return "", nil, err
 	}
 	return path, included, nil

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 )
 
 // Run states, in status.json's "state".
@@ -132,49 +134,13 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// WriteFileAtomic writes data to a temp file beside path, syncs it and
-// renames it over path, so readers see the old or the new file, never half.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := firstErr(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
 // WriteStatus rewrites dir/status.json atomically.
 func WriteStatus(dir string, s Status) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
+	return atomicfile.Write(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
 }
 
 // ReadStatus reads dir/status.json.

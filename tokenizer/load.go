@@ -6,7 +6,7 @@ import (
 	"os"
 	"unicode/utf8"
 
-	"github.com/fnet-tui/fnet-tui/rundir"
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 )
 
 // Load reads a tokenizer file, telling the format by its content: a
@@ -90,7 +90,7 @@ func WriteFile(tok Tokenizer, path string) error {
 	if err != nil {
 		return fmt.Errorf("write tokenizer %s: %w", path, err)
 	}
-	if err := rundir.WriteFileAtomic(path, data, 0o644); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("write tokenizer %s: %w", path, err)
 	}
 	return nil

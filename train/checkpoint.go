@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/rundir"
 	"github.com/fnet-tui/fnet-tui/tokenizer"
@@ -90,7 +91,7 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 	if err != nil {
 		return fail(err)
 	}
-	if err := rundir.WriteFileAtomic(filepath.Join(tmp, TrainerFile), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(tmp, TrainerFile), append(b, '\n'), 0o644); err != nil {
 		return fail(err)
 	}
 	if err := syncDir(tmp); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/rundir"
 	"github.com/fnet-tui/fnet-tui/tokenizer"
@@ -47,7 +48,7 @@ func startSession(cfg Config, kind, task, dir string, rp *resumePoint, mc fnet.C
 		return nil, err
 	}
 	s := &session{dir: dir, run: run}
-	if err := rundir.WriteFileAtomic(filepath.Join(dir, rundir.ConfigFile), cfg.TOML(), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rundir.ConfigFile), cfg.TOML(), 0o644); err != nil {
 		return nil, s.fail(err)
 	}
 	if s.eng, err = newEngine(cfg, mc, heads, params, run.Logf); err != nil {
