@@ -96,10 +96,11 @@ type activations struct {
 	// attention layers (mix_attention.go), per attention layer i (0 for other layers):
 	attnQ, attnK, attnV []DevPtr // [L][T, H] gemm q = x·Wqᵀ + bq, k, v (head h = columns h·d … (h+1)·d−1)
 	attnCtx             []DevPtr // [L][T, H] gemm ctx = P̃·v per head, the output projection's input
-	// scratch of one attention layer at a time
-	attnScores             DevPtr // [NH, S, S] f32 q·kᵀ per pair; backward: P, the recomputed probabilities, in place
-	attnProbs              DevPtr // [NH, S, S] gemm P̃ = dropout(P), ctx's GEMM input; backward: then dS, the gradient at q·kᵀ
-	attnDProbs             DevPtr // [NH, S, S] f32 the gradient at P̃ (dctx·vᵀ)
+	// scratch of one attention layer and one chunk of attnChunk pairs at a time (NC = attnChunk)
+	attnChunk              int    // (example, head) pairs per chunk (attnChunkPairs)
+	attnScores             DevPtr // [NC, S, S] f32 q·kᵀ per pair; backward: P, the recomputed probabilities, in place
+	attnProbs              DevPtr // [NC, S, S] gemm P̃ = dropout(P), ctx's GEMM input; backward: then dS, the gradient at q·kᵀ
+	attnDProbs             DevPtr // [NC, S, S] f32 the gradient at P̃ (dctx·vᵀ)
 	attnDCtx               DevPtr // [T, H] gemm the gradient at ctx
 	attnDQ, attnDK, attnDV DevPtr // [T, H] gemm the gradients at q, k, v
 }
@@ -218,10 +219,11 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 		p.add("denseDZ", &a.denseDZ, mixG(T*H))
 	}
 	if attention {
-		NH := B * cfg.heads
-		p.add("attnScores", &a.attnScores, f32(NH*S*S))
-		p.add("attnProbs", &a.attnProbs, g(NH*S*S))
-		p.add("attnDProbs", &a.attnDProbs, f32(NH*S*S))
+		a.attnChunk = attnChunkPairs(B, S, cfg.heads, cfg.seqMajor, cfg.attnChunk)
+		NC := a.attnChunk
+		p.add("attnScores", &a.attnScores, f32(NC*S*S))
+		p.add("attnProbs", &a.attnProbs, g(NC*S*S))
+		p.add("attnDProbs", &a.attnDProbs, f32(NC*S*S))
 		p.add("attnDCtx", &a.attnDCtx, g(T*H))
 		p.add("attnDQ", &a.attnDQ, g(T*H))
 		p.add("attnDK", &a.attnDK, g(T*H))
@@ -238,6 +240,31 @@ type planShape struct {
 	mix               []fnet.MixKind // each layer's mixing
 	heads             int            // attention heads
 	embProj           bool           // the embeddings end in a projection (every architecture but bert)
+	seqMajor          bool           // token rows s·B + b
+	attnChunk         int            // Options.AttentionChunkPairs (0: by attnScratchElems)
+}
+
+// attnScratchElems bounds the attention's S×S scratch: a chunk of pairs
+// holds at most this many score elements (when one pair alone has more, a
+// chunk is one pair, or one example with batch-major rows). Three buffers
+// of that size (float32 scores, GEMM-typed P̃, float32 dP̃): 1.25 GiB in
+// bf16 mode. BERT-base at S = 512 fits 42 examples' 12 heads in one chunk.
+const attnScratchElems = 1 << 27
+
+// attnChunkPairs is how many (example, head) pairs of the B·heads one
+// attention chunk covers: want when set (tests), else as many as
+// attnScratchElems allows, at least one; with batch-major rows a chunk is
+// whole examples (all their heads).
+func attnChunkPairs(B, S, heads int, seqMajor bool, want int) int {
+	n := want
+	if n <= 0 {
+		n = attnScratchElems / (S * S)
+	}
+	n = max(1, min(n, B*heads))
+	if !seqMajor {
+		n = max(heads, n/heads*heads)
+	}
+	return n
 }
 
 func (e *Engine) planShape() planShape {
@@ -247,7 +274,8 @@ func (e *Engine) planShape() planShape {
 	}
 	return planShape{H: e.cfg.HiddenSize, F: e.cfg.IntermediateSize, L: e.cfg.NumLayers, V: e.cfg.VocabSize,
 		gemmSize: e.prec.gemmElemSize(), mixSize: mix, separateG: e.prec == BF16,
-		mix: e.cfg.Mixings(), heads: e.cfg.AttentionHeads(), embProj: e.cfg.HasEmbeddingProjection()}
+		mix: e.cfg.Mixings(), heads: e.cfg.AttentionHeads(), embProj: e.cfg.HasEmbeddingProjection(),
+		seqMajor: e.seqMajor, attnChunk: e.attnChunk}
 }
 
 // bind points the buffers into the arena at base and fills in the aliases.

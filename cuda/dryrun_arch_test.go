@@ -165,7 +165,7 @@ func TestDryRunArchitectures(t *testing.T) {
 			numLabels int
 		}{{"pretraining", fnet.PretrainingHeads, 0}, {"classifier", fnet.ClassifierHeads, 3}} {
 			for _, prec := range []Precision{BF16, TF32, FP32} {
-				for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}} {
+				for _, o := range []Options{{}, {BatchMajor: true}, {MixBF16: true}, {AttentionChunkPairs: 2}, {BatchMajor: true, AttentionChunkPairs: 5}} {
 					if o.MixBF16 && prec != BF16 {
 						continue
 					}
@@ -192,12 +192,16 @@ func TestDryRunArchitectures(t *testing.T) {
 					checkGemmBounds(t, name+" Evaluate", e, ev)
 
 					nA, nI := countMix(cfg, fnet.MixAttention), countMix(cfg, fnet.MixIdentity)
+					nChunks := 1
+					if nA > 0 {
+						nChunks = (b.B*cfg.AttentionHeads() + e.act.attnChunk - 1) / e.act.attnChunk
+					}
 					for _, c := range []struct {
 						kernel   string
 						fb, eval int
 					}{
-						{"attn_softmax_fwd", 2 * nA, nA}, // forward, and the backward's recomputation
-						{"attn_softmax_bwd", nA, 0},
+						{"attn_softmax_fwd", 2 * nA * nChunks, nA * nChunks}, // forward, and the backward's recomputation
+						{"attn_softmax_bwd", nA * nChunks, 0},
 						{"axpy_f32", nI, 0},
 						{"embed_ln_drop_fwd", b2i(!cfg.HasEmbeddingProjection()), b2i(!cfg.HasEmbeddingProjection())},
 						{"embed_ln_fwd", b2i(cfg.HasEmbeddingProjection()), b2i(cfg.HasEmbeddingProjection())},
@@ -246,15 +250,16 @@ func TestDryRunFNetGemmBounds(t *testing.T) {
 	}
 }
 
-// The attention kernels' arguments, exactly: scores, key mask, shapes,
-// scale 1/√d, the dropout seed, step, threshold and scale, and the site of
-// pair 0 of the layer (fnet.DropoutSiteAttention(l, 0, 0, heads)), to
-// which the kernels add b·heads + h, giving DropoutSiteAttention(l, b, h,
-// heads) for every pair; and the score GEMMs' strides for both row layouts.
+// The attention kernels' arguments, exactly: scores, key mask, the chunk's
+// first pair and pair count, heads, S, scale 1/√d, the dropout seed, step,
+// threshold and scale, and the site of pair 0 of the layer
+// (fnet.DropoutSiteAttention(l, 0, 0, heads)), to which the kernels add the
+// pair b·heads + h, giving DropoutSiteAttention(l, b, h, heads) for every
+// pair; and the score GEMMs' strides for both row layouts, whole and chunked.
 func TestDryRunAttentionArguments(t *testing.T) {
 	for _, arch := range []string{"bert", "linear+attention"} {
 		for _, prec := range []Precision{BF16, FP32} {
-			for _, o := range []Options{{}, {BatchMajor: true}} {
+			for _, o := range []Options{{}, {BatchMajor: true}, {AttentionChunkPairs: 2}, {BatchMajor: true, AttentionChunkPairs: 5}} {
 				cfg := archConfig(arch, 0)
 				e, d := dryEngine(t, cfg, fnet.PretrainingHeads, prec, o)
 				e.seed = 0xfeed
@@ -269,6 +274,21 @@ func TestDryRunAttentionArguments(t *testing.T) {
 				scale := float32(1 / math.Sqrt(float64(H/heads)))
 				p := cfg.DropoutProb
 				thr, dscale := fnet.DropoutThreshold(p), float32(1/(1-p))
+				// the chunks: all pairs, o's count, or (batch-major) whole examples
+				per := B * heads
+				if o.AttentionChunkPairs > 0 {
+					per = o.AttentionChunkPairs
+					if o.BatchMajor {
+						per = per / heads * heads
+					}
+				}
+				if a.attnChunk != per {
+					t.Fatalf("%s %+v: chunks of %d pairs, want %d", arch, o, a.attnChunk, per)
+				}
+				var chunks []attnChunk
+				for p0 := 0; p0 < B*heads; p0 += per {
+					chunks = append(chunks, attnChunk{p0, min(per, B*heads-p0)})
+				}
 				var layers []int
 				for l, k := range cfg.Mixings() {
 					if k == fnet.MixAttention {
@@ -288,11 +308,12 @@ func TestDryRunAttentionArguments(t *testing.T) {
 						bwd = append(bwd, k)
 					}
 				}
-				if len(fwd) != len(order) || len(bwd) != len(layers) {
-					t.Fatalf("%s: %d attn_softmax_fwd and %d attn_softmax_bwd launches for attention layers %v", arch, len(fwd), len(bwd), layers)
+				nc := len(chunks)
+				if len(fwd) != len(order)*nc || len(bwd) != len(layers)*nc {
+					t.Fatalf("%s: %d attn_softmax_fwd and %d attn_softmax_bwd launches for attention layers %v in %d chunks", arch, len(fwd), len(bwd), layers, nc)
 				}
 				for n, k := range fwd {
-					l := order[n]
+					l, c := order[n/nc], chunks[n%nc]
 					site := fnet.DropoutSiteAttention(l, 0, 0, heads)
 					for bb := 0; bb < B; bb++ {
 						for h := 0; h < heads; h++ {
@@ -302,20 +323,20 @@ func TestDryRunAttentionArguments(t *testing.T) {
 						}
 					}
 					var pOut DevPtr
-					if n >= len(layers) {
+					if n >= len(layers)*nc {
 						pOut = a.attnScores // the backward keeps P over the scores
 					}
 					op := d.ops[k]
-					wantArgs(t, "attn_softmax_fwd", op.args, a.attnScores, a.keyMask, int32(B), int32(heads), int32(S), scale,
+					wantArgs(t, "attn_softmax_fwd", op.args, a.attnScores, a.keyMask, int32(c.p0), int32(c.n), int32(heads), int32(S), scale,
 						e.seed, uint64(7), site, thr, dscale, pOut, a.attnProbs)
-					if op.grid != warpRowGrid(B*heads*S) || op.block != block1D {
+					if op.grid != warpRowGrid(c.n*S) || op.block != block1D {
 						t.Errorf("attn_softmax_fwd grid %v block %v", op.grid, op.block)
 					}
-					checkScoreGemms(t, e, d.ops[:k], l, B, S, H, heads, hd)
+					checkScoreGemms(t, e, d.ops[:k], l, c, B, S, H, heads, hd)
 				}
 				for n, k := range bwd {
-					l := order[len(layers)+n]
-					wantArgs(t, "attn_softmax_bwd", d.ops[k].args, a.attnScores, a.attnDProbs, a.keyMask, int32(B), int32(heads), int32(S), scale,
+					l, c := order[len(layers)+n/nc], chunks[n%nc]
+					wantArgs(t, "attn_softmax_bwd", d.ops[k].args, a.attnScores, a.attnDProbs, a.keyMask, int32(c.p0), int32(c.n), int32(heads), int32(S), scale,
 						e.seed, uint64(7), fnet.DropoutSiteAttention(l, 0, 0, heads), thr, dscale, a.attnProbs)
 				}
 				// evaluation: no dropout
@@ -323,9 +344,12 @@ func TestDryRunAttentionArguments(t *testing.T) {
 				if _, _, err := e.Evaluate(b); err != nil {
 					t.Fatal(err)
 				}
+				n := 0
 				for _, op := range d.ops {
 					if op.name == "attn_softmax_fwd" {
-						wantArgs(t, "attn_softmax_fwd (evaluate)", op.args, a.attnScores, a.keyMask, int32(B), int32(heads), int32(S), scale,
+						c := chunks[n%nc]
+						n++
+						wantArgs(t, "attn_softmax_fwd (evaluate)", op.args, a.attnScores, a.keyMask, int32(c.p0), int32(c.n), int32(heads), int32(S), scale,
 							uint64(0), uint64(0), uint32(0), uint32(0), float32(1), DevPtr(0), a.attnProbs)
 					}
 				}
@@ -335,10 +359,11 @@ func TestDryRunAttentionArguments(t *testing.T) {
 }
 
 // checkScoreGemms checks the GEMMs just before an attn_softmax_fwd: q·kᵀ
-// for layer l over every (example, head) pair, one strided-batched call
-// with seq-major rows (stride d, row stride B·H), one per head with
-// batch-major rows (stride S·H, row stride H).
-func checkScoreGemms(t *testing.T, e *Engine, before []dryOp, l, B, S, H, heads, d int) {
+// for layer l over chunk c's pairs, one strided-batched call with
+// seq-major rows (from column c.p0·d, stride d, row stride B·H), one per
+// head with batch-major rows (from example c.p0/heads, stride S·H, row
+// stride H), into the chunk's scratch.
+func checkScoreGemms(t *testing.T, e *Engine, before []dryOp, l int, ch attnChunk, B, S, H, heads, d int) {
 	t.Helper()
 	a := e.act
 	calls := 1
@@ -355,19 +380,42 @@ func checkScoreGemms(t *testing.T, e *Engine, before []dryOp, l, B, S, H, heads,
 		if g == nil {
 			t.Fatalf("op before attn_softmax_fwd is %s", op.name)
 		}
-		want := gemmCall{transB: true, m: S, n: S, k: d, alpha: 1, beta: 0, batch: B * heads, compute: e.prec.computeType(),
-			a: gemmOperand{ptr: a.attnQ[l], dtype: gt, ld: B * H, stride: int64(d)},
-			b: gemmOperand{ptr: a.attnK[l], dtype: gt, ld: B * H, stride: int64(d)},
+		off := DevPtr(ch.p0*d) * es
+		want := gemmCall{transB: true, m: S, n: S, k: d, alpha: 1, beta: 0, batch: ch.n, compute: e.prec.computeType(),
+			a: gemmOperand{ptr: a.attnQ[l] + off, dtype: gt, ld: B * H, stride: int64(d)},
+			b: gemmOperand{ptr: a.attnK[l] + off, dtype: gt, ld: B * H, stride: int64(d)},
 			c: gemmOperand{ptr: a.attnScores, dtype: cudaR32F, ld: S, stride: int64(S * S)}}
 		if !e.seqMajor {
-			off := DevPtr(c*d) * es
-			want.batch = B
+			off := DevPtr(ch.p0/heads*S*H+c*d) * es
+			want.batch = ch.n / heads
 			want.a = gemmOperand{ptr: a.attnQ[l] + off, dtype: gt, ld: H, stride: int64(S * H)}
 			want.b = gemmOperand{ptr: a.attnK[l] + off, dtype: gt, ld: H, stride: int64(S * H)}
 			want.c = gemmOperand{ptr: a.attnScores + DevPtr(4*c*S*S), dtype: cudaR32F, ld: S, stride: int64(heads * S * S)}
 		}
 		if *g != want {
-			t.Errorf("score GEMM %d of layer %d (seq-major %v):\n got  %+v\n want %+v", c, l, e.seqMajor, *g, want)
+			t.Errorf("score GEMM %d of layer %d, chunk %+v (seq-major %v):\n got  %+v\n want %+v", c, l, ch, e.seqMajor, *g, want)
+		}
+	}
+}
+
+// The attention scratch is one chunk's: all B·heads pairs while they fit
+// attnScratchElems score elements, else as many as fit (at least one, or
+// one example's heads with batch-major rows).
+func TestAttentionChunkPairs(t *testing.T) {
+	for _, c := range []struct {
+		B, S, heads int
+		seqMajor    bool
+		want, got   int
+	}{
+		{32, 512, 12, true, 0, 384},                     // BERT-base at 512: one chunk
+		{8, 8192, 12, true, 0, 2},                       // 2^27 / 8192² = 2 pairs
+		{8, 8192, 12, false, 0, 12},                     // batch-major: one example
+		{2, 16384, 16, true, 0, 1},                      // one pair exceeds the budget: still one
+		{3, 40, 3, true, 2, 2}, {3, 40, 3, false, 5, 3}, // Options.AttentionChunkPairs
+		{3, 40, 3, true, 100, 9},
+	} {
+		if got := attnChunkPairs(c.B, c.S, c.heads, c.seqMajor, c.want); got != c.got {
+			t.Errorf("attnChunkPairs(%d, %d, %d, %v, %d) = %d, want %d", c.B, c.S, c.heads, c.seqMajor, c.want, got, c.got)
 		}
 	}
 }

@@ -720,13 +720,13 @@ func init() {
 			}
 		},
 		"attn_softmax_fwd": func(m *emu, a emuArgs, _ [3]uint32) {
-			// scores, key_mask, B, heads, S, scale, seed, step, site, thr, dscale, p, pd
+			// scores, key_mask, pair0, npairs, heads, S, scale, seed, step, site, thr, dscale, p, pd
 			sc, km := m.f32(a.p(0)), m.i32(a.p(1))
-			B, heads, S, scale, d := a.i(2), a.i(3), a.i(4), a.f(5), a.drop(6)
-			pd := m.g(a.p(12))
+			pair0, npairs, heads, S, scale, d := a.i(2), a.i(3), a.i(4), a.i(5), a.f(6), a.drop(7)
+			pd := m.g(a.p(13))
 			z := make([]float64, S)
-			for row := 0; row < B*heads*S; row++ {
-				pair, i := row/S, row%S
+			for row := 0; row < npairs*S; row++ {
+				pair, i := pair0+row/S, row%S
 				b := pair / heads
 				mx := math.Inf(-1)
 				for j := range z {
@@ -744,20 +744,20 @@ func init() {
 				dd.site += uint32(pair)
 				for j, x := range z {
 					pr := float32(math.Exp(x-mx) / se)
-					if a.nz(11) {
-						m.f32(a.p(11))[row*S+j] = pr
+					if a.nz(12) {
+						m.f32(a.p(12))[row*S+j] = pr
 					}
 					pd.set(row*S+j, dd.apply(pr, uint64(i*S+j)))
 				}
 			}
 		},
 		"attn_softmax_bwd": func(m *emu, a emuArgs, _ [3]uint32) {
-			// p, dpd, key_mask, B, heads, S, scale, seed, step, site, thr, dscale, ds
+			// p, dpd, key_mask, pair0, npairs, heads, S, scale, seed, step, site, thr, dscale, ds
 			p, dpd, km := m.f32(a.p(0)), m.f32(a.p(1)), m.i32(a.p(2))
-			B, heads, S, scale, d := a.i(3), a.i(4), a.i(5), a.f(6), a.drop(7)
-			ds := m.g(a.p(12))
-			for row := 0; row < B*heads*S; row++ {
-				pair, i := row/S, row%S
+			pair0, npairs, heads, S, scale, d := a.i(3), a.i(4), a.i(5), a.i(6), a.f(7), a.drop(8)
+			ds := m.g(a.p(13))
+			for row := 0; row < npairs*S; row++ {
+				pair, i := pair0+row/S, row%S
 				b := pair / heads
 				dd := d
 				dd.site += uint32(pair)
@@ -861,7 +861,11 @@ func TestEmulatedEngineMatchesCPUEngine(t *testing.T) {
 				prec Precision
 				o    Options
 				tol  float64
-			}{{FP32, Options{}, 1e-4}, {FP32, Options{BatchMajor: true}, 1e-4}, {BF16, Options{}, 2e-2}, {BF16, Options{MixBF16: true}, mixBF16Tol}} {
+			}{{FP32, Options{}, 1e-4}, {FP32, Options{BatchMajor: true}, 1e-4}, {BF16, Options{}, 2e-2}, {BF16, Options{MixBF16: true}, mixBF16Tol},
+				{FP32, Options{AttentionChunkPairs: 2}, 1e-4}, {FP32, Options{BatchMajor: true, AttentionChunkPairs: 4}, 1e-4}} {
+				if v.o.AttentionChunkPairs > 0 && !archConfig(arch, 0).HasMixing(fnet.MixAttention) {
+					continue
+				}
 				if testing.Short() && (v.prec != FP32 || v.o.BatchMajor || tc.name == "regression") {
 					continue
 				}
@@ -873,6 +877,37 @@ func TestEmulatedEngineMatchesCPUEngine(t *testing.T) {
 					matchCPUEngine(t, cfg, tc.heads, tc.numLabels, v.prec, v.tol, arch != "fnet", emuBuilder(v.prec, v.o))
 				})
 			}
+		}
+	}
+}
+
+// Every reference fixture (FNet, BERT, linear, random, FF-only and
+// hybrids) through the emulated engine: loss, activations, gradients, the
+// AdamW update and the loss curve against the PyTorch float64 reference,
+// as TestParityWithReferenceFixtures checks the device.
+func TestEmulatedParityWithReferenceFixtures(t *testing.T) {
+	fx := parityFixtures(t)
+	if len(fx) == 0 {
+		t.Skip("no parity fixtures found (../shared/ref/fixtures, testdata/parity, FNET_PARITY_DIR)")
+	}
+	for _, prefix := range fx {
+		for _, v := range []struct {
+			mode       Precision
+			mix, batch bool
+		}{{FP32, false, false}, {BF16, false, false}, {BF16, true, false}, {FP32, false, true}} {
+			if testing.Short() && v != struct {
+				mode       Precision
+				mix, batch bool
+			}{FP32, false, false} {
+				continue
+			}
+			rep, err := fnet.RunParityOn(prefix+".weights.safetensors", prefix+".expect.safetensors",
+				func(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfig, params map[string][]float32) (*fnet.ParityTarget, error) {
+					e, _ := emuEngine(t, cfg, heads, v.mode, Options{MixBF16: v.mix, BatchMajor: v.batch}, 0, params)
+					e.opt = opt
+					return &fnet.ParityTarget{Engine: e, Activations: e.Activations, Gradients: e.Gradients}, nil
+				})
+			checkParityReport(t, prefix, v.mode, v.mix, v.batch, rep, err)
 		}
 	}
 }

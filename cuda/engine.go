@@ -34,6 +34,8 @@ type Engine struct {
 	// the sequence-axis DFT of the whole batch is one GEMM; batch-major
 	// rows (b·S + s) need a strided-batched GEMM per half instead.
 	seqMajor bool
+	// attnChunk is Options.AttentionChunkPairs.
+	attnChunk int
 
 	s      *runtimeState
 	stream uintptr
@@ -109,6 +111,10 @@ type Options struct {
 	BatchMajor bool
 	// Params, when set, are the initial weights (else fnet.InitParams(seed)).
 	Params map[string][]float32
+	// AttentionChunkPairs, when > 0, is how many (example, head) pairs the
+	// attention layers compute at once (default: as many as 2^27 score
+	// elements hold); tests set it small to exercise the chunking.
+	AttentionChunkPairs int
 }
 
 // NewEngineWithOptions builds a CUDA engine; its parameters are o.Params
@@ -139,7 +145,7 @@ func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfi
 	if mode == BF16 && s.info.CCMajor < 8 {
 		return nil, fmt.Errorf("cuda engine: bf16 needs compute capability 8.0 or newer (%s is %d.%d); use precision tf32 or fp32", s.info.Name, s.info.CCMajor, s.info.CCMinor)
 	}
-	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: mode == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, s: s, tables: map[int]*dftTables{}}
+	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: mode == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, attnChunk: o.AttentionChunkPairs, s: s, tables: map[int]*dftTables{}}
 	unlock, err := e.enter()
 	if err != nil {
 		return nil, err
@@ -251,11 +257,11 @@ func (e *Engine) isFixed(name string) bool { return e.offsets[name] >= e.nTraine
 // release frees what the engine holds (without the context dance).
 func (e *Engine) release() {
 	if e.act != nil {
-		_ = e.s.drv.memFree(e.act.arena)
+		_ = e.memFree(e.act.arena)
 		e.act = nil
 	}
 	for _, t := range e.tables {
-		_ = e.s.drv.memFree(t.arena)
+		_ = e.memFree(t.arena)
 	}
 	e.tables = map[int]*dftTables{}
 	if e.prof != nil {
@@ -286,7 +292,7 @@ func (e *Engine) Close() error {
 		return err
 	}
 	defer unlock()
-	err = e.s.drv.streamSync(e.stream)
+	err = e.streamSync()
 	e.release()
 	e.closed = true
 	return err

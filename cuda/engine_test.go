@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -109,7 +110,11 @@ func TestEngineMatchesCPUEngineArchitectures(t *testing.T) {
 			for _, v := range []struct {
 				prec Precision
 				o    Options
-			}{{FP32, Options{}}, {TF32, Options{}}, {BF16, Options{}}, {FP32, Options{BatchMajor: true}}, {BF16, Options{BatchMajor: true}}} {
+			}{{FP32, Options{}}, {TF32, Options{}}, {BF16, Options{}}, {FP32, Options{BatchMajor: true}}, {BF16, Options{BatchMajor: true}},
+				{FP32, Options{AttentionChunkPairs: 2}}, {BF16, Options{BatchMajor: true, AttentionChunkPairs: 4}}} {
+				if v.o.AttentionChunkPairs > 0 && (!archConfig(arch, 0).HasMixing(fnet.MixAttention) || tc.name != "pretraining") {
+					continue
+				}
 				t.Run(arch+"/"+tc.name+"/"+variantName(v.prec, v.o), func(t *testing.T) {
 					matchCPUEngine(t, archConfig(arch, tc.numLabels), tc.heads, tc.numLabels, v.prec, parityTol(v.prec), true, gpuEngine(v.prec, v.o))
 				})
@@ -135,6 +140,9 @@ func variantName(prec Precision, o Options) string {
 	}
 	if o.MixBF16 {
 		name += "/mixbf16"
+	}
+	if o.AttentionChunkPairs > 0 {
+		name += fmt.Sprintf("/chunk%d", o.AttentionChunkPairs)
 	}
 	return name
 }
@@ -372,6 +380,16 @@ func parityFixtures(t *testing.T) []string {
 // hence not the default.
 const mixBF16Tol = 2.5e-2
 
+// illConditionedBF16 are fixtures whose float64 reference bf16 cannot
+// meet within parityTol: cls3_tiny's gradients (a 3-class head whose
+// gradient enters at [CLS] only, summed over every position) carry 1.6e-5
+// relative error already in float32 (the reference's own float32 run:
+// 2.4e-5; the other fixtures ≤ 5e-6), and the emulated bf16 engine
+// (TestEmulatedParityWithReferenceFixtures) measured 7.2e-2, 1.9e-1 with
+// all-bf16 mixing. Their bf16 bound catches wiring faults (errors of order
+// one), not rounding; fp32 and tf32 keep the usual bounds.
+var illConditionedBF16 = map[string]float64{"cls3_tiny": 0.25}
+
 func parityTol(p Precision) float64 {
 	switch p {
 	case BF16:
@@ -393,52 +411,76 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			mode       Precision
 			mix, batch bool
 		}{{FP32, false, false}, {TF32, false, false}, {BF16, false, false}, {BF16, true, false}, {FP32, false, true}, {BF16, false, true}} {
-			tol := parityTol(v.mode)
 			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixBF16: v.mix, BatchMajor: v.batch})
 			var unsupported *fnet.UnsupportedArchitectureError
-			if errors.As(err, &unsupported) {
+			if errors.As(err, &unsupported) { // only a configuration past the engine's limits
 				t.Logf("%s: %v (checked on the CPU engine)", filepath.Base(prefix), err)
 				break
 			}
-			if err != nil {
-				t.Errorf("%s %v: %v", prefix, v.mode, err)
-				continue
+			checkParityReport(t, prefix, v.mode, v.mix, v.batch, rep, err)
+		}
+	}
+}
+
+// checkParityReport checks a parity run against the reference's float64
+// values: loss, activations and gradients within parityTol (mixBF16Tol for
+// the all-bf16 mixing), the AdamW update in fp32. Attention's key-bias
+// gradient is zero in exact arithmetic (softmax ignores a per-row
+// constant); fnet's parity compares it against a floor of 1e-6 of the
+// whole gradient, which float32 rounding meets but bf16 and tf32 products
+// cannot (their rounding noise is ~1e-3 of the gradients it sums), so
+// there it is logged, not gated (it is still gated in fp32).
+func checkParityReport(t *testing.T, prefix string, mode Precision, mix, batch bool, rep *fnet.ParityReport, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s %v: %v", prefix, mode, err)
+		return
+	}
+	tol := parityTol(mode)
+	if mix {
+		tol = mixBF16Tol
+	}
+	base := filepath.Base(prefix)
+	if b, ok := illConditionedBF16[base]; ok && mode == BF16 {
+		t.Logf("%s: ill-conditioned in bf16 (see illConditionedBF16): gated at %g, not %g", base, b, tol)
+		tol = b
+	}
+	// loss, activations and gradients; the AdamW update separately
+	// (its first step is about lr·sign(g): exact only in fp32)
+	var worst, worstUpd float64
+	var name, nameUpd string
+	for _, r := range rep.Rows {
+		e := r.RelErr
+		if r.Err != "" || math.IsNaN(e) || math.IsNaN(r.UpdateErr) {
+			e = math.Inf(1)
+		}
+		if mode != FP32 && r.Err == "" && strings.HasPrefix(r.Name, "grad.") && strings.HasSuffix(r.Name, fnet.AttnKeyB) {
+			t.Logf("  %s (zero in exact arithmetic): rel %.3e, max abs %.3e, not gated in %v", r.Name, r.RelErr, r.MaxAbs, mode)
+			continue
+		}
+		if strings.HasPrefix(r.Name, "param_after_step.") {
+			if u := math.Max(e, r.UpdateErr); u > worstUpd {
+				worstUpd, nameUpd = u, r.Name
 			}
-			// loss, activations and gradients; the AdamW update separately
-			// (its first step is about lr·sign(g): exact only in fp32)
-			var worst, worstUpd float64
-			var name, nameUpd string
-			for _, r := range rep.Rows {
-				e := r.RelErr
-				if r.Err != "" || math.IsNaN(e) || math.IsNaN(r.UpdateErr) {
-					e = math.Inf(1)
-				}
-				if strings.HasPrefix(r.Name, "param_after_step.") {
-					if u := math.Max(e, r.UpdateErr); u > worstUpd {
-						worstUpd, nameUpd = u, r.Name
-					}
-				} else if e > worst {
-					worst, name = e, r.Name
-				}
-			}
-			label := v.mode.String()
-			if v.mix {
-				label += "+mixbf16"
-				tol = mixBF16Tol
-			}
-			if v.batch {
-				label += "+batch-major"
-			}
-			t.Logf("PARITY %s %s %s: worst %.3e (%s); AdamW update %.3e (%s); tol %g", filepath.Base(prefix), label, rep.Config.String(), worst, name, worstUpd, nameUpd, tol)
-			if worst > tol || (v.mode == FP32 && worstUpd > tol) {
-				for _, r := range rep.Rows {
-					if math.Max(r.RelErr, r.UpdateErr) > tol/4 || r.Err != "" {
-						t.Logf("  %-70s rel %.3e upd %.3e max %.3e %s", r.Name, r.RelErr, r.UpdateErr, r.MaxAbs, r.Err)
-					}
-				}
-				t.Errorf("%s %s: worst relative error %.3e (%s), update %.3e, tol %g", prefix, label, worst, name, worstUpd, tol)
+		} else if e > worst {
+			worst, name = e, r.Name
+		}
+	}
+	label := mode.String()
+	if mix {
+		label += "+mixbf16"
+	}
+	if batch {
+		label += "+batch-major"
+	}
+	t.Logf("PARITY %s %s %s: worst %.3e (%s); AdamW update %.3e (%s); tol %g", filepath.Base(prefix), label, rep.Config.String(), worst, name, worstUpd, nameUpd, tol)
+	if worst > tol || (mode == FP32 && worstUpd > tol) {
+		for _, r := range rep.Rows {
+			if math.Max(r.RelErr, r.UpdateErr) > tol/4 || r.Err != "" {
+				t.Logf("  %-70s rel %.3e upd %.3e max %.3e %s", r.Name, r.RelErr, r.UpdateErr, r.MaxAbs, r.Err)
 			}
 		}
+		t.Errorf("%s %s: worst relative error %.3e (%s), update %.3e, tol %g", prefix, label, worst, name, worstUpd, tol)
 	}
 }
 

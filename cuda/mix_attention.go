@@ -17,9 +17,12 @@ import (
 //	  ctx_h = P̃·v_h                                      (strided-batched GEMM → attnCtx)
 //	mix = ctx·Woᵀ                                        (the LayerNorm adds bo with the residual)
 //
-// The [S, S] scores of one layer at a time live in shared scratch: the
-// backward recomputes them (one more GEMM and softmax per layer) rather
-// than keeping B·heads·S² probabilities per layer. Dropout masks are
+// The [S, S] scores of one layer at a time live in shared scratch, and
+// only for a chunk of (example, head) pairs at a time (activations
+// attnChunk: all B·heads pairs while they fit attnScratchElems, else as
+// many as fit), so the scratch does not grow past that budget with B or
+// the head count; the backward recomputes them (one more GEMM and softmax
+// per layer) rather than keeping B·heads·S² probabilities per layer. Dropout masks are
 // counter-based (site fnet.DropoutSiteAttention(layer, b, h, heads), element
 // i·S + j), the bits the CPU engine draws.
 //
@@ -28,7 +31,7 @@ import (
 // with row stride B·H, so ONE strided-batched GEMM (stride d, batch
 // B·heads) covers every pair; with batch-major rows (b·S + s) it is at
 // b·S·H + h·d with row stride H, one strided-batched GEMM per head (stride
-// S·H, batch B). The scores are [B·heads, S, S] in pair order either way,
+// S·H, batch B). The scores are [pairs, S, S] in pair order either way,
 // so the softmax kernels do not care about the row layout.
 //
 // Backward, from dout (the GEMM-typed gradient at the output projection):
@@ -48,29 +51,25 @@ func (e *Engine) attnHeads() (heads, d int) {
 // attnScale is 1/√d, as the CPU engine computes it.
 func attnScale(d int) float32 { return float32(1 / math.Sqrt(float64(d))) }
 
-// attnGeom is how the (example, head) pairs' matrices are addressed by
-// strided-batched GEMMs: calls GEMMs of batch pairs each.
-type attnGeom struct {
-	calls, batch int
-	ld           int   // row stride of a head matrix in a [T, H] token tensor (elements)
-	stride       int64 // element distance between a call's consecutive head matrices
-	callOff      int   // element offset of call c's first head matrix: c·callOff
-	scStride     int64 // the same two for the [S, S] blocks of a [B·heads, S, S] tensor
-	scCallOff    int
-}
+// attnChunk is a run of (example, head) pairs, [p0, p0+n), that the
+// S×S scratch holds at once (activations.attnChunk pairs at most; with
+// batch-major rows whole examples, all of their heads).
+type attnChunk struct{ p0, n int }
 
-func (p *pass) attnGeom() attnGeom {
-	e := p.e
-	B, S, H := p.b.B, p.b.S, e.cfg.HiddenSize
-	heads, d := e.attnHeads()
-	if e.seqMajor {
-		return attnGeom{calls: 1, batch: B * heads, ld: B * H, stride: int64(d), scStride: int64(S * S)}
+// attnChunks splits the batch's B·heads pairs into chunks.
+func (p *pass) attnChunks() []attnChunk {
+	heads, _ := p.e.attnHeads()
+	total, per := p.b.B*heads, p.a.attnChunk
+	var out []attnChunk
+	for p0 := 0; p0 < total; p0 += per {
+		out = append(out, attnChunk{p0, min(per, total-p0)})
 	}
-	return attnGeom{calls: heads, batch: B, ld: H, stride: int64(S * H), callOff: d, scStride: int64(heads * S * S), scCallOff: S * S}
+	return out
 }
 
 // headOperand is one operand of a per-pair GEMM: a token tensor [T, H]
-// (its head matrices [S, d]) or a scores-shaped tensor [B·heads, S, S].
+// (its head matrices [S, d]) or the chunk's scores-shaped scratch
+// [n, S, S] (pair p0 + r at block r).
 type headOperand struct {
 	ptr    DevPtr
 	dtype  int
@@ -84,19 +83,34 @@ func elemSize(dtype int) int {
 	return 4
 }
 
-// headGemm runs C = op(A)·op(B) for every (example, head) pair, C [m, n].
-func (p *pass) headGemm(transA, transB bool, m, n, k int, A, B, C headOperand) error {
-	g := p.attnGeom()
-	S := p.b.S
-	operand := func(o headOperand, c int) gemmOperand {
-		if o.scores {
-			return gemmOperand{ptr: o.ptr + DevPtr(c*g.scCallOff*elemSize(o.dtype)), dtype: o.dtype, ld: S, stride: g.scStride}
-		}
-		return gemmOperand{ptr: o.ptr + DevPtr(c*g.callOff*elemSize(o.dtype)), dtype: o.dtype, ld: g.ld, stride: g.stride}
+// headGemm runs C = op(A)·op(B), C [m, n], for every pair of chunk c.
+// Seq-major rows: one strided-batched GEMM (token matrices d apart, row
+// stride B·H, scratch blocks S² apart). Batch-major rows: one per head h
+// over the chunk's examples (token matrices S·H apart from column h·d,
+// row stride H; scratch blocks heads·S² apart from block h).
+func (p *pass) headGemm(c attnChunk, transA, transB bool, m, n, k int, A, B, C headOperand) error {
+	e := p.e
+	Bn, S, H := p.b.B, p.b.S, e.cfg.HiddenSize
+	heads, d := e.attnHeads()
+	calls, batch := 1, c.n
+	tokLd, tokStride, scStride := Bn*H, int64(d), int64(S*S)
+	tokOff := func(int) int { return c.p0 * d }
+	scOff := func(int) int { return 0 }
+	if !e.seqMajor {
+		calls, batch = heads, c.n/heads
+		tokLd, tokStride, scStride = H, int64(S*H), int64(heads*S*S)
+		tokOff = func(h int) int { return c.p0/heads*S*H + h*d }
+		scOff = func(h int) int { return h * S * S }
 	}
-	for c := 0; c < g.calls; c++ {
-		err := p.e.gemmCall(gemmCall{transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, beta: 0,
-			a: operand(A, c), b: operand(B, c), c: operand(C, c), batch: g.batch, compute: p.e.prec.computeType()})
+	operand := func(o headOperand, call int) gemmOperand {
+		if o.scores {
+			return gemmOperand{ptr: o.ptr + DevPtr(scOff(call)*elemSize(o.dtype)), dtype: o.dtype, ld: S, stride: scStride}
+		}
+		return gemmOperand{ptr: o.ptr + DevPtr(tokOff(call)*elemSize(o.dtype)), dtype: o.dtype, ld: tokLd, stride: tokStride}
+	}
+	for call := 0; call < calls; call++ {
+		err := e.gemmCall(gemmCall{transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, beta: 0,
+			a: operand(A, call), b: operand(B, call), c: operand(C, call), batch: batch, compute: e.prec.computeType()})
 		if err != nil {
 			return err
 		}
@@ -111,22 +125,21 @@ func (p *pass) attnDropout(i int, train bool) dropout {
 	return p.e.dropoutAt(train, p.dstep, fnet.DropoutSiteAttention(i, 0, 0, heads))
 }
 
-// attnSoftmax launches attn_softmax_fwd: P̃ into attnProbs and, when pOut
-// is set, P (float32) there.
-func (p *pass) attnSoftmax(d dropout, pOut DevPtr) error {
+// attnSoftmax launches attn_softmax_fwd on chunk c: P̃ into attnProbs and,
+// when pOut is set, P (float32) there.
+func (p *pass) attnSoftmax(c attnChunk, d dropout, pOut DevPtr) error {
 	e, a, b := p.e, p.a, p.b
 	heads, hd := e.attnHeads()
-	rows := b.B * heads * b.S
-	return e.l.launch("attn_softmax_fwd", warpRowGrid(rows), block1D, 0, a.attnScores, a.keyMask, int32(b.B), int32(heads), int32(b.S),
+	return e.l.launch("attn_softmax_fwd", warpRowGrid(c.n*b.S), block1D, 0, a.attnScores, a.keyMask, int32(c.p0), int32(c.n), int32(heads), int32(b.S),
 		attnScale(hd), d.seed, d.step, d.site, d.thr, d.scale, pOut, a.attnProbs)
 }
 
-// attnScoresGemm is scores = q·kᵀ per pair, into attnScores (float32).
-func (p *pass) attnScoresGemm(i int) error {
+// attnScoresGemm is scores = q·kᵀ for chunk c's pairs, into attnScores (float32).
+func (p *pass) attnScoresGemm(c attnChunk, i int) error {
 	a, gt := p.a, p.e.prec.gemmType()
 	S := p.b.S
 	_, d := p.e.attnHeads()
-	return p.headGemm(false, true, S, S, d, headOperand{ptr: a.attnQ[i], dtype: gt}, headOperand{ptr: a.attnK[i], dtype: gt},
+	return p.headGemm(c, false, true, S, S, d, headOperand{ptr: a.attnQ[i], dtype: gt}, headOperand{ptr: a.attnK[i], dtype: gt},
 		headOperand{ptr: a.attnScores, dtype: cudaR32F, scores: true})
 }
 
@@ -168,15 +181,18 @@ func (p *pass) attentionForward(i int, out DevPtr) error {
 			return err
 		}
 	}
-	if err := p.attnScoresGemm(i); err != nil {
-		return err
-	}
-	if err := p.attnSoftmax(p.attnDropout(i, p.train), 0); err != nil {
-		return err
-	}
-	if err := p.headGemm(false, false, S, d, S, headOperand{ptr: a.attnProbs, dtype: gt, scores: true},
-		headOperand{ptr: a.attnV[i], dtype: gt}, headOperand{ptr: a.attnCtx[i], dtype: gt}); err != nil {
-		return err
+	drop := p.attnDropout(i, p.train)
+	for _, c := range p.attnChunks() {
+		if err := p.attnScoresGemm(c, i); err != nil {
+			return err
+		}
+		if err := p.attnSoftmax(c, drop, 0); err != nil {
+			return err
+		}
+		if err := p.headGemm(c, false, false, S, d, S, headOperand{ptr: a.attnProbs, dtype: gt, scores: true},
+			headOperand{ptr: a.attnV[i], dtype: gt}, headOperand{ptr: a.attnCtx[i], dtype: gt}); err != nil {
+			return err
+		}
 	}
 	return p.linear(a.attnCtx[i], T, H, H, fnet.LayerParam(i, fnet.AttnOutW), out, cudaR32F)
 }
@@ -196,35 +212,36 @@ func (p *pass) attentionBackward(i int, dPre, dPreG, dx DevPtr) error {
 	if err := p.linearBackward(dPreG, a.attnCtx[i], T, H, H, fnet.LayerParam(i, fnet.AttnOutW), a.attnDCtx, gt, false); err != nil {
 		return err
 	}
-	// the probabilities again: P (float32) over the scores, P̃ in attnProbs
-	if err := p.attnScoresGemm(i); err != nil {
-		return err
-	}
 	drop := p.attnDropout(i, true)
-	if err := p.attnSoftmax(drop, a.attnScores); err != nil {
-		return err
-	}
 	tok := func(ptr DevPtr) headOperand { return headOperand{ptr: ptr, dtype: gt} }
 	probs := headOperand{ptr: a.attnProbs, dtype: gt, scores: true}
-	// dP̃ = dctx·vᵀ, dv = P̃ᵀ·dctx
-	if err := p.headGemm(false, true, S, S, d, tok(a.attnDCtx), tok(a.attnV[i]), headOperand{ptr: a.attnDProbs, dtype: cudaR32F, scores: true}); err != nil {
-		return err
-	}
-	if err := p.headGemm(true, false, S, d, S, probs, tok(a.attnDCtx), tok(a.attnDV)); err != nil {
-		return err
-	}
-	// dS over P̃'s buffer
-	b := p.b
-	if err := e.l.launch("attn_softmax_bwd", warpRowGrid(b.B*heads*S), block1D, 0, a.attnScores, a.attnDProbs, a.keyMask,
-		int32(b.B), int32(heads), int32(S), attnScale(d), drop.seed, drop.step, drop.site, drop.thr, drop.scale, a.attnProbs); err != nil {
-		return err
-	}
-	// dq = dS·k, dk = dSᵀ·q
-	if err := p.headGemm(false, false, S, d, S, probs, tok(a.attnK[i]), tok(a.attnDQ)); err != nil {
-		return err
-	}
-	if err := p.headGemm(true, false, S, d, S, probs, tok(a.attnQ[i]), tok(a.attnDK)); err != nil {
-		return err
+	for _, c := range p.attnChunks() {
+		// the probabilities again: P (float32) over the scores, P̃ in attnProbs
+		if err := p.attnScoresGemm(c, i); err != nil {
+			return err
+		}
+		if err := p.attnSoftmax(c, drop, a.attnScores); err != nil {
+			return err
+		}
+		// dP̃ = dctx·vᵀ, dv = P̃ᵀ·dctx
+		if err := p.headGemm(c, false, true, S, S, d, tok(a.attnDCtx), tok(a.attnV[i]), headOperand{ptr: a.attnDProbs, dtype: cudaR32F, scores: true}); err != nil {
+			return err
+		}
+		if err := p.headGemm(c, true, false, S, d, S, probs, tok(a.attnDCtx), tok(a.attnDV)); err != nil {
+			return err
+		}
+		// dS over P̃'s buffer
+		if err := e.l.launch("attn_softmax_bwd", warpRowGrid(c.n*S), block1D, 0, a.attnScores, a.attnDProbs, a.keyMask,
+			int32(c.p0), int32(c.n), int32(heads), int32(S), attnScale(d), drop.seed, drop.step, drop.site, drop.thr, drop.scale, a.attnProbs); err != nil {
+			return err
+		}
+		// dq = dS·k, dk = dSᵀ·q
+		if err := p.headGemm(c, false, false, S, d, S, probs, tok(a.attnK[i]), tok(a.attnDQ)); err != nil {
+			return err
+		}
+		if err := p.headGemm(c, true, false, S, d, S, probs, tok(a.attnQ[i]), tok(a.attnDK)); err != nil {
+			return err
+		}
 	}
 	for j, pr := range p.attnProjections(i) {
 		dproj := [3]DevPtr{a.attnDQ, a.attnDK, a.attnDV}[j]

@@ -845,29 +845,31 @@ extern "C" __global__ void axpy_f32(const float* x, float a, long long n, float*
 
 // ---------------------------------------------------------------------------
 // Self-attention probabilities, as Hugging Face BERT computes them, between
-// the cuBLAS GEMMs S = q·kᵀ and ctx = P̃·v. The (example, head) pairs are
-// pair = b·heads + h; scores, P and P̃ are [B·heads, S, S] (row i: query
-// i, column j: key j). key_mask [B, S] (batch-major whatever the token row
-// layout) is nonzero for a real key and 0 for a pad (input_ids == pad id):
-// a pad key's score becomes −FLT_MAX (HF adds finfo(float32).min), so its
-// probability is exactly 0; query rows are never masked; an example whose
-// every key is a pad gets uniform rows, as HF's addition gives. Dropout on
-// the probabilities is counter-based (fnet.DropoutSiteAttention): element
-// i·S + j of site `site + pair` (site = 1<<30 | layer<<20, pair < 2^20), so
-// the CPU engine draws the same bits. One warp per query row.
+// the cuBLAS GEMMs S = q·kᵀ and ctx = P̃·v, for a chunk of npairs
+// (example, head) pairs starting at pair0 (pair = b·heads + h): scores, P
+// and P̃ are [npairs, S, S] (row i: query i, column j: key j). key_mask
+// [B, S] (batch-major whatever the token row layout) is nonzero for a real
+// key and 0 for a pad (input_ids == pad id): a pad key's score becomes
+// −FLT_MAX (HF adds finfo(float32).min), so its probability is exactly 0;
+// query rows are never masked; an example whose every key is a pad gets
+// uniform rows, as HF's addition gives. Dropout on the probabilities is
+// counter-based (fnet.DropoutSiteAttention): element i·S + j of site
+// `site + pair` (site = 1<<30 | layer<<20, pair < 2^20), so the CPU engine
+// draws the same bits. One warp per query row.
 
 // attn_softmax_fwd: P = softmax(scale·scores, pad keys masked) over each
 // row; writes P̃ = dropout(P) in the GEMM type (pd) and, when p is set, P
 // in float32 (p may be scores itself: the backward's recomputation keeps P
 // where the scores were).
-extern "C" __global__ void attn_softmax_fwd(const float* scores, const int* key_mask, int B, int heads, int S,
-                                            float scale, u64 seed, u64 step, u32 site, u32 thr, float dscale, float* p,
-                                            gemm_t* pd) {
+extern "C" __global__ void attn_softmax_fwd(const float* scores, const int* key_mask, int pair0, int npairs, int heads,
+                                            int S, float scale, u64 seed, u64 step, u32 site, u32 thr, float dscale,
+                                            float* p, gemm_t* pd) {
     long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
-    if (row >= (long long)B * heads * S) return;
-    long long pair = row / S;
-    u32 i = (u32)(row - pair * S);
+    if (row >= (long long)npairs * S) return;
+    long long lp = row / S;
+    u32 i = (u32)(row - lp * S);
+    int pair = pair0 + (int)lp;
     const int* km = key_mask + (u64)(pair / heads) * S;
     const float* x = scores + (u64)row * S;
     float mx = -3.402823466e38f;
@@ -891,14 +893,15 @@ extern "C" __global__ void attn_softmax_fwd(const float* scores, const int* key_
 // scores are constants, so no gradient reaches q or k through them; this
 // also makes an all-pad example's rows 0). ds is the GEMM type and may be
 // the buffer that held P̃.
-extern "C" __global__ void attn_softmax_bwd(const float* p, const float* dpd, const int* key_mask, int B, int heads,
-                                            int S, float scale, u64 seed, u64 step, u32 site, u32 thr, float dscale,
-                                            gemm_t* ds) {
+extern "C" __global__ void attn_softmax_bwd(const float* p, const float* dpd, const int* key_mask, int pair0, int npairs,
+                                            int heads, int S, float scale, u64 seed, u64 step, u32 site, u32 thr,
+                                            float dscale, gemm_t* ds) {
     long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
-    if (row >= (long long)B * heads * S) return;
-    long long pair = row / S;
-    u32 i = (u32)(row - pair * S);
+    if (row >= (long long)npairs * S) return;
+    long long lp = row / S;
+    u32 i = (u32)(row - lp * S);
+    int pair = pair0 + (int)lp;
     const int* km = key_mask + (u64)(pair / heads) * S;
     const float* pr = p + (u64)row * S;
     const float* dr = dpd + (u64)row * S;
