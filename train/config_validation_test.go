@@ -1,7 +1,10 @@
 package train
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +42,30 @@ func TestConfigValidationInUserWords(t *testing.T) {
 	c, err := ParseConfig([]byte(minimal), []string{"train.lr=1e-3", "train.lr=2e-3", "run.name=my run", "model.architecture=bert"})
 	if err != nil || c.Train.LR != 2e-3 || c.Run.Name != "my run" || c.Model.Architecture != "bert" {
 		t.Errorf("overrides: %v, %+v", err, c.Train)
+	}
+}
+
+// TestCheckIsWhatTheTrainerWouldRefuse: Check (the dashboard launch form's
+// test of a launch) refuses what Pretrain refuses, in the same words, and
+// creates nothing.
+func TestCheckIsWhatTheTrainerWouldRefuse(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, dir, "")
+	for _, set := range [][]string{{"train.batch_size=8"}, {"train.steps=abc"}, {"data.max_predictions=1000"}} {
+		o := Options{ConfigPath: cfg, Overrides: set}
+		err := Check(o, "pretrain")
+		_, perr := Pretrain(context.Background(), o)
+		if err == nil || perr == nil || err.Error() != perr.Error() {
+			t.Errorf("%v: Check %v, Pretrain %v", set, err, perr)
+		}
+	}
+	if err := Check(Options{ConfigPath: cfg}, "finetune"); err == nil || !strings.Contains(err.Error(), "fnet-tui pretrain") {
+		t.Errorf("a pretraining config launched as finetuning: %v", err)
+	}
+	if err := Check(Options{ConfigPath: cfg, Overrides: []string{"train.steps=3"}}, "pretrain"); err != nil {
+		t.Errorf("a good launch: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "runs")); len(ents) != 0 {
+		t.Errorf("Check created %d run folders", len(ents))
 	}
 }

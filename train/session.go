@@ -122,9 +122,30 @@ type opening struct {
 	out io.Writer
 }
 
+// Check resolves and validates what Pretrain (kind "pretrain") or Finetune
+// ("finetune") would run for o, exactly as they do, without creating or
+// touching anything: the dashboard's launch form asks it before starting a
+// process, so a bad override is refused in the form, in the trainer's words.
+func Check(o Options, kind string) error {
+	_, err := resolveOpening(o, kind)
+	return err
+}
+
 // open resolves a run's config (from -c, or the resumed run's own) and
 // checks that it is a config for this command.
 func open(o Options, kind string) (*opening, error) {
+	op, err := resolveOpening(o, kind)
+	if err != nil {
+		return nil, err
+	}
+	applyThreads(op.cfg)
+	if op.rp != nil && op.rp.ckpt.Note != "" {
+		op.say("%s", op.rp.ckpt.Note)
+	}
+	return op, nil
+}
+
+func resolveOpening(o Options, kind string) (*opening, error) {
 	var rp *resumePoint
 	if o.Resume != "" {
 		var err error
@@ -140,16 +161,11 @@ func open(o Options, kind string) (*opening, error) {
 		other := map[string]string{"pretrain": "finetune", "finetune": "pretrain"}[kind]
 		return nil, fmt.Errorf("%s: kind = %q; use `fnet-tui %s` for %s configs", cfg.Path, cfg.Kind, other, cfg.Kind)
 	}
-	applyThreads(cfg)
 	out := o.Out
 	if out == nil {
 		out = io.Discard
 	}
-	op := &opening{cfg: cfg, rp: rp, out: out}
-	if rp != nil && rp.ckpt.Note != "" {
-		op.say("%s", rp.ckpt.Note)
-	}
-	return op, nil
+	return &opening{cfg: cfg, rp: rp, out: out}, nil
 }
 
 // say prints a progress line (before the run's train.log exists).

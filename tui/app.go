@@ -29,6 +29,9 @@ type Options struct {
 	Now        func() time.Time
 	// Launch starts a spec; tests replace it. Default: Launcher.Start.
 	Launch func(LaunchSpec) (*Launched, error)
+	// Validate resolves a spec's config as the trainer will (train.Check)
+	// before anything starts; nil skips the check.
+	Validate func(LaunchSpec) error
 	// Stop signals a run; tests replace it. Default: StopRun.
 	Stop func(rundir.Status) error
 }
@@ -163,8 +166,13 @@ func (m *Model) pollLater() tea.Cmd {
 
 // start launches a run; open says to show its run view when it appears.
 func (m *Model) start(spec LaunchSpec, open bool) tea.Cmd {
-	launch := m.opts.Launch
+	launch, validate := m.opts.Launch, m.opts.Validate
 	return func() tea.Msg {
+		if validate != nil {
+			if err := validate(spec); err != nil {
+				return launchedMsg{spec: spec, err: fmt.Errorf("not started: %w", err), open: open}
+			}
+		}
 		l, err := launch(spec)
 		return launchedMsg{spec: spec, l: l, err: err, open: open}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/fnet-tui/fnet-tui/train"
 	"github.com/fnet-tui/fnet-tui/tui"
 )
 
@@ -50,6 +51,10 @@ func runDashboard(args []string) error {
 		Load:       replLoader,
 		NoColor:    os.Getenv("NO_COLOR") != "",
 		PollEvery:  *every,
+		// the form's runs are checked exactly as the child will resolve them
+		Validate: func(s tui.LaunchSpec) error {
+			return train.Check(train.Options{ConfigPath: s.Config, Overrides: s.Overrides, Resume: s.Resume}, s.Kind)
+		},
 	}
 	if *plain || !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stdin.Fd())) {
 		if opts.PollEvery == 0 {
