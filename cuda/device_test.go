@@ -17,6 +17,25 @@ type testDevice struct {
 	bufs  []DevPtr
 	blas  uintptr
 	gsize int
+	// emu, when set, is a host emulation instead of a GPU (newEmuTestDevice):
+	// the launches run the emulator's twins of the kernels.
+	emu *emu
+}
+
+// newEmuTestDevice is a testDevice on the dry run's emulator, for checking
+// a kernel test's own logic (and the emulator's twin of the kernel) where
+// there is no GPU.
+func newEmuTestDevice(t *testing.T, p Precision) *testDevice {
+	e := &Engine{prec: p}
+	dr := &dryRun{next: 16 << 40}
+	return &testDevice{t: t, l: &launcher{dry: dr}, prec: p, gsize: p.gemmElemSize(), emu: newEmu(e, dr)}
+}
+
+// onDevices runs a kernel test on the GPU (skipped without one) and on the
+// emulator.
+func onDevices(t *testing.T, f func(t *testing.T, newDev func(Precision) *testDevice)) {
+	t.Run("gpu", func(t *testing.T) { f(t, func(p Precision) *testDevice { return newTestDevice(t, p) }) })
+	t.Run("emulator", func(t *testing.T) { f(t, func(p Precision) *testDevice { return newEmuTestDevice(t, p) }) })
 }
 
 const poisonBits = 0x7fc00001 // a NaN: any element a kernel fails to write stays NaN
@@ -61,6 +80,19 @@ func newTestDevice(t *testing.T, p Precision) *testDevice {
 }
 
 func (d *testDevice) alloc(bytes int) DevPtr {
+	if d.emu != nil {
+		n := uint64(max(bytes, 4))
+		p, err := d.emu.d.alloc(n)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		d.emu.region(p, n)
+		w := d.emu.i32(p)
+		for i := range w {
+			w[i] = poisonBits
+		}
+		return p
+	}
 	p, err := d.s.drv.memAlloc(uint64(max(bytes, 4)))
 	if err != nil {
 		d.t.Fatal(err)
@@ -72,8 +104,34 @@ func (d *testDevice) alloc(bytes int) DevPtr {
 	return p
 }
 
+// put copies n bytes at src to the device buffer p.
+func (d *testDevice) put(p DevPtr, src unsafe.Pointer, n int) {
+	if d.emu != nil {
+		d.emu.write(p, unsafe.Slice((*byte)(src), n))
+		return
+	}
+	if err := d.s.drv.htod(p, src, n, d.l.stream); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// get copies n bytes of the device buffer p to dst.
+func (d *testDevice) get(dst unsafe.Pointer, p DevPtr, n int) {
+	if d.emu != nil {
+		d.emu.read(p, unsafe.Slice((*byte)(dst), n))
+		return
+	}
+	if err := d.s.drv.dtoh(dst, p, n, d.l.stream); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 func (d *testDevice) f32(x []float32) DevPtr {
 	p := d.alloc(4 * len(x))
+	if d.emu != nil {
+		d.put(p, unsafe.Pointer(&x[0]), 4*len(x))
+		return p
+	}
 	if err := d.s.drv.htod(p, unsafe.Pointer(&x[0]), 4*len(x), d.l.stream); err != nil {
 		d.t.Fatal(err)
 	}
@@ -86,9 +144,7 @@ func (d *testDevice) i32(x []int) DevPtr {
 		v[i] = int32(a)
 	}
 	p := d.alloc(4 * len(v))
-	if err := d.s.drv.htod(p, unsafe.Pointer(&v[0]), 4*len(v), d.l.stream); err != nil {
-		d.t.Fatal(err)
-	}
+	d.put(p, unsafe.Pointer(&v[0]), 4*len(v))
 	return p
 }
 
@@ -99,9 +155,7 @@ func (d *testDevice) g(x []float32) DevPtr {
 	}
 	b := toBF16(x)
 	p := d.alloc(2 * len(b))
-	if err := d.s.drv.htod(p, unsafe.Pointer(&b[0]), 2*len(b), d.l.stream); err != nil {
-		d.t.Fatal(err)
-	}
+	d.put(p, unsafe.Pointer(&b[0]), 2*len(b))
 	return p
 }
 
@@ -109,9 +163,7 @@ func (d *testDevice) gOut(n int) DevPtr { return d.alloc(d.gsize * n) }
 
 func (d *testDevice) read(p DevPtr, n int) []float32 {
 	h := make([]float32, n)
-	if err := d.s.drv.dtoh(unsafe.Pointer(&h[0]), p, 4*n, d.l.stream); err != nil {
-		d.t.Fatal(err)
-	}
+	d.get(unsafe.Pointer(&h[0]), p, 4*n)
 	return h
 }
 
@@ -120,17 +172,13 @@ func (d *testDevice) readG(p DevPtr, n int) []float32 {
 		return d.read(p, n)
 	}
 	h := make([]uint16, n)
-	if err := d.s.drv.dtoh(unsafe.Pointer(&h[0]), p, 2*n, d.l.stream); err != nil {
-		d.t.Fatal(err)
-	}
+	d.get(unsafe.Pointer(&h[0]), p, 2*n)
 	return fromBF16(h)
 }
 
 func (d *testDevice) readF64(p DevPtr, n int) []float64 {
 	h := make([]float64, n)
-	if err := d.s.drv.dtoh(unsafe.Pointer(&h[0]), p, 8*n, d.l.stream); err != nil {
-		d.t.Fatal(err)
-	}
+	d.get(unsafe.Pointer(&h[0]), p, 8*n)
 	return h
 }
 
@@ -138,6 +186,9 @@ func (d *testDevice) launch(name string, grid, block [3]uint32, args ...any) {
 	d.t.Helper()
 	if err := d.l.launch(name, grid, block, 0, args...); err != nil {
 		d.t.Fatal(err)
+	}
+	if d.emu != nil {
+		return
 	}
 	if err := d.s.drv.streamSync(d.l.stream); err != nil {
 		d.t.Fatalf("%s: %v", name, err)
