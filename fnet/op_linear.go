@@ -12,10 +12,10 @@ import (
 type Activation int
 
 const (
-	ActNone Activation = iota
-	ActGELU            // tanh GELU ("gelu_new"): the FFN and the MLM transform
-	ActTanh            // the pooler
-	ActGELUErf         // exact GELU ("gelu"): BERT checkpoints' FFN and MLM transform
+	ActNone    Activation = iota
+	ActGELU               // tanh GELU ("gelu_new"): the FFN and the MLM transform
+	ActTanh               // the pooler
+	ActGELUErf            // exact GELU ("gelu"): BERT checkpoints' FFN and MLM transform
 )
 
 // linear returns act(x·Wᵀ + b) for x [n, in], W [out, in] (Hugging Face's
