@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The GPU check, run on the lent device machine from the repository root
 # after scripts/gpu/build.sh ran here: nvidia-smi, fnet-tui doctor, every
-# kernel against its CPU version, the engine against the CPU engine and the
-# PyTorch reference fixtures (fp32/tf32 ≤ 1e-3, bf16 ≤ 2e-2), our FNet-Base
-# seq-512 training step against Hugging Face's FNetForPreTraining, a short
+# kernel against its CPU version (attention softmax, BERT embeddings and
+# axpy included), the engine against the CPU engine for FNet (engine) and
+# for every other architecture (archs: bert, linear, random, ff_only and
+# hybrids, padded batches), every PyTorch reference fixture (parity: fp32
+# ≤ 1e-3, tf32 ≤ 5e-3, bf16 ≤ 2e-2), one training step of each
+# architecture at the base size (archbench), our FNet-Base seq-512
+# training step against Hugging Face's FNetForPreTraining, a short
 # pretraining run with falling loss, and cuBLAS's GEMM ceiling.
 #
 # FNET_CHECK_ONLY="kernels engine" runs only the named stages.
@@ -49,7 +53,12 @@ stage smi 15 nvidia-smi
 TAIL=12 stage libs 15 bash -c 'ldconfig -p | grep -E "libcublas|libnvrtc|libcuda|nvidia-ml"; ls -d /usr/local/cuda* /usr/local/nvidia/lib64 2>&1; find / -xdev \( -name "libnvrtc.so*" -o -name "libcublas.so*" \) 2>/dev/null | head'
 stage doctor 30 $BIN/fnet-tui doctor
 stage kernels 60 "${CT[@]}" -test.v -test.run 'TestKernel|TestGemm'
-stage engine 90 "${CT[@]}" -test.v -test.run 'TestEngineMatchesCPUEngine|TestEngineHiddenStates|TestParity'
+stage engine 90 "${CT[@]}" -test.v -test.run '^(TestEngineMatchesCPUEngine|TestEngineHiddenStates)$'
+stage archs 150 "${CT[@]}" -test.v -test.run '^TestEngineMatchesCPUEngineArchitectures$'
+stage parity 150 "${CT[@]}" -test.v -test.run '^TestParityWithReferenceFixtures$'
+# one cell per architecture at the base size, seq 512 (each in its own process)
+TAIL=12 stage archbench 120 "$BIN/fnet-tui" bench --preset base --arch fnet,bert,linear,random,ff_only,hybrid --seq 512 \
+  --device cuda --steps 5 --warmup 2
 TAIL=8 stage bench 75 env FNET_CUDA_BENCH=1 FNET_BENCH_QUICK=${FNET_BENCH_QUICK:-0} "${CT[@]}" -test.v -test.run TestBenchTrainStep
 TAIL=4 stage hf 100 python3 scripts/gpu/hf_bench.py --batch "$BATCH"
 TAIL=6 stage train 60 env FNET_CUDA_TRAIN_STEPS=${FNET_CUDA_TRAIN_STEPS:-300} "${CT[@]}" -test.v -test.run TestPretrainLossFalls
@@ -66,8 +75,10 @@ TAIL=6 stage gemm 25 "${CT[@]}" -test.run XXX -test.bench BenchmarkGemmBF16 -tes
 
 echo
 echo "=== kernel / parity lines"
-grep -hE '^\s+(kernel_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst|gradient norm)' "$LOGS/kernels.log" "$LOGS/engine.log" | head -80
-grep -hE -- '--- (PASS|FAIL|SKIP)' "$LOGS/kernels.log" "$LOGS/engine.log"
+grep -hE '^\s+(kernel_test|kernel_attention_test|engine_test)\.go:[0-9]+: (PARITY|.*relative L2 error [0-9.e+-]+ >|worst|gradient norm)' "$LOGS/kernels.log" "$LOGS/engine.log" "$LOGS/archs.log" "$LOGS/parity.log" | head -120
+grep -hE -- '--- (PASS|FAIL|SKIP)' "$LOGS/kernels.log" "$LOGS/engine.log" "$LOGS/parity.log"
+grep -hE -- '^    --- FAIL' "$LOGS/archs.log"
+grep -chE -- '^    --- PASS' "$LOGS/archs.log" | sed 's/^/archs: subtests passed: /'
 echo "=== speed (same GPU, FNet-Base, seq 512, batch $BATCH)"
 grep -h '^RESULT_JSON' "$LOGS/bench.log" "$LOGS/hf.log" > "$OUT/results.jsonl"
 python3 - "$OUT/results.jsonl" <<'PY'
