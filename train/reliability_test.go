@@ -257,8 +257,8 @@ func TestTrainerStateIsChecked(t *testing.T) {
 // from /dev/full), the run stops at once with the reason in its status
 // instead of training on without its metrics.
 func TestFullDiskStopsTheRun(t *testing.T) {
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full on this system")
+	if fi, err := os.Stat("/dev/full"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Skip("no /dev/full device on this system")
 	}
 	dir := t.TempDir()
 	cfg := tinyConfig(t, dir, "")
