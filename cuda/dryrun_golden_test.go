@@ -93,7 +93,66 @@ func TestDryRunGolden(t *testing.T) {
 		"# sequence (raw addresses and values), then listings with addresses named by buffer.\n" +
 		"# Regenerate: go test ./cuda/ -run TestDryRunGolden -update\n\n" +
 		digests.String() + listings.String()
-	path := filepath.Join("testdata", "dryrun.golden")
+	checkGolden(t, filepath.Join("testdata", "dryrun.golden"), got)
+}
+
+// The same for the other architectures (archConfig: three layers, padded
+// batches), in their own file so that FNet's stays as it is: digests per
+// architecture, heads, precision and layout, and two listings.
+//
+//	go test ./cuda/ -run TestDryRunGoldenArchitectures -update
+func TestDryRunGoldenArchitectures(t *testing.T) {
+	listed := map[string]bool{"bert/pretraining/bf16/seq-major": true, "random+attention/classifier/fp32/batch-major": true}
+	var digests, listings strings.Builder
+	for _, arch := range dryArchs {
+		for _, h := range []struct {
+			name      string
+			heads     fnet.Heads
+			numLabels int
+		}{{"pretraining", fnet.PretrainingHeads, 0}, {"classifier", fnet.ClassifierHeads, 3}} {
+			for _, prec := range []Precision{BF16, FP32} {
+				for _, lay := range []struct {
+					name string
+					o    Options
+				}{{"seq-major", Options{}}, {"batch-major", Options{BatchMajor: true}}} {
+					name := arch + "/" + h.name + "/" + prec.String() + "/" + lay.name
+					cfg := archConfig(arch, h.numLabels)
+					e, d := dryEngine(t, cfg, h.heads, prec, lay.o)
+					e.seed = 0x5eed
+					b := randomBatch(rand.New(rand.NewPCG(5, 6)), cfg, 3, 6, h.numLabels)
+					padBatch(b, cfg.PadTokenID)
+					if _, err := e.ForwardBackward(b, 3, 0.5); err != nil {
+						t.Fatalf("%s: ForwardBackward: %v", name, err)
+					}
+					if _, _, err := e.Evaluate(b); err != nil {
+						t.Fatalf("%s: Evaluate: %v", name, err)
+					}
+					sum := sha256.New()
+					for _, op := range d.ops {
+						fmt.Fprintln(sum, rawOp(op))
+					}
+					fmt.Fprintf(&digests, "%-46s %4d ops  sha256 %s\n", name, len(d.ops), hex.EncodeToString(sum.Sum(nil))[:32])
+					if listed[name] {
+						fmt.Fprintf(&listings, "\n== %s\n", name)
+						for _, op := range d.ops {
+							fmt.Fprintln(&listings, namedOp(e, op))
+						}
+					}
+				}
+			}
+		}
+	}
+	got := "# Dry-run operation sequences of ForwardBackward(batch, dropout step 3, scale 0.5) then Evaluate(batch)\n" +
+		"# for the architectures besides FNet (archConfig: smallConfig with 3 layers, B3 S40 K6, padded batches),\n" +
+		"# per architecture/heads/precision/layout, then listings with addresses named by buffer.\n" +
+		"# Regenerate: go test ./cuda/ -run TestDryRunGoldenArchitectures -update\n\n" +
+		digests.String() + listings.String()
+	checkGolden(t, filepath.Join("testdata", "dryrun_archs.golden"), got)
+}
+
+// checkGolden compares got with the file at path (rewriting it with -update).
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
 	if *updateGolden {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
@@ -224,7 +283,7 @@ func dryName(e *Engine, p DevPtr) string {
 		for _, in := range []struct {
 			name string
 			p    DevPtr
-		}{{"ids", a.ids}, {"typeIDs", a.typeIDs}, {"maskedPos", a.maskedPos}, {"maskedLabels", a.maskedLabels}, {"seqLabels", a.seqLabels}, {"maskedWeights", a.maskedWeights}, {"targets", a.targets}} {
+		}{{"ids", a.ids}, {"typeIDs", a.typeIDs}, {"maskedPos", a.maskedPos}, {"maskedLabels", a.maskedLabels}, {"seqLabels", a.seqLabels}, {"maskedWeights", a.maskedWeights}, {"targets", a.targets}, {"keyMask", a.keyMask}} {
 			if p == in.p {
 				return "input." + in.name
 			}
