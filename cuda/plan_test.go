@@ -3,6 +3,8 @@ package cuda
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
 )
 
 func TestMemPlanAlignsAndDoesNotOverlap(t *testing.T) {
@@ -59,5 +61,42 @@ func TestParsePrecision(t *testing.T) {
 	}
 	if BF16.gemmElemSize() != 2 || FP32.gemmElemSize() != 4 || TF32.computeType() != computeF32FastTF32 || BF16.gemmType() != cudaR16BF {
 		t.Error("precision tables disagree")
+	}
+}
+
+// The attention's S×S scratch stays within attnScratchElems score elements
+// per buffer whatever the batch and length (three buffers: float32 scores,
+// GEMM-typed P̃, float32 dP̃), while everything else grows linearly in the
+// tokens; models without attention plan none of it.
+func TestPlanAttentionScratchBounded(t *testing.T) {
+	base := fnet.Presets["base"]
+	for _, c := range []struct {
+		arch string
+		B, S int
+	}{{"bert", 32, 512}, {"bert", 8, 8192}, {"bert", 2, 32768}, {"hybrid", 8, 8192}, {"fnet", 8, 8192}, {"linear", 8, 4096}} {
+		cfg, err := fnet.WithArchitecture(base, c.arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaxPositions, cfg.SeqLen = c.S, c.S
+		e := &Engine{cfg: cfg, prec: BF16, mixTF32: true, seqMajor: true}
+		a := planActivations(e.planShape(), c.B, c.S, 80)
+		var scratch uint64
+		for _, it := range a.plan.items {
+			switch it.name {
+			case "attnScores", "attnProbs", "attnDProbs":
+				scratch += it.bytes
+			}
+		}
+		hasAttn := cfg.HasMixing(fnet.MixAttention)
+		want := uint64(10 * a.attnChunk * c.S * c.S)
+		if !hasAttn {
+			want = 0
+		}
+		if scratch != want || (hasAttn && a.attnChunk*c.S*c.S > max(attnScratchElems, c.S*c.S)) {
+			t.Errorf("%s B%d S%d: attention scratch %d bytes for chunks of %d pairs", c.arch, c.B, c.S, scratch, a.attnChunk)
+		}
+		t.Logf("%-6s B%-2d S%-5d: arena %6.2f GiB, attention scratch %5.2f GiB (%d pairs per chunk)", c.arch, c.B, c.S,
+			float64(a.plan.size())/(1<<30), float64(scratch)/(1<<30), a.attnChunk)
 	}
 }
