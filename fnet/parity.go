@@ -52,7 +52,7 @@ type RefConfig struct {
 }
 
 // UnsupportedArchitectureError is a model an engine does not build (the
-// CUDA engine builds FNet with Fourier mixing only, so far).
+// CUDA engine refuses attention past its dropout-site range, layer 1024).
 type UnsupportedArchitectureError struct {
 	Arch   string // the architecture, e.g. "bert" or "fnet+2 top attention"
 	Engine string // "the CUDA engine"
