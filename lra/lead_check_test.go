@@ -20,7 +20,7 @@ func TestListOpsOperators(t *testing.T) {
 		"[MAX 1 [MIN 8 9 ] 3 ]":         8,
 		"( ( [MAX 2 ) 9 ) ] )":          9, // the official files' parenthesised spelling
 		"[SM 9 [MAX 1 2 X 4 X":          5, // LRA's tokenised spelling: ] is X
-		"[MED 1 [SM 5 5 ] 9 9 ]":        9,
+		"[MED 1 [SM 5 5 ] 9 9 ]":        5, // 0 1 9 9: (1+9)/2
 		"[MIN [MAX 3 4 ] [SM 1 1 ] 7 ]": 2,
 	} {
 		got, err := EvalListOps(src)
