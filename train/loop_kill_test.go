@@ -331,3 +331,32 @@ func TestResumeAtTheLastStepIsRefused(t *testing.T) {
 		t.Errorf("%d evaluations, want the one of the finished run", n)
 	}
 }
+
+// TestLoggedGradNormIsTheLossGradient anchors the gradient scale: with
+// adam_eps far above every gradient element, Adam's first step is
+// p −= (lr/eps)·g, so on a fixed batch (the whole training set, dropout
+// off, no weight decay) the loss falls by (lr/eps)·‖g‖² to first order.
+// The logged norm must be that ‖g‖, for one batch and for accumulated
+// micro-batches: a gradient scaled by any factor c fails by c.
+func TestLoggedGradNormIsTheLossGradient(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 8, 8, false)
+	const lr, eps = 1.0, 1000.0
+	for name, extra := range map[string]string{
+		"one batch":     "data.batch_size = 8\ntrain.grad_accum = 1",
+		"accumulated 2": "data.batch_size = 4\ntrain.grad_accum = 2",
+	} {
+		cfg := synthFinetuneConfig(t, dir, gd, vocab, strings.ReplaceAll(name, " ", ""), extra+fmt.Sprintf(
+			"\ntrain.steps = 2\ntrain.warmup_steps = 0\ntrain.lr = %g\ntrain.adam_eps = %g\ntrain.weight_decay = 0\ntrain.clip_grad_norm = 0\neval.every = 100", lr, eps))
+		run, err := Finetune(context.Background(), Options{ConfigPath: cfg, RunName: strings.ReplaceAll(name, " ", "")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := metricsBySplit(t, run, "train")
+		norm := tr[1]["grad_norm"]
+		fell, want := tr[1]["loss"]-tr[2]["loss"], lr/eps*norm*norm
+		if !(want > 1e-4) || !(math.Abs(fell/want-1) < 0.1) {
+			t.Errorf("%s: the loss fell by %g after one step; ‖g‖ = %g as logged predicts (lr/eps)·‖g‖² = %g", name, fell, norm, want)
+		}
+	}
+}
