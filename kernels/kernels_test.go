@@ -293,7 +293,7 @@ func TestAdamWAgainstTextbook(t *testing.T) {
 		}
 	}
 	for i := range p {
-		if math.Abs(float64(p[i])-p64[i]) > 1e-6 {
+		if !(math.Abs(float64(p[i])-p64[i]) <= 1e-6) { // NaN fails too
 			t.Fatalf("p[%d] = %v, want %v", i, p[i], p64[i])
 		}
 	}

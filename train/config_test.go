@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,7 @@ func TestScheduleTable(t *testing.T) {
 		{Schedule{Peak: 1, Total: 5}, 3, 0.4}, // no warmup: linear decay from the first step
 	}
 	for _, c := range cases {
-		if got := c.s.LR(c.step); got < c.want-1e-12 || got > c.want+1e-12 {
+		if got := c.s.LR(c.step); !(math.Abs(got-c.want) <= 1e-12) { // NaN fails too
 			t.Errorf("%+v LR(%d) = %v, want %v", c.s, c.step, got, c.want)
 		}
 	}
