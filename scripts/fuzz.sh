@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for a short time each (FUZZTIME,
+# default 10s; -fuzzminimizetime 3s), one after another (go test fuzzes one
+# target per invocation), failing on the first failure, and prints each
+# target's execution count. CI runs it from scripts/test.sh; a longer run:
+#   FUZZTIME=10m scripts/fuzz.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=${FUZZTIME:-10s}
+total=0
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+		log=$(mktemp)
+		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" -fuzzminimizetime 3s "$pkg" >"$log" 2>&1; then
+			cat "$log" >&2
+			echo "fuzz: $target ($pkg) FAILED; the failing input is under ${dir#$PWD/}/testdata/fuzz/$target/" >&2
+			rm -f "$log"
+			exit 1
+		fi
+		execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+		total=$((total + execs))
+		printf 'fuzz: %-22s %-48s %10s execs in %s\n' "$target" "${pkg#github.com/fnet-tui/fnet-tui/}" "$execs" "$t"
+		rm -f "$log"
+	done
+done
+echo "fuzz: all targets passed, $total executions"
