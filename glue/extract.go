@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,7 +17,7 @@ const maxExtract = 8 << 30
 
 // checkEntryName rejects zip entry names that could escape the target
 // folder or are ambiguous: absolute paths, ".." elements, backslashes,
-// drive letters and empty names.
+// drive letters, empty names and names that are not clean ("a//b", "./a", ".").
 func checkEntryName(name string) error {
 	n := strings.TrimSuffix(name, "/")
 	switch {
@@ -31,6 +32,9 @@ func checkEntryName(name string) error {
 		if part == ".." {
 			return fmt.Errorf("entry %q climbs out of the archive with ..", name)
 		}
+	}
+	if path.Clean(n) != n || n == "." {
+		return fmt.Errorf("entry %q is not a clean path (empty or . elements would unpack under another name)", name)
 	}
 	if !filepath.IsLocal(filepath.FromSlash(n)) {
 		return fmt.Errorf("entry %q is not a local path", name)
@@ -66,10 +70,10 @@ func extractZip(zr *zip.Reader, archive string, dir string, want []string, dst s
 		if i := strings.IndexByte(clean, '/'); i > 0 {
 			tops[clean[:i]+"/"] = true
 		}
+		if f.UncompressedSize64 > maxExtract-total { // not total+size: that can wrap
+			return fmt.Errorf("%s: archive unpacks to more than the %d bytes allowed", archive, uint64(maxExtract))
+		}
 		total += f.UncompressedSize64
-	}
-	if total > maxExtract {
-		return fmt.Errorf("%s: archive unpacks to %d bytes, more than the %d allowed", archive, total, uint64(maxExtract))
 	}
 
 	// Prefer the task folder's own name; accept another single top folder
