@@ -18,7 +18,8 @@ type refNode struct {
 // refParse parses the compact or official spelling by recursive descent.
 func refParse(src string) (*refNode, error) {
 	var toks []string
-	for _, f := range strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(src)) {
+	// Parentheses are removed, not split on, as LRA's regex_replace does.
+	for _, f := range strings.Fields(strings.NewReplacer("(", "", ")", "").Replace(src)) {
 		if f == "X" {
 			f = "]"
 		}
