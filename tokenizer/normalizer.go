@@ -38,7 +38,7 @@ func newSPNormalizer(spec normalizerSpec, wsAsSuffix bool, userDefined *prefixSe
 		return nil, errors.New("precompiled_charsmap: blob is broken (shorter than its header)")
 	}
 	size := binary.LittleEndian.Uint32(blob)
-	if uint64(size) >= uint64(len(blob)) {
+	if uint64(size) > uint64(len(blob)-4) { // the trie follows the 4-byte size
 		return nil, fmt.Errorf("precompiled_charsmap: trie size %d exceeds the %d-byte blob", size, len(blob))
 	}
 	if size%4 != 0 {

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -94,10 +95,13 @@ func newSentencePiece(m *modelProto, raw []byte) (*SentencePiece, error) {
 			if !m.trainer.byteFallback {
 				return nil, fmt.Errorf("piece %d %q is a byte piece but byte_fallback is false", i, p.piece)
 			}
-			var b int
-			if _, err := fmt.Sscanf(p.piece, "<0x%02X>", &b); err != nil || len(p.piece) != 6 {
+			// exactly <0x00>..<0xFF>, as the official library spells them
+			// (Sscanf took "<0x-1>" as byte -1 and "<0x+4>" as byte 4)
+			v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(p.piece, "<0x"), ">"), 16, 8)
+			if err != nil || p.piece != fmt.Sprintf("<0x%02X>", v) {
 				return nil, fmt.Errorf("piece %d %q is not a byte piece of the form <0xXX>", i, p.piece)
 			}
+			b := int(v)
 			sp.byteIDs[b] = i
 			sp.isByte[i] = int16(b)
 		}
