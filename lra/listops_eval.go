@@ -3,6 +3,8 @@ package lra
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // EvalListOps computes the value (0–9) of a ListOps expression. It accepts
@@ -66,14 +68,46 @@ func listOpsID(tok string) (byte, bool) {
 }
 
 // tokenize turns a source into symbol ids (0..ListOpsClose); the slice is
-// the parser's and valid until its next call.
+// the parser's and valid until its next call. It scans bytes rather than
+// splitting fields, as the official training file alone has 10^8 tokens
+// and twice as many parentheses.
 func (p *listOpsParser) tokenize(src string) ([]byte, error) {
 	ids := p.ids[:0]
 	n := 0
-	for field := range strings.FieldsSeq(src) {
-		tok := stripParens(field)
-		if tok == "" {
-			continue
+	for i := 0; i < len(src); {
+		// Skip the separators; parentheses are dropped, so they neither
+		// separate nor belong to a token ("3)" is 3, "(3(4" is 34).
+		for i < len(src) {
+			if c := src[i]; c == ' ' || c == '(' || c == ')' {
+				i++
+			} else if w := spaceWidth(src, i); w > 0 {
+				i += w
+			} else {
+				break
+			}
+		}
+		if i == len(src) {
+			break
+		}
+		// The token runs to the next whitespace; its parentheses are
+		// dropped, which costs a copy only when one is inside it.
+		start, end, paren, inside := i, i, false, false
+		for i < len(src) {
+			c := src[i]
+			if c == '(' || c == ')' {
+				paren = true
+			} else if (c <= ' ' || c >= utf8.RuneSelf) && spaceWidth(src, i) > 0 {
+				break
+			} else {
+				inside = inside || paren
+				end = i + 1
+			}
+			i++
+		}
+		field := src[start:i]
+		tok := src[start:end]
+		if inside {
+			tok = stripParens(tok)
 		}
 		n++
 		id, ok := listOpsID(tok)
@@ -86,12 +120,26 @@ func (p *listOpsParser) tokenize(src string) ([]byte, error) {
 	return ids, nil
 }
 
-// stripParens drops ( and ) as LRA's regex_replace does, allocating only
-// when a field mixes them with other characters.
-func stripParens(field string) string {
-	if !strings.ContainsAny(field, "()") {
-		return field
+// spaceWidth is the byte length of the whitespace character at src[i], or
+// 0 if there is none: the separators of strings.Fields (unicode.IsSpace).
+func spaceWidth(src string, i int) int {
+	c := src[i]
+	if c < utf8.RuneSelf {
+		switch c {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			return 1
+		}
+		return 0
 	}
+	r, w := utf8.DecodeRuneInString(src[i:])
+	if unicode.IsSpace(r) {
+		return w
+	}
+	return 0
+}
+
+// stripParens drops ( and ) as LRA's regex_replace does.
+func stripParens(field string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '(' || r == ')' {
 			return -1

@@ -18,7 +18,7 @@ const listOpsSpecialBase = ListOpsPad
 // AppendIDs appends the ids of a ListOps expression in any spelling
 // EvalListOps reads; a token outside the vocabulary is an error.
 func (ListOpsVocab) AppendIDs(dst []int, text string) ([]int, error) {
-	var p listOpsParser
+	p := listOpsParser{ids: make([]byte, 0, len(text)/2)} // a token and a space at least
 	ids, err := p.tokenize(text)
 	if err != nil {
 		return dst, err
