@@ -92,8 +92,8 @@ const asciiSpace = " \t\n\r\v\f"
 
 // parseTextTSV reads text<TAB>label lines. The label is after the last tab
 // (so text may hold tabs): a class id (0, 1) or name (neg, pos). A first
-// line whose label does not read as one is a header ("sentence\tlabel" in
-// GLUE's SST-2) and is skipped. Text is taken as it is: no quotes, no
+// line without a tab or whose label does not read as one is a header
+// ("sentence\tlabel" in GLUE's SST-2) and is skipped. Text is taken as it is: no quotes, no
 // escapes.
 func parseTextTSV(r io.Reader, path string) ([]Example, error) {
 	var out []Example
