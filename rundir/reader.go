@@ -114,7 +114,8 @@ func LastMetrics(dir string, n int) ([]Metric, error) {
 	}
 	out := make([]Metric, 0, len(lines))
 	for _, l := range lines {
-		if len(bytes.TrimSpace(l)) == 0 {
+		l = bytes.TrimSpace(l) // as MetricsReader.Poll, so both read the same metrics
+		if len(l) == 0 {
 			continue
 		}
 		if m, err := ParseMetricLine(l); err == nil {

@@ -64,7 +64,7 @@ func parseFlatMetric(b []byte) (Metric, error) {
 			switch string(key) {
 			case "t":
 				t, err := time.Parse(time.RFC3339Nano, string(s))
-				if err != nil {
+				if err != nil || !rfc3339Year(t) {
 					return m, errSlowPath // a later "t" may win; encoding/json decides
 				}
 				m.T = t
@@ -94,6 +94,9 @@ func parseFlatMetric(b []byte) (Metric, error) {
 			case "t":
 				sec, frac := math.Modf(f)
 				m.T = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+				if !rfc3339Year(m.T) {
+					return m, errSlowPath
+				}
 			case "step":
 				m.Step = int(f)
 			case "split", "task":

@@ -85,7 +85,8 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads one metrics line; unknown fields become Values,
-// non-numeric ones are ignored, null becomes NaN. "t" may be RFC 3339 or unix seconds.
+// non-numeric ones are ignored, null becomes NaN. "t" may be RFC 3339 or unix
+// seconds, within the years 0000-9999 (so the line re-encodes).
 func (m *Metric) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -131,7 +132,17 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 			}
 		}
 	}
+	if !rfc3339Year(m.T) {
+		return fmt.Errorf("field t: %v is outside the years 0000-9999 that RFC 3339 writes", m.T.UTC())
+	}
 	return nil
+}
+
+// rfc3339Year reports whether t's UTC year has the four digits RFC 3339
+// (MarshalJSON's "t") can write and time.Parse read back.
+func rfc3339Year(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // WriteStatus rewrites dir/status.json atomically.
