@@ -439,7 +439,8 @@ func (c Config) AdamW() fnet.AdamWConfig {
 // TOML renders the fully resolved config (for the run directory's config.toml).
 func (c Config) TOML() []byte {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# resolved config of this run (from %s, all overrides applied)\n", c.Path)
+	// %q: a path holding a newline must not end the comment line
+	fmt.Fprintf(&buf, "# resolved config of this run (from %q, all overrides applied)\n", c.Path)
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
 	if err := enc.Encode(c); err != nil {

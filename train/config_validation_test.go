@@ -69,3 +69,17 @@ func TestCheckIsWhatTheTrainerWouldRefuse(t *testing.T) {
 		t.Errorf("Check created %d run folders", len(ents))
 	}
 }
+
+// TestTOMLWithAnOddPath: the rendered config re-parses whatever its source
+// path holds (a newline ended the header comment and broke config.toml).
+func TestTOMLWithAnOddPath(t *testing.T) {
+	c, err := ParseConfig([]byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Path = "a\nkind = 'x'.toml"
+	back, err := ParseConfig(c.TOML(), nil)
+	if err != nil || back.Kind != "pretrain" {
+		t.Fatalf("re-parse: %v (kind %q)", err, back.Kind)
+	}
+}
