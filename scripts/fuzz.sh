@@ -4,9 +4,13 @@
 # target per invocation), failing on the first failure, and prints each
 # target's execution count. CI runs it from scripts/test.sh; a longer run:
 #   FUZZTIME=10m scripts/fuzz.sh
+# FUZZPARALLEL sets the fuzzing workers per target (go test -parallel;
+# default GOMAXPROCS), e.g. 1 to leave a core free during a long run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=${FUZZTIME:-10s}
+par=()
+if [ -n "${FUZZPARALLEL:-}" ]; then par=(-parallel "$FUZZPARALLEL"); fi
 # Several targets write files per input (t.TempDir, fsync): on a tmpfs that
 # costs nothing, on a busy disk it stalls the workers for seconds.
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
@@ -19,7 +23,7 @@ for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
 		log=$(mktemp)
-		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" -fuzzminimizetime 3s "$pkg" >"$log" 2>&1 &&
+		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" -fuzzminimizetime 3s "${par[@]}" "$pkg" >"$log" 2>&1 &&
 			# Go 1.26's coordinator can fail a target with a bare "context
 			# deadline exceeded" as -fuzztime ends (go.dev/issue/75804, fixed
 			# in 1.27): no input failed, none was written; that is no finding.
