@@ -1,6 +1,8 @@
 package lra
 
 import (
+	"fmt"
+
 	"github.com/fnet-tui/fnet-tui/tokenizer"
 )
 
@@ -37,4 +39,15 @@ func specialID(piece string, base int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// VocabByKind returns the vocabulary whose Kind is kind ("lra-listops",
+// "lra-bytes"): how a checkpoint names the vocabulary it was trained with.
+func VocabByKind(kind string) (Vocab, error) {
+	for _, t := range Tasks {
+		if t.Vocab.Kind() == kind {
+			return t.Vocab, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown LRA vocabulary %q (known: lra-listops, lra-bytes)", kind)
 }

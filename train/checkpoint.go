@@ -81,7 +81,7 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 		return fail(err)
 	}
 	if tok != nil {
-		if err := tokenizer.WriteFile(tok, filepath.Join(tmp, tokenizerFileName(tok))); err != nil {
+		if err := writeCheckpointTokenizer(tmp, tok); err != nil {
 			return fail(err)
 		}
 	}
@@ -307,10 +307,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		}
 		ck.Trainer = &ts
 	}
-	for _, name := range []string{SPTokenizerFile, WordPieceVocabFile} {
+	for _, name := range tokenizerFiles {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
-			if ck.Tokenizer, err = tokenizer.Load(p); err != nil {
+			if ck.Tokenizer, err = loadCheckpointTokenizer(p); err != nil {
 				return nil, err
 			}
 			break
