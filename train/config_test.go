@@ -98,6 +98,7 @@ func TestScheduleTable(t *testing.T) {
 	lin := Schedule{Peak: 1, Min: 0, Warmup: 10, Total: 110, Decay: DecayLinear}
 	cos := Schedule{Peak: 1, Min: 0.1, Warmup: 0, Total: 100, Decay: DecayCosine}
 	con := Schedule{Peak: 2, Warmup: 4, Total: 10, Decay: DecayConstant}
+	rsq := Schedule{Peak: 2, Min: 0.1, Warmup: 100, Total: 50, Decay: DecayRsqrt} // Total does not matter
 	cases := []struct {
 		s    Schedule
 		step int
@@ -106,6 +107,10 @@ func TestScheduleTable(t *testing.T) {
 		{lin, 1, 0.1}, {lin, 5, 0.5}, {lin, 10, 1}, {lin, 60, 0.5}, {lin, 110, 0}, {lin, 200, 0},
 		{cos, 0, 1}, {cos, 50, 0.55}, {cos, 100, 0.1},
 		{con, 2, 1}, {con, 4, 2}, {con, 9, 2},
+		{rsq, 50, 1}, {rsq, 100, 2}, {rsq, 400, 1}, {rsq, 10000, 0.2}, {rsq, 1000000, 0.1},
+		// LRA's ListOps schedule: learning_rate 0.05, warmup 1000 is a peak of 0.05/sqrt(1000)
+		{Schedule{Peak: 0.05 / math.Sqrt(1000), Warmup: 1000, Decay: DecayRsqrt}, 4000, 0.05 / math.Sqrt(4000)},
+		{Schedule{Peak: 1, Decay: DecayRsqrt}, 4, 0.5}, // no warmup: 1/sqrt(step)
 		{Schedule{Peak: 1, Total: 5}, 3, 0.4}, // no warmup: linear decay from the first step
 	}
 	for _, c := range cases {

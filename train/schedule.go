@@ -12,9 +12,15 @@ const (
 	DecayLinear   Decay = iota // to min_lr at the last step (the official recipe)
 	DecayCosine                // half cosine to min_lr
 	DecayConstant              // stays at the peak
+	// DecayRsqrt is the inverse square root of the step after warmup,
+	// peak·sqrt(warmup/step) (floored at min_lr): the Long Range Arena's
+	// "constant * linear_warmup * rsqrt_decay", whose learning_rate
+	// constant is this peak times sqrt(warmup). It does not depend on the
+	// run's length, so a longer run continues the same curve.
+	DecayRsqrt
 )
 
-// ParseDecay reads "linear", "cosine" or "constant".
+// ParseDecay reads "linear", "cosine", "constant" or "rsqrt".
 func ParseDecay(s string) (Decay, error) {
 	switch s {
 	case "linear", "":
@@ -23,8 +29,10 @@ func ParseDecay(s string) (Decay, error) {
 		return DecayCosine, nil
 	case "constant":
 		return DecayConstant, nil
+	case "rsqrt":
+		return DecayRsqrt, nil
 	}
-	return 0, fmt.Errorf("%q: want linear, cosine or constant", s)
+	return 0, fmt.Errorf("%q: want linear, cosine, constant or rsqrt", s)
 }
 
 // Schedule is the learning rate as a function of the step.
@@ -42,6 +50,9 @@ type Schedule struct {
 func (s Schedule) LR(step int) float64 {
 	if s.Warmup > 0 && step <= s.Warmup {
 		return s.Peak * float64(step) / float64(s.Warmup)
+	}
+	if s.Decay == DecayRsqrt {
+		return math.Max(s.Min, s.Peak*math.Sqrt(float64(max(s.Warmup, 1))/float64(max(step, 1))))
 	}
 	if s.Decay == DecayConstant || s.Total <= s.Warmup {
 		return s.Peak

@@ -37,7 +37,7 @@ func TestScheduleEdges(t *testing.T) {
 			t.Errorf("%s: %+v LR(%d) = %v, want %v", c.name, c.s, c.step, got, c.want)
 		}
 	}
-	for in, want := range map[string]Decay{"": DecayLinear, "linear": DecayLinear, "cosine": DecayCosine, "constant": DecayConstant} {
+	for in, want := range map[string]Decay{"": DecayLinear, "linear": DecayLinear, "cosine": DecayCosine, "constant": DecayConstant, "rsqrt": DecayRsqrt} {
 		if d, err := ParseDecay(in); err != nil || d != want {
 			t.Errorf("ParseDecay(%q) = %v, %v", in, d, err)
 		}
