@@ -18,6 +18,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/fnet-tui/fnet-tui/fnet"
+	"github.com/fnet-tui/fnet-tui/glue"
+	"github.com/fnet-tui/fnet-tui/lra"
 )
 
 // Config is a training config file (TOML). Every key is documented in
@@ -119,9 +121,10 @@ type RunSection struct {
 
 // FinetuneBlock configures GLUE finetuning (kind = "finetune").
 type FinetuneBlock struct {
-	Task       string  `toml:"task"`        // GLUE task
+	Task       string  `toml:"task"`        // GLUE task, or an LRA task (listops, text)
 	From       string  `toml:"from"`        // pretraining checkpoint; empty = from scratch
 	GlueDir    string  `toml:"glue_dir"`    // GLUE data folder; empty = FNET_GLUE_DIR or ../shared/data/glue
+	DataDir    string  `toml:"data_dir"`    // an LRA task's data: a folder or a file (lra.Task.Load)
 	Epochs     float64 `toml:"epochs"`      // sets steps when train.steps = 0
 	WarmupFrac float64 `toml:"warmup_frac"` // sets warmup when train.warmup_steps = 0
 	EvalBatch  int     `toml:"eval_batch"`
@@ -381,7 +384,15 @@ func (c *Config) validate() error {
 	}
 	if c.Kind == "finetune" {
 		if c.Finetune.Task == "" {
-			return bad("finetune.task", `""`, "want a GLUE task, e.g. sst2")
+			return bad("finetune.task", `""`, "want a GLUE task, e.g. sst2, or an LRA task, listops or text")
+		}
+		_, glueErr := glue.Lookup(c.Finetune.Task)
+		_, lraErr := lra.Lookup(c.Finetune.Task)
+		if glueErr != nil && lraErr != nil {
+			return bad("finetune.task", strconv.Quote(c.Finetune.Task), "not a GLUE task ("+strings.Join(glue.TaskNames(), ", ")+") nor an LRA task (listops, text)")
+		}
+		if lraErr == nil && c.Finetune.DataDir == "" {
+			return bad("finetune.data_dir", `""`, "an LRA task needs its data: a folder made by `fnet-tui lra generate listops --out DIR`, an aclImdb folder, or a TSV file")
 		}
 		if c.Train.Steps == 0 && !(c.Finetune.Epochs > 0) {
 			return bad("finetune.epochs", c.Finetune.Epochs, "want positive epochs when train.steps is 0")

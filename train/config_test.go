@@ -111,7 +111,7 @@ func TestScheduleTable(t *testing.T) {
 		// LRA's ListOps schedule: learning_rate 0.05, warmup 1000 is a peak of 0.05/sqrt(1000)
 		{Schedule{Peak: 0.05 / math.Sqrt(1000), Warmup: 1000, Decay: DecayRsqrt}, 4000, 0.05 / math.Sqrt(4000)},
 		{Schedule{Peak: 1, Decay: DecayRsqrt}, 4, 0.5}, // no warmup: 1/sqrt(step)
-		{Schedule{Peak: 1, Total: 5}, 3, 0.4}, // no warmup: linear decay from the first step
+		{Schedule{Peak: 1, Total: 5}, 3, 0.4},          // no warmup: linear decay from the first step
 	}
 	for _, c := range cases {
 		if got := c.s.LR(c.step); !(math.Abs(got-c.want) <= 1e-12) { // NaN fails too

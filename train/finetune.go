@@ -4,27 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/glue"
 )
 
-// finetuneJob feeds the loop GLUE training batches: one seeded permutation
-// of the training set per epoch, the last partial batch of an epoch
-// dropped (static shapes; every example still comes up across epochs).
+// finetuneJob feeds the loop GLUE training batches (epochSampler) and
+// scores the dev sets.
 type finetuneJob struct {
-	task   glue.Task
-	train  *glue.Encoded
-	devs   []devSet
-	batch  int
-	evalB  int
-	seed   uint64
-	metric string // dev metric that picks the best checkpoint
-	pos    finetunePos
-	perm   []int
-	waited time.Duration
+	task    glue.Task
+	train   *glue.Encoded
+	devs    []devSet
+	batch   int
+	evalB   int
+	metric  string // dev metric that picks the best checkpoint
+	sampler epochSampler
 }
 
 // devSet is one labelled evaluation split (MNLI has two).
@@ -35,31 +30,11 @@ type devSet struct {
 	suffix   string // metric name suffix: "" or "_mm"
 }
 
-// finetunePos is the data state in trainer.json.
-type finetunePos struct {
-	Epoch int `json:"epoch"`
-	Pos   int `json:"pos"` // examples of the epoch's permutation already used
-}
-
-func (j *finetuneJob) permutation(epoch int) []int {
-	rng := rand.New(rand.NewPCG(j.seed, 0xF1E7+uint64(epoch)))
-	return rng.Perm(j.train.Len())
-}
-
 func (j *finetuneJob) next(context.Context) (*fnet.Batch, error) {
-	if j.perm == nil {
-		j.perm = j.permutation(j.pos.Epoch)
-	}
-	if j.pos.Pos+j.batch > len(j.perm) {
-		j.pos = finetunePos{Epoch: j.pos.Epoch + 1}
-		j.perm = j.permutation(j.pos.Epoch)
-	}
-	b := j.train.Batch(j.perm[j.pos.Pos : j.pos.Pos+j.batch])
-	j.pos.Pos += j.batch
-	return b, nil
+	return j.train.Batch(j.sampler.next()), nil
 }
 
-func (j *finetuneJob) dataState() (json.RawMessage, error) { return json.Marshal(j.pos) }
+func (j *finetuneJob) dataState() (json.RawMessage, error) { return json.Marshal(j.sampler.pos) }
 
 func (j *finetuneJob) waitTime() (time.Duration, time.Duration) { return 0, 0 }
 
@@ -116,15 +91,8 @@ func (j *finetuneJob) close() {}
 // regression value. Unlabelled splits get placeholder labels the loss
 // ignores.
 func Predict(ctx context.Context, eng fnet.Engine, enc *glue.Encoded, batch int) ([]float64, fnet.Stats, error) {
-	n := enc.Len()
-	preds := make([]float64, 0, n)
-	var total fnet.Stats
-	classes := eng.Config().NumLabels
-	for lo := 0; lo < n; lo += batch {
-		if err := ctx.Err(); err != nil {
-			return nil, total, err
-		}
-		b := enc.Range(lo, min(lo+batch, n))
+	return predictBatches(ctx, eng, enc.Len(), batch, enc.Task.IsRegression, func(lo, hi int) *fnet.Batch {
+		b := enc.Range(lo, hi)
 		if !enc.Labelled {
 			if enc.Task.IsRegression {
 				b.Targets = make([]float32, b.B)
@@ -132,6 +100,22 @@ func Predict(ctx context.Context, eng fnet.Engine, enc *glue.Encoded, batch int)
 				b.Labels = make([]int, b.B)
 			}
 		}
+		return b
+	})
+}
+
+// predictBatches evaluates examples 0..n-1 in batches of at most batch
+// (rows lo..hi-1 from rows) and returns each example's argmax class, or
+// its regression value, with the summed stats.
+func predictBatches(ctx context.Context, eng fnet.Engine, n, batch int, regression bool, rows func(lo, hi int) *fnet.Batch) ([]float64, fnet.Stats, error) {
+	preds := make([]float64, 0, n)
+	var total fnet.Stats
+	classes := eng.Config().NumLabels
+	for lo := 0; lo < n; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, total, err
+		}
+		b := rows(lo, min(lo+batch, n))
 		st, logits, err := eng.Evaluate(b)
 		if err != nil {
 			return nil, total, err
@@ -139,7 +123,7 @@ func Predict(ctx context.Context, eng fnet.Engine, enc *glue.Encoded, batch int)
 		total.Add(st)
 		for r := 0; r < b.B; r++ {
 			row := logits[r*classes : (r+1)*classes]
-			if enc.Task.IsRegression {
+			if regression {
 				preds = append(preds, float64(row[0]))
 				continue
 			}

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,25 @@ dir = "` + filepath.Join(dir, "runs") + `"
 		test, _ := glue.Load(gd, task, "test")
 		if lines[0] != "index\tprediction" || len(lines) != len(test)+1 {
 			t.Errorf("%s: submission has %d lines for %d test examples (header %q)", task, len(lines), len(test), lines[0])
+		}
+		// the best checkpoint's dev predictions: glue score reads them and,
+		// on the max_eval examples the run evaluated, finds the score the
+		// checkpoint was chosen by
+		devFile := filepath.Join(run, rundir.PredictionsDir, DevPredictionsDir, gt.SubmissionFile)
+		preds, err := glue.ReadPredictions(devFile, gt)
+		if err != nil {
+			t.Fatalf("%s: dev predictions: %v", task, err)
+		}
+		dev, _ := glue.Load(gd, task, "dev")
+		if len(preds) != len(dev) {
+			t.Fatalf("%s: %d dev predictions for %d dev examples", task, len(preds), len(dev))
+		}
+		scores, err := glue.ScorePredictions(gt, preds[:40], dev[:40], devFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := scores[gt.ScoreMetric]; math.Abs(got-*ck.Trainer.Score) > 1e-9 {
+			t.Errorf("%s: dev predictions score %s = %v on the evaluated examples; the best checkpoint recorded %v", task, gt.ScoreMetric, got, *ck.Trainer.Score)
 		}
 	}
 	// stop part-way and resume: the later steps' losses match a run that never stopped

@@ -307,7 +307,7 @@ func TestResumedBestWithoutAScore(t *testing.T) {
 		os.MkdirAll(best, 0o755)
 		os.WriteFile(filepath.Join(best, TrainerFile), []byte(content), 0o644)
 		for _, metric := range []string{"f1", "accuracy"} {
-			if got := resumedBest(run, mrpc, metric, t.Logf); got != nil {
+			if got := resumedBest(run, mrpc.ScoreMetric, metric, t.Logf); got != nil {
 				t.Errorf("%s, metric %s: best %v, want none", name, metric, *got)
 			}
 		}

@@ -49,7 +49,7 @@ func TestResumedBestNeedsTheSameMetric(t *testing.T) {
 			b, _ := json.Marshal(ts)
 			os.WriteFile(filepath.Join(best, TrainerFile), b, 0o644)
 			var log strings.Builder
-			got := resumedBest(run, mrpc, tc.metric, func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) })
+			got := resumedBest(run, mrpc.ScoreMetric, tc.metric, func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) })
 			switch {
 			case tc.want == nil && got != nil:
 				t.Errorf("best = %v, want none", *got)
@@ -61,7 +61,7 @@ func TestResumedBestNeedsTheSameMetric(t *testing.T) {
 			}
 		})
 	}
-	if got := resumedBest(t.TempDir(), mrpc, "f1", t.Logf); got != nil {
+	if got := resumedBest(t.TempDir(), mrpc.ScoreMetric, "f1", t.Logf); got != nil {
 		t.Errorf("a run without a best checkpoint has best %v", *got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/glue"
+	"github.com/fnet-tui/fnet-tui/lra"
 	"github.com/fnet-tui/fnet-tui/rundir"
 	"github.com/fnet-tui/fnet-tui/tokenizer"
 )
@@ -20,7 +21,8 @@ import (
 // Finetune runs (or resumes) GLUE finetuning: from a pretraining checkpoint
 // (its encoder, pooler and tokenizer; a fresh classifier) or from scratch.
 // When it ends it writes test-set predictions of the best dev checkpoint
-// to the run's predictions/ folder.
+// to the run's predictions/ folder. A Long Range Arena task
+// (finetune.task = listops or text) trains from scratch (finetuneLRA).
 func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	op, err := open(o, "finetune")
 	if err != nil {
@@ -28,6 +30,9 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	}
 	if from != "" {
 		op.cfg.Finetune.From = from
+	}
+	if t, err := lra.Lookup(op.cfg.Finetune.Task); err == nil {
+		return finetuneLRA(ctx, op, t, o.StopAfter)
 	}
 	task, err := glue.Lookup(op.cfg.Finetune.Task)
 	if err != nil {
@@ -59,7 +64,7 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 			filepath.Base(runDir), task.Display, mc, j.train.Len(), j.devs[0].enc.Len(), j.train.Truncated, j.batch, cfg.Train.Steps, cfg.Train.WarmupSteps, cfg.Eval.Every, eng.Device())
 	}
 	if op.rp != nil {
-		p.prepare = func(l *loop) { l.best = resumedBest(op.rp.runDir, task, j.metric, l.run.Logf) }
+		p.prepare = func(l *loop) { l.best = resumedBest(op.rp.runDir, task.ScoreMetric, j.metric, l.run.Logf) }
 	}
 	p.onDone = func(l *loop) error {
 		if l.best != nil {
@@ -159,13 +164,14 @@ func newFinetuneJob(op *opening, glueDir string, task glue.Task, tok tokenizer.T
 		}
 		metric = m
 	}
-	j := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, seed: cfg.Train.Seed, metric: metric}
+	j := &finetuneJob{task: task, train: trainEnc, batch: cfg.Data.BatchSize, evalB: cfg.Finetune.EvalBatch, metric: metric}
 	if j.batch == 0 {
 		j.batch = 32
 	}
 	if j.batch > trainEnc.Len() {
 		return nil, fmt.Errorf("data.batch_size %d exceeds the %d training examples", j.batch, trainEnc.Len())
 	}
+	j.sampler = epochSampler{n: trainEnc.Len(), batch: j.batch, seed: cfg.Train.Seed}
 	devTasks := []glue.Task{task}
 	if task.Name == "mnli" {
 		mm, _ := glue.Lookup("mnli-mm")
@@ -190,7 +196,7 @@ func newFinetuneJob(op *opening, glueDir string, task glue.Task, tok tokenizer.T
 		j.devs = append(j.devs, devSet{task: dt, enc: enc, examples: ex, suffix: suffix})
 	}
 	if op.rp != nil {
-		if err := json.Unmarshal(op.rp.ckpt.Trainer.Data, &j.pos); err != nil {
+		if err := json.Unmarshal(op.rp.ckpt.Trainer.Data, &j.sampler.pos); err != nil {
 			return nil, fmt.Errorf("%s: data state: %w", filepath.Join(op.rp.ckpt.Dir, TrainerFile), err)
 		}
 	}
@@ -213,7 +219,9 @@ func finetuneSchedule(cfg *Config, examples, batch int) {
 }
 
 // writeTestPredictions runs the best checkpoint over the task's test split
-// (and MNLI's mismatched test and the diagnostic set) into predictions/.
+// (and MNLI's mismatched test and the diagnostic set) into predictions/,
+// and over its dev sets into predictions/dev/, in the same submission
+// format, so `fnet-tui glue score --split dev` can check them.
 func writeTestPredictions(ctx context.Context, runDir, glueDir string, task glue.Task, inf Inference, logf func(string, ...any)) error {
 	ckDir := filepath.Join(runDir, rundir.CheckpointsDir, BestLink)
 	if _, err := os.Stat(ckDir); err != nil {
@@ -223,11 +231,34 @@ func writeTestPredictions(ctx context.Context, runDir, glueDir string, task glue
 	if err != nil {
 		return err
 	}
-	files, err := PredictTasks(ctx, ck, glueDir, TasksPredictedBy(task), filepath.Join(runDir, rundir.PredictionsDir), inf)
+	predDir := filepath.Join(runDir, rundir.PredictionsDir)
+	files, err := PredictSplit(ctx, ck, glueDir, DevTasksOf(task), "dev", filepath.Join(predDir, DevPredictionsDir), inf)
+	for _, f := range files {
+		logf("dev predictions: %s", f)
+	}
+	if err != nil {
+		return fmt.Errorf("dev predictions: %w", err)
+	}
+	files, err = PredictTasks(ctx, ck, glueDir, TasksPredictedBy(task), predDir, inf)
 	for _, f := range files {
 		logf("test predictions: %s", f)
 	}
 	return err
+}
+
+// DevPredictionsDir is the folder of a finetuning run's predictions/ that
+// holds its best checkpoint's dev-set predictions.
+const DevPredictionsDir = "dev"
+
+// DevTasksOf lists the labelled dev sets a task's model is scored on:
+// MNLI's model also on MNLI-mm.
+func DevTasksOf(task glue.Task) []glue.Task {
+	out := []glue.Task{task}
+	if task.Name == "mnli" {
+		mm, _ := glue.Lookup("mnli-mm")
+		out = append(out, mm)
+	}
+	return out
 }
 
 // TasksPredictedBy lists the submission files a task's model produces:
@@ -247,6 +278,11 @@ func TasksPredictedBy(task glue.Task) []glue.Task {
 // GLUE submission format into outDir and returns the files written. Tasks
 // whose test file is absent are skipped with an error listing them.
 func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []glue.Task, outDir string, inf Inference) ([]string, error) {
+	return PredictSplit(ctx, ck, glueDir, tasks, "test", outDir, inf)
+}
+
+// PredictSplit is PredictTasks on any split (test or dev).
+func PredictSplit(ctx context.Context, ck *Checkpoint, glueDir string, tasks []glue.Task, split, outDir string, inf Inference) ([]string, error) {
 	if !ck.Model.Heads.Classifier {
 		return nil, fmt.Errorf("%s has no classifier head (not a finetuned checkpoint)", ck.Dir)
 	}
@@ -268,7 +304,7 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 		if t.NumClasses() != cfg.NumLabels {
 			return written, fmt.Errorf("%s has %d outputs; %s needs %d", ck.Dir, cfg.NumLabels, t.Display, t.NumClasses())
 		}
-		ex, err := glue.Load(glueDir, t.Name, "test")
+		ex, err := glue.Load(glueDir, t.Name, split)
 		var me *glue.MissingError
 		if errors.As(err, &me) {
 			missing = append(missing, me.Error())
@@ -296,8 +332,8 @@ func PredictTasks(ctx context.Context, ck *Checkpoint, glueDir string, tasks []g
 	return written, nil
 }
 
-// MissingTestsError is PredictTasks finding no test file for some tasks
-// (data prepared without the test splits), as opposed to a test file it
+// MissingTestsError is PredictSplit finding no file of the split for some
+// tasks (data prepared without the test splits), as opposed to a file it
 // could not read.
 type MissingTestsError struct{ Missing []string }
 
@@ -309,7 +345,9 @@ func (e *MissingTestsError) Error() string {
 // run only replaces it with a better one — if it was chosen by the same
 // metric. A best checkpoint picked by another finetune.metric (or none) is
 // no bound: the next evaluation becomes the best, and the log says why.
-func resumedBest(runDir string, task glue.Task, metric string, logf func(string, ...any)) *float64 {
+// defaultMetric is the task's own metric, what checkpoints written before
+// trainer.json named the metric were chosen by.
+func resumedBest(runDir string, defaultMetric, metric string, logf func(string, ...any)) *float64 {
 	b, err := os.ReadFile(filepath.Join(runDir, rundir.CheckpointsDir, BestLink, TrainerFile))
 	if err != nil {
 		return nil
@@ -320,7 +358,7 @@ func resumedBest(runDir string, task glue.Task, metric string, logf func(string,
 	}
 	recorded := ts.Metric
 	if recorded == "" {
-		recorded = task.ScoreMetric // checkpoints written before trainer.json named the metric
+		recorded = defaultMetric
 	}
 	if recorded != metric {
 		logf("the best checkpoint so far was chosen by %s = %.4f; this run picks by %s, so its next evaluation starts a new best", recorded, *ts.Score, metric)
