@@ -304,4 +304,3 @@ func TestLRAVocabFileRefusesUnknownKinds(t *testing.T) {
 		t.Errorf("lra-bytes: %v, %v", v, err)
 	}
 }
-
