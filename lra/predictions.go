@@ -55,7 +55,7 @@ func (t Task) ReadPredictions(path string, n int) ([]int, error) {
 func (t Task) ParsePredictions(r io.Reader, path string, n int) ([]int, error) {
 	preds := make([]int, n)
 	seen := make([]bool, n)
-	rows := 0
+	rows, header := 0, false
 	err := eachLine(r, path, func(no int, line string) error {
 		bad := func(format string, a ...any) error {
 			return &ParseError{File: path, Line: no, Msg: fmt.Sprintf(format, a...)}
@@ -64,6 +64,7 @@ func (t Task) ParsePredictions(r io.Reader, path string, n int) ([]int, error) {
 			if strings.TrimSpace(line) != predictionsHeader {
 				return bad("want the header %q, found %q", predictionsHeader, clip(line))
 			}
+			header = true
 			return nil
 		}
 		if strings.TrimSpace(line) == "" {
@@ -90,6 +91,9 @@ func (t Task) ParsePredictions(r io.Reader, path string, n int) ([]int, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !header {
+		return nil, fmt.Errorf("lra: %s is empty; want the header %q and a row per example", path, predictionsHeader)
 	}
 	if rows != n {
 		for i, s := range seen {
