@@ -11,7 +11,9 @@
 # Each architecture trains with configs/lra-listops.toml and the overrides
 # below; the table gives the test accuracy of its best-validation
 # checkpoint, the median training tokens/s, the process's peak resident
-# memory (/usr/bin/time) and the minutes it took. Raw results go to $OUT
+# memory (/usr/bin/time; evaluation batches are the training batch size,
+# so the peak is the training step's, not a larger eval graph's) and the
+# minutes it took. Raw results go to $OUT
 # (default lra-cpu.jsonl), runs to $RUNS (default runs-lra-cpu). STEPS,
 # TRAIN, SEED change the budget.
 set -euo pipefail
@@ -39,7 +41,7 @@ for arch in $archs; do
 		--set "finetune.data_dir=$data" --set "$set_arch" \
 		--set model.num_layers=2 --set model.hidden_size=128 --set model.intermediate_size=512 --set model.heads=2 \
 		--set data.batch_size=8 --set "train.steps=$steps" --set train.warmup_steps=100 --set train.device=cpu \
-		--set "train.seed=$seed" --set eval.every=100 --set checkpoint.every=100 --set log.every=10 >"/tmp/lra-cpu-$arch.log" 2>&1 || {
+		--set "train.seed=$seed" --set eval.every=100 --set finetune.eval_batch=8 --set checkpoint.every=100 --set log.every=10 >"/tmp/lra-cpu-$arch.log" 2>&1 || {
 		tail -5 "/tmp/lra-cpu-$arch.log" >&2
 		echo "lra-cpu: $arch failed (log: /tmp/lra-cpu-$arch.log)" >&2
 		exit 1
