@@ -175,7 +175,8 @@ type configEntry struct {
 	Kind string // pretrain or finetune, from the name
 }
 
-// listConfigs finds dir/pretrain-*.toml and dir/glue-*.toml.
+// listConfigs finds dir/pretrain-*.toml, dir/glue-*.toml and dir/lra-*.toml
+// (Long Range Arena tasks, which finetune from scratch).
 func listConfigs(dir string) ([]configEntry, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -193,7 +194,7 @@ func listConfigs(dir string) ([]configEntry, error) {
 		switch {
 		case strings.HasPrefix(n, "pretrain-"):
 			out = append(out, configEntry{n, filepath.Join(dir, n), "pretrain"})
-		case strings.HasPrefix(n, "glue-"):
+		case strings.HasPrefix(n, "glue-"), strings.HasPrefix(n, "lra-"):
 			out = append(out, configEntry{n, filepath.Join(dir, n), "finetune"})
 		}
 	}

@@ -184,7 +184,7 @@ func TestResumeSpec(t *testing.T) {
 
 func TestListConfigs(t *testing.T) {
 	dir := t.TempDir()
-	for _, n := range []string{"glue-sst2.toml", "pretrain-mini.toml", "pretrain-base.toml", "other.toml", "pretrain-x.txt"} {
+	for _, n := range []string{"glue-sst2.toml", "pretrain-mini.toml", "lra-listops.toml", "pretrain-base.toml", "other.toml", "pretrain-x.txt"} {
 		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
 	}
 	cs, err := listConfigs(dir)
@@ -195,7 +195,7 @@ func TestListConfigs(t *testing.T) {
 	for _, c := range cs {
 		names = append(names, c.Name+":"+c.Kind)
 	}
-	if got := strings.Join(names, " "); got != "pretrain-base.toml:pretrain pretrain-mini.toml:pretrain glue-sst2.toml:finetune" {
+	if got := strings.Join(names, " "); got != "pretrain-base.toml:pretrain pretrain-mini.toml:pretrain glue-sst2.toml:finetune lra-listops.toml:finetune" {
 		t.Errorf("configs %s", got)
 	}
 	if _, err := listConfigs(filepath.Join(dir, "none")); err == nil || !strings.Contains(err.Error(), "none") {

@@ -213,7 +213,7 @@ func (v *launchView) View() string {
 	case v.configErr != nil:
 		b.WriteString(v.st.err.Render("  "+v.configErr.Error()) + "\n")
 	case len(v.configs) == 0:
-		b.WriteString(v.st.dim.Render("  no pretrain-*.toml or glue-*.toml configs") + "\n")
+		b.WriteString(v.st.dim.Render("  no pretrain-*.toml, glue-*.toml or lra-*.toml configs") + "\n")
 	}
 	first := max(0, v.cursor-listH+1)
 	for i := first; i < len(v.configs) && i < first+listH; i++ {

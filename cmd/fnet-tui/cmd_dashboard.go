@@ -33,7 +33,7 @@ func runsDirDefault() string {
 func runDashboard(args []string) error {
 	fs := newFlags("dashboard")
 	runs := fs.String("runs", runsDirDefault(), "runs folder (env FNET_RUNS)")
-	configs := fs.String("configs", "configs", "folder of launchable configs (pretrain-*.toml, glue-*.toml)")
+	configs := fs.String("configs", "configs", "folder of launchable configs (pretrain-*.toml, glue-*.toml, lra-*.toml)")
 	demo := fs.Bool("demo", false, "start the offline demo (mini pretraining on Go doc comments) and open it")
 	plain := fs.Bool("plain", false, "print runs and progress as lines instead of the full-screen view (automatic without a terminal)")
 	every := fs.Duration("every", 0, "how often run folders are read (default 500ms, 2s in plain mode)")
