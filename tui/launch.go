@@ -22,6 +22,9 @@ type LaunchSpec struct {
 	Overrides []string // "key=value", passed as --set
 	From      string   // checkpoint to finetune from
 	Resume    string   // run directory to continue from its latest checkpoint
+	// Scratch is a finetune that starts from fresh weights (an LRA task):
+	// no checkpoint to start from.
+	Scratch bool
 }
 
 // DemoSpec is the offline first-run demo: a mini pretraining on the Go
@@ -51,7 +54,7 @@ func (s LaunchSpec) Args(runsDir string) ([]string, error) {
 		}
 		args = append(args, "--set", o)
 	}
-	if s.Kind == "finetune" && s.Resume == "" {
+	if s.Kind == "finetune" && s.Resume == "" && !s.Scratch {
 		if s.From == "" {
 			return nil, errors.New("launch: finetuning needs a checkpoint to start from")
 		}
@@ -173,7 +176,13 @@ type configEntry struct {
 	Name string // file name, e.g. pretrain-mini.toml
 	Path string
 	Kind string // pretrain or finetune, from the name
+	// Scratch: a finetune config that trains from scratch (lra-*.toml).
+	Scratch bool
 }
+
+// needsCheckpoint says whether launching the config asks for a
+// pretraining checkpoint to start from.
+func (c configEntry) needsCheckpoint() bool { return c.Kind == "finetune" && !c.Scratch }
 
 // listConfigs finds dir/pretrain-*.toml, dir/glue-*.toml and dir/lra-*.toml
 // (Long Range Arena tasks, which finetune from scratch).
@@ -193,9 +202,11 @@ func listConfigs(dir string) ([]configEntry, error) {
 		}
 		switch {
 		case strings.HasPrefix(n, "pretrain-"):
-			out = append(out, configEntry{n, filepath.Join(dir, n), "pretrain"})
-		case strings.HasPrefix(n, "glue-"), strings.HasPrefix(n, "lra-"):
-			out = append(out, configEntry{n, filepath.Join(dir, n), "finetune"})
+			out = append(out, configEntry{Name: n, Path: filepath.Join(dir, n), Kind: "pretrain"})
+		case strings.HasPrefix(n, "glue-"):
+			out = append(out, configEntry{Name: n, Path: filepath.Join(dir, n), Kind: "finetune"})
+		case strings.HasPrefix(n, "lra-"):
+			out = append(out, configEntry{Name: n, Path: filepath.Join(dir, n), Kind: "finetune", Scratch: true})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

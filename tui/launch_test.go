@@ -29,6 +29,8 @@ func TestLaunchSpecArgs(t *testing.T) {
 			[]string{"pretrain", "-c", "runs/x/config.toml", "--resume", "runs/x", "--runs", "runs"}, ""},
 		{"demo", DemoSpec("configs"), []string{"pretrain", "-c", "configs/pretrain-mini.toml", "--set", "data.corpus=gostd", "--runs", "runs"}, ""},
 		{"finetune needs a checkpoint", LaunchSpec{Kind: "finetune", Config: "c.toml"}, nil, "needs a checkpoint"},
+		{"LRA from scratch", LaunchSpec{Kind: "finetune", Config: "configs/lra-listops.toml", Scratch: true},
+			[]string{"finetune", "-c", "configs/lra-listops.toml", "--runs", "runs"}, ""},
 		{"bad override", LaunchSpec{Kind: "pretrain", Config: "c.toml", Overrides: []string{"steps"}}, nil, `override "steps"`},
 		{"unknown kind", LaunchSpec{Kind: "train", Config: "c.toml"}, nil, "unknown kind"},
 		{"no config", LaunchSpec{Kind: "pretrain"}, nil, "no config"},
@@ -197,6 +199,11 @@ func TestListConfigs(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "pretrain-base.toml:pretrain pretrain-mini.toml:pretrain glue-sst2.toml:finetune lra-listops.toml:finetune" {
 		t.Errorf("configs %s", got)
+	}
+	for _, c := range cs {
+		if want := c.Name != "glue-sst2.toml" && c.Kind == "finetune"; c.Scratch != want || c.needsCheckpoint() != (c.Name == "glue-sst2.toml") {
+			t.Errorf("%s: scratch %v, needs a checkpoint %v", c.Name, c.Scratch, c.needsCheckpoint())
+		}
 	}
 	if _, err := listConfigs(filepath.Join(dir, "none")); err == nil || !strings.Contains(err.Error(), "none") {
 		t.Errorf("missing folder error %v should name it", err)

@@ -92,7 +92,7 @@ func (v *launchView) current() (configEntry, bool) {
 // focus moves to a field, skipping the checkpoint list for pretraining.
 func (v *launchView) focus(f int) tea.Cmd {
 	c, _ := v.current()
-	if f == fieldCheckpoint && c.Kind != "finetune" {
+	if f == fieldCheckpoint && !c.needsCheckpoint() {
 		f = fieldConfig
 	}
 	v.field = f % numFields
@@ -187,8 +187,8 @@ func (v *launchView) spec() (LaunchSpec, error) {
 	if err != nil {
 		return LaunchSpec{}, err
 	}
-	spec := LaunchSpec{Kind: c.Kind, Config: c.Path, Overrides: ov}
-	if c.Kind == "finetune" {
+	spec := LaunchSpec{Kind: c.Kind, Config: c.Path, Overrides: ov, Scratch: c.Scratch}
+	if c.needsCheckpoint() {
 		cks := allCheckpoints(s, "pretrain")
 		if len(cks) == 0 {
 			return LaunchSpec{}, fmt.Errorf("finetuning needs a pretrained checkpoint: no pretraining run has one yet")
@@ -226,7 +226,7 @@ func (v *launchView) View() string {
 	}
 	b.WriteString("\n" + label(fieldOverrides, "Overrides") + "  " + v.overrides.View() + "\n")
 	c, _ := v.current()
-	if c.Kind == "finetune" {
+	if c.needsCheckpoint() {
 		b.WriteString("\n" + label(fieldCheckpoint, "Finetune from checkpoint"))
 		cks := allCheckpoints(s, "pretrain")
 		if len(cks) == 0 {
