@@ -7,6 +7,7 @@ package tui
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -83,10 +84,17 @@ type Model struct {
 	confirm  *confirmation
 	flash    string // one-line message under the views
 	flashErr bool
-	quitting bool // the last Update returned tea.Quit
+	// A message belongs to the view it was given in and the run it is
+	// about ("" for none): it goes when either changes.
+	flashView viewID
+	flashRun  string
+	selected  string // the Runs view's selected run (it reports moves)
+	shown     string // the Run view's run
+	quitting  bool   // the last Update returned tea.Quit
 
-	pendingPID  int  // a launched process whose run is awaited
-	pendingOpen bool // open its run view once it appears
+	pendingPID  int        // a launched process whose run is awaited
+	pendingOpen bool       // open its run view once it appears
+	pendingSpec LaunchSpec // what it was launched with
 	pollErr     error
 	polls       int
 }
@@ -198,7 +206,14 @@ func (m *Model) keyMap() keyMap {
 	return m.views[m.view].KeyMap()
 }
 
-func (m *Model) setFlash(text string, isErr bool) { m.flash, m.flashErr = text, isErr }
+// setFlash shows a message about the focused view (and no run in it).
+func (m *Model) setFlash(text string, isErr bool) { m.setRunFlash("", text, isErr) }
+
+// setRunFlash shows a message about run id in the focused view: it goes
+// when another run is selected or shown, or another view focused.
+func (m *Model) setRunFlash(id, text string, isErr bool) {
+	m.flash, m.flashErr, m.flashView, m.flashRun = text, isErr, m.view, id
+}
 
 // Update handles msg, then, in order, the requests the views sent while
 // it was handled, and any those lead to.
@@ -224,6 +239,26 @@ func (m *Model) focus(v viewID) tea.Cmd {
 	return m.forward(v, focusMsg{})
 }
 
+// currentRun is the run the focused view is about: the Runs view's
+// selection or the Run view's run ("" elsewhere).
+func (m *Model) currentRun() string {
+	switch m.view {
+	case viewRuns:
+		return m.selected
+	case viewRun:
+		return m.shown
+	}
+	return ""
+}
+
+// flashShown is the flash line, when it is still about what is on screen.
+func (m *Model) flashShown() bool {
+	if m.flash == "" || m.flashView != m.view {
+		return false
+	}
+	return m.flashRun == "" || m.flashRun == m.currentRun()
+}
+
 // quit is tea.Quit, recorded (quitting) so that a caller can tell the
 // Update asked to quit without running its command.
 func (m *Model) quit() tea.Cmd {
@@ -244,30 +279,44 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case launchedMsg:
 		note := m.forward(viewLaunch, msg) // the form shows the outcome too
 		if msg.err != nil {
-			m.setFlash(msg.err.Error(), true)
+			if m.view != viewLaunch { // the form says it, under its config
+				m.setFlash(msg.err.Error(), true)
+			}
 			return note
 		}
-		m.pendingPID, m.pendingOpen = msg.l.PID, msg.open
+		m.pendingPID, m.pendingOpen, m.pendingSpec = msg.l.PID, msg.open, msg.spec
 		m.setFlash(launchedNote(msg.l), false)
 		l := msg.l
 		return tea.Batch(note, func() tea.Msg { return exitedMsg{pid: l.PID, err: l.Wait(), log: l.LogPath} })
 	case exitedMsg:
-		if msg.err != nil {
-			text := fmt.Sprintf("process %d exited: %v", msg.pid, msg.err)
-			if lines, _ := rundir.LastLines(msg.log, 1); len(lines) > 0 {
-				text += ": " + string(lines[0])
-			}
-			m.setFlash(text, true)
+		last := ""
+		if lines, _ := rundir.LastLines(msg.log, 1); len(lines) > 0 {
+			last = string(lines[0])
 		}
 		if msg.pid == m.pendingPID {
+			// It exited before its run folder showed up: a failed launch,
+			// whatever its exit status. Say so in the form and in Runs.
 			m.pendingPID = 0
+			f := m.store.addFailedLaunch(m.pendingSpec, msg.pid, msg.err, last, msg.log, m.opts.Now())
+			m.setFlash("", false) // the "started pid" note no longer holds
+			if m.view != viewLaunch {
+				m.setFlash(f.Status.Error, true)
+			}
+			return m.forward(viewLaunch, launchFailedMsg{spec: m.pendingSpec, text: f.Status.Error})
+		}
+		if msg.err != nil {
+			text := fmt.Sprintf("process %d exited: %v", msg.pid, msg.err)
+			if last != "" {
+				text += ": " + last
+			}
+			m.setFlash(text, true)
 		}
 		return nil
 	case stoppedMsg:
 		if msg.err != nil {
-			m.setFlash("stop "+msg.id+": "+msg.err.Error(), true)
+			m.setRunFlash(msg.id, "stop "+msg.id+": "+msg.err.Error(), true)
 		} else {
-			m.setFlash("sent SIGTERM to "+msg.id+": it checkpoints, then stops", false)
+			m.setRunFlash(msg.id, "sent SIGTERM to "+msg.id+": it checkpoints, then stops", false)
 		}
 		return nil
 	case flashMsg:
@@ -277,12 +326,15 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	// Requests from the views.
 	case openRunMsg:
 		return m.openRun(msg.id)
+	case selectedMsg:
+		m.selected = msg.id
+		return nil
 	case showViewMsg:
 		return m.focus(msg.view)
 	case runActionMsg:
 		return m.runAction(msg.act, m.store.get(msg.id))
 	case startMsg:
-		return m.start(msg.spec, false)
+		return m.start(msg.spec, msg.open)
 	case smoothingMsg:
 		m.smoothing = msg.weight
 		for _, r := range m.store.list() {
@@ -328,6 +380,7 @@ func (m *Model) applyPoll(msg pollMsg) tea.Cmd {
 
 // openRun shows a run in the Run view and focuses it.
 func (m *Model) openRun(id string) tea.Cmd {
+	m.shown = id
 	return tea.Batch(m.forward(viewRun, showRunMsg{id: id}), m.focus(viewRun))
 }
 
@@ -372,13 +425,21 @@ func (m *Model) runAction(act action, r *runData) tea.Cmd {
 	case actNew:
 		return m.focus(viewLaunch)
 	case actDemo:
-		return m.start(DemoSpec(m.opts.ConfigsDir), true)
+		spec := DemoSpec(m.opts.ConfigsDir)
+		if d := m.runningDemo(spec); d != "" {
+			m.confirm = &confirmation{
+				question: fmt.Sprintf("The demo is already running (%s). Start a second one? %s", d, confirmHint()),
+				yes:      func() tea.Msg { return startMsg{spec: spec, open: true} },
+			}
+			return nil
+		}
+		return m.start(spec, true)
 	case actStop:
 		if r == nil {
 			return nil
 		}
 		if !r.Live {
-			m.setFlash(r.ID+" is not running", true)
+			m.setRunFlash(r.ID, r.ID+" is not running", true)
 			return nil
 		}
 		st, id, stop := r.Status, r.ID, m.opts.Stop
@@ -390,9 +451,13 @@ func (m *Model) runAction(act action, r *runData) tea.Cmd {
 		if r == nil {
 			return nil
 		}
+		if r.failedLaunch {
+			m.setRunFlash(r.ID, "this launch never started, so there is nothing to resume: fix it in Launch ("+keyName(actNew, inRuns)+"); its output is in "+r.Dir, true)
+			return nil
+		}
 		spec, err := ResumeSpec(r.Status, r.Dir)
 		if err != nil {
-			m.setFlash("resume "+r.ID+": "+err.Error(), true)
+			m.setRunFlash(r.ID, "resume "+r.ID+": "+err.Error(), true)
 			return nil
 		}
 		return m.start(spec, true)
@@ -400,9 +465,13 @@ func (m *Model) runAction(act action, r *runData) tea.Cmd {
 		if r == nil {
 			return nil
 		}
+		if !r.hasMLMHead() {
+			m.setRunFlash(r.ID, r.ID+" is a "+r.kind()+" run: its checkpoints have no masked-LM head to query; pick a pretraining run", true)
+			return nil
+		}
 		c, ok := r.latestCheckpoint()
 		if !ok {
-			m.setFlash(r.ID+" has no checkpoint yet", true)
+			m.setRunFlash(r.ID, r.ID+" has no checkpoint yet", true)
 			return nil
 		}
 		return tea.Batch(m.focus(viewREPL), m.forward(viewREPL, loadCheckpointMsg{dir: c.Dir}))
@@ -449,7 +518,7 @@ func (m *Model) render() string {
 		status = m.st.err.Render(m.confirm.question)
 	case m.pollErr != nil:
 		status = m.st.err.Render(m.pollErr.Error())
-	case m.flash != "":
+	case m.flashShown():
 		st := m.st.dim
 		if m.flashErr {
 			st = m.st.err
@@ -461,6 +530,45 @@ func (m *Model) render() string {
 	return strings.Join([]string{bar, body, status, footer}, "\n")
 }
 
+// runningDemo names a live run (or a launch not yet in Runs) started
+// from the demo's config, "" when there is none.
+func (m *Model) runningDemo(demo LaunchSpec) string {
+	if m.pendingPID != 0 && m.pendingSpec.Config == demo.Config {
+		return fmt.Sprintf("pid %d, starting", m.pendingPID)
+	}
+	for _, r := range m.store.list() {
+		if r.Live && r.Status.Config != "" && filepath.Base(r.Status.Config) == filepath.Base(demo.Config) {
+			return displayID(r, 32)
+		}
+	}
+	return ""
+}
+
+// StillRunning lists the runs whose trainers are alive (they outlive the
+// dashboard), as "ID (pid N)", and a launch not yet in Runs.
+func (m *Model) StillRunning() []string {
+	var out []string
+	for _, r := range m.store.list() {
+		if r.Live {
+			out = append(out, fmt.Sprintf("%s (pid %d)", r.ID, r.Status.PID))
+		}
+	}
+	if m.pendingPID != 0 {
+		out = append(out, fmt.Sprintf("a launch of %s (pid %d)", m.pendingSpec.Config, m.pendingPID))
+	}
+	return out
+}
+
+// quitNote is what the dashboard prints after it quits, so no one forgets
+// the runs it leaves using the machine.
+func quitNote(running []string) string {
+	if len(running) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d run(s) still running (they keep running; stop one with `s` in the dashboard or kill -TERM PID):\n  %s\n",
+		len(running), strings.Join(running, "\n  "))
+}
+
 // Run starts the dashboard on the terminal and returns when it quits.
 func Run(opts Options) error {
 	m := New(opts)
@@ -469,5 +577,6 @@ func Run(opts Options) error {
 		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
 	}
 	_, err := tea.NewProgram(m, popts...).Run()
+	fmt.Fprint(os.Stderr, quitNote(m.StillRunning()))
 	return err
 }

@@ -141,7 +141,7 @@ func TestProgramEndToEnd(t *testing.T) {
 	tm.Send(keyMsg("tab")) // Run -> Launch
 	tm.Send(keyMsg("tab")) // Launch -> REPL
 	waitFor("Pick a checkpoint")
-	tm.Send(keyMsg("q"))
+	tm.Send(keyMsg("ctrl+c")) // q in a picker goes back; ctrl+c quits everywhere
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
 	if final.view != viewREPL || !strings.HasPrefix(runOf(final).id, "pretrain-pretrain-small") {
 		t.Errorf("final view %d run %q", final.view, runOf(final).id)

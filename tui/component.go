@@ -72,8 +72,14 @@ type (
 		act action
 		id  string
 	}
-	// startMsg asks to launch a run the launch form describes.
-	startMsg struct{ spec LaunchSpec }
+	// startMsg asks to launch a run the launch form describes; open says
+	// to show it once it appears.
+	startMsg struct {
+		spec LaunchSpec
+		open bool
+	}
+	// selectedMsg says the Runs view's selection is now run id.
+	selectedMsg struct{ id string }
 	// smoothingMsg says the Run view's smoothing weight changed.
 	smoothingMsg struct{ weight float64 }
 )
@@ -93,6 +99,12 @@ type (
 	overlayMsg struct{ ids map[string]bool }
 	// loadCheckpointMsg asks the REPL view to load a checkpoint.
 	loadCheckpointMsg struct{ dir string }
+	// launchFailedMsg tells the launch form its launch died before it
+	// wrote a run folder.
+	launchFailedMsg struct {
+		spec LaunchSpec
+		text string
+	}
 )
 
 func (showRunMsg) to() viewID        { return viewRun }
@@ -100,5 +112,6 @@ func (wantRunMsg) to() viewID        { return viewRuns }
 func (selectRunMsg) to() viewID      { return viewRuns }
 func (overlayMsg) to() viewID        { return viewRun }
 func (loadCheckpointMsg) to() viewID { return viewREPL }
+func (launchFailedMsg) to() viewID   { return viewLaunch }
 func (predictorMsg) to() viewID      { return viewREPL }
 func (answerMsg) to() viewID         { return viewREPL }

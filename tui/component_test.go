@@ -93,7 +93,7 @@ func TestDashboardForwardsToTheFocusedView(t *testing.T) {
 
 	// The screen is the focused view's View, the footer its KeyMap's.
 	s := screen(m)
-	if !strings.Contains(s, "the Run recorder") || !strings.Contains(s, "esc back / cancel · n launch a run") {
+	if !strings.Contains(s, "the Run recorder") || !strings.Contains(s, "\nn launch a run · s stop run") {
 		t.Errorf("screen:\n%s", s)
 	}
 

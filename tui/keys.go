@@ -92,6 +92,7 @@ type binding struct {
 	scope  scope
 	group  string // help section
 	hidden bool   // in the help screen only, not in the footer
+	noHelp bool   // in neither: another row's description covers it
 }
 
 func bind(act action, sc scope, group, help, desc string, keys ...string) binding {
@@ -104,6 +105,10 @@ func bind(act action, sc scope, group, help, desc string, keys ...string) bindin
 // notInFooter keeps a binding out of the one-line footer (moves and
 // reverse moves everyone guesses); the help screen still lists it.
 func (b binding) notInFooter() binding { b.hidden = true; return b }
+
+// onlyInDispatch keeps a binding out of the footer and the help screen,
+// for a key whose effect another row's description already names.
+func (b binding) onlyInDispatch() binding { b.hidden, b.noHelp = true, true; return b }
 
 // keyTable is the one place keys are defined: every view and the
 // dashboard dispatch through it (lookup, keyMap.action), and the footer
@@ -120,7 +125,10 @@ var keyTable = []binding{
 	bind(actBack, inHelp, "General", "esc/q", "close help", "esc", "q"),
 	bind(actNextView, views, "General", "tab", "next view", "tab"),
 	bind(actPrevView, views, "General", "shift+tab", "previous view", "shift+tab").notInFooter(),
-	bind(actQuit, browsing, "General", "q", "quit (never while typing)", "q"),
+	// In a picker q goes back, like esc: quitting from a list is never what
+	// a user picking a config or a checkpoint meant.
+	bind(actBack, inLaunch|inREPLPick, "General", "q", "back (in pickers; esc too)", "q").onlyInDispatch(),
+	bind(actQuit, browsing&^(inLaunch|inREPLPick), "General", "q", "quit (never while typing; back in pickers)", "q"),
 	bind(actQuit, dashboard|inREPLApp, "General", "ctrl+c", "quit", "ctrl+c"),
 	bind(actBack, inRun|inLaunch|inREPLPick|inBench, "General", "esc", "back / cancel", "esc"),
 
@@ -228,18 +236,23 @@ func (k keyMap) bindings() []binding {
 }
 
 // ShortHelp is the footer: one binding per action (the first), without
-// the rows kept for the help screen.
+// the rows kept for the help screen; the view's own keys first, then the
+// general ones (help, tab, quit), which a narrow footer may cut.
 func (k keyMap) ShortHelp() []key.Binding {
-	var out []key.Binding
+	var own, general []key.Binding
 	seen := map[action]bool{}
 	for _, b := range k.bindings() {
 		if b.hidden || seen[b.act] {
 			continue
 		}
 		seen[b.act] = true
-		out = append(out, b.Binding)
+		if b.group == "General" {
+			general = append(general, b.Binding)
+		} else {
+			own = append(own, b.Binding)
+		}
 	}
-	return out
+	return append(own, general...)
 }
 
 // FullHelp is every binding of the context, one column per help section.
@@ -265,7 +278,12 @@ func helpText(width, height int) string {
 	var groups []string
 	rows := map[string][]string{}
 	keyW := 0
-	all := keyMap(dashboard).bindings()
+	var all []binding
+	for _, b := range keyMap(dashboard).bindings() {
+		if !b.noHelp {
+			all = append(all, b)
+		}
+	}
 	for _, b := range all {
 		keyW = max(keyW, len([]rune(b.Help().Key)))
 	}

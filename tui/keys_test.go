@@ -67,6 +67,8 @@ func TestLookup(t *testing.T) {
 		want action
 	}{
 		{"q", inRuns, actQuit},
+		{"q", inLaunch, actBack}, // a picker: back, never quit
+		{"q", inREPLPick, actBack},
 		{"q", inFilter, actNone}, // a letter of the filter
 		{"q", inOverrides, actNone},
 		{"q", inREPLQuery, actNone},
@@ -121,18 +123,18 @@ func TestLookup(t *testing.T) {
 // The footer of every context, from the table.
 func TestShortHelpOfEachContext(t *testing.T) {
 	cases := map[scope]string{
-		inRuns: "? toggle help · tab next view · q quit · enter open run · / filter runs · space overlay run in charts · " +
+		inRuns: "enter open run · / filter runs · space overlay run in charts · " +
 			"n launch a run · d start the demo · s stop run · r resume from latest checkpoint · p query checkpoint in REPL · " +
-			"b bench results",
-		inFilter: "tab next view · ctrl+c quit · enter keep the filter · esc clear the filter",
-		inRun: "? toggle help · tab next view · q quit · esc back / cancel · n launch a run · s stop run · " +
+			"b bench results · ? toggle help · tab next view · q quit",
+		inFilter: "enter keep the filter · esc clear the filter · tab next view · ctrl+c quit",
+		inRun: "n launch a run · s stop run · " +
 			"r resume from latest checkpoint · p query checkpoint in REPL · + smooth more · - smooth less · " +
-			"o raw / smoothed · L log / linear y · x x by step / wall time",
-		inLaunch:    "? toggle help · tab next view · q quit · esc back / cancel · f next field · enter start run",
-		inOverrides: "tab next view · ctrl+c quit · enter next field · esc back to the configs",
-		inREPLPick:  "? toggle help · tab next view · q quit · esc back / cancel · enter load checkpoint",
-		inREPLQuery: "tab next view · ctrl+c quit · enter query or :command · ↑ previous query · ↓ next query · esc pick another checkpoint",
-		inConfirm:   "ctrl+c quit · y yes, do it · n/esc no",
+			"o raw / smoothed · L log / linear y · x x by step / wall time · ? toggle help · tab next view · q quit · esc back / cancel",
+		inLaunch:    "f next field · enter start run · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",
+		inOverrides: "enter next field · esc back to the configs · tab next view · ctrl+c quit",
+		inREPLPick:  "enter load checkpoint · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",
+		inREPLQuery: "enter query or :command · ↑ previous query · ↓ next query · esc pick another checkpoint · tab next view · ctrl+c quit",
+		inConfirm:   "y yes, do it · n/esc no · ctrl+c quit",
 		inHelp:      "? toggle help · esc/q close help · ctrl+c quit",
 		inREPLApp:   "esc quit · enter query or :command · ↑ previous query · ↓ next query",
 		inBench:     "? toggle help · tab next view · q quit · esc back / cancel",
@@ -142,7 +144,7 @@ func TestShortHelpOfEachContext(t *testing.T) {
 			t.Errorf("%s footer:\n got %q\nwant %q", contextName(ctx), got, want)
 		}
 	}
-	if got := footerText(keyMap(inRuns).ShortHelp(), 20); got != "? toggle help · tab…" {
+	if got := footerText(keyMap(inRuns).ShortHelp(), 20); got != "enter open run · / …" { // the view's own keys survive the cut
 		t.Errorf("footer cut to 20: %q", got)
 	}
 }
@@ -359,7 +361,9 @@ func TestQuitKeys(t *testing.T) {
 		{"q in the filter", []string{"/"}, "q", false},
 		{"ctrl+c in the filter", []string{"/"}, "ctrl+c", true},
 		{"q in the overrides", []string{"n", "f"}, "q", false},
-		{"q in the REPL picker", []string{"shift+tab", "shift+tab"}, "q", true},
+		{"q in the REPL picker goes back", []string{"shift+tab", "shift+tab"}, "q", false},
+		{"q in the Launch lists goes back", []string{"n"}, "q", false},
+		{"ctrl+c in the REPL picker", []string{"shift+tab", "shift+tab"}, "ctrl+c", true},
 		{"q in Bench", []string{"b"}, "q", true},
 		{"q on the help screen closes it", []string{"?"}, "q", false},
 		{"ctrl+c on the help screen", []string{"?"}, "ctrl+c", true},

@@ -18,10 +18,14 @@ func TestLaunchIsValidatedBeforeStarting(t *testing.T) {
 		}
 	})
 	press(m, "n")
-	spec := LaunchSpec{Kind: "pretrain", Config: "configs/pretrain-mini.toml", Overrides: []string{"train.batch_size=8"}}
+	spec, err := launchOf(m).spec() // the config the form shows: its outcome is shown under it
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Overrides = []string{"train.batch_size=8"}
 	msg := m.start(spec, false)() // Options.Launch fails the test if it is reached
 	m.Update(msg)
-	if checked.Config != spec.Config || len(checked.Overrides) != 1 {
+	if checked.Config != spec.Config || len(checked.Overrides) != 1 || checked.Config == "" {
 		t.Errorf("validated %+v, want the launched spec", checked)
 	}
 	s := screen(m)

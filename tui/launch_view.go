@@ -50,9 +50,11 @@ type launchView struct {
 	cursor        int
 	overrides     textinput.Model
 	field         int
-	ckCursor      int
-	note          string // result of the last launch
+	ckDir         string            // the picked checkpoint ("" = the newest): by folder, so arrivals do not move it
+	typed         map[string]string // overrides typed per config, restored when it is picked again
+	note          string            // result of the last launch
 	noteErr       bool
+	noteConfig    string // the config the note is about: shown only while it is picked
 }
 
 func newLaunchView(e *env) *launchView {
@@ -60,7 +62,7 @@ func newLaunchView(e *env) *launchView {
 	ti.Prompt = "--set "
 	ti.Placeholder = "key=value ... e.g. train.steps=200 train.batch_size=8"
 	ti.SetVirtualCursor(true)
-	v := &launchView{env: e, st: e.st, overrides: ti}
+	v := &launchView{env: e, st: e.st, overrides: ti, typed: map[string]string{}}
 	v.reload()
 	return v
 }
@@ -111,10 +113,12 @@ func (v *launchView) Update(msg tea.Msg) (component, tea.Cmd) {
 		v.reload()
 	case launchedMsg:
 		if msg.err != nil {
-			v.note, v.noteErr = msg.err.Error(), true
+			v.setNote(msg.spec.Config, msg.err.Error(), true)
 		} else {
-			v.note, v.noteErr = launchedNote(msg.l), false
+			v.setNote(msg.spec.Config, launchedNote(msg.l), false)
 		}
+	case launchFailedMsg:
+		v.setNote(msg.spec.Config, msg.text, true)
 	default: // cursor blinks
 		if v.field == fieldOverrides {
 			var cmd tea.Cmd
@@ -148,7 +152,8 @@ func (v *launchView) key(msg tea.KeyPressMsg) tea.Cmd {
 	case actOpen:
 		spec, err := v.spec()
 		if err != nil {
-			v.note, v.noteErr = err.Error(), true
+			c, _ := v.current()
+			v.setNote(c.Path, err.Error(), true)
 			return nil
 		}
 		v.env.send(startMsg{spec: spec})
@@ -158,22 +163,56 @@ func (v *launchView) key(msg tea.KeyPressMsg) tea.Cmd {
 	case fieldConfig:
 		switch act {
 		case actUp:
-			v.cursor = max(v.cursor-1, 0)
-			v.ckCursor = 0
+			v.pick(v.cursor - 1)
 		case actDown:
-			v.cursor = min(v.cursor+1, max(len(v.configs)-1, 0))
-			v.ckCursor = 0
+			v.pick(v.cursor + 1)
 		}
 	case fieldCheckpoint:
-		n := len(allCheckpoints(v.env.store, "pretrain"))
+		cks := allCheckpoints(v.env.store, "pretrain")
+		i := v.ckIndex(cks)
 		switch act {
 		case actUp:
-			v.ckCursor = max(v.ckCursor-1, 0)
+			i = max(i-1, 0)
 		case actDown:
-			v.ckCursor = min(v.ckCursor+1, max(n-1, 0))
+			i = min(i+1, max(len(cks)-1, 0))
+		}
+		if i < len(cks) {
+			v.ckDir = cks[i].Dir
 		}
 	}
 	return nil
+}
+
+// pick moves the config cursor to i. The overrides typed for the config
+// left are kept for it, and the new one's come back.
+func (v *launchView) pick(i int) {
+	if len(v.configs) == 0 {
+		return
+	}
+	i = min(max(i, 0), len(v.configs)-1)
+	if i == v.cursor {
+		return
+	}
+	v.typed[v.configs[v.cursor].Path] = v.overrides.Value()
+	v.cursor = i
+	v.overrides.SetValue(v.typed[v.configs[i].Path])
+	v.ckDir = ""
+}
+
+// ckIndex is the picked checkpoint's row in cks: the folder picked, else
+// the newest (0); a picked one that has gone falls back to the newest.
+func (v *launchView) ckIndex(cks []ckptChoice) int {
+	for i, c := range cks {
+		if c.Dir == v.ckDir {
+			return i
+		}
+	}
+	return 0
+}
+
+// setNote shows a launch's outcome while its config is picked.
+func (v *launchView) setNote(config, text string, isErr bool) {
+	v.note, v.noteErr, v.noteConfig = text, isErr, config
 }
 
 // spec is the run the form describes now.
@@ -193,7 +232,7 @@ func (v *launchView) spec() (LaunchSpec, error) {
 		if len(cks) == 0 {
 			return LaunchSpec{}, fmt.Errorf("finetuning needs a pretrained checkpoint: no pretraining run has one yet")
 		}
-		spec.From = cks[min(v.ckCursor, len(cks)-1)].Dir
+		spec.From = cks[v.ckIndex(cks)].Dir
 	}
 	return spec, nil
 }
@@ -232,11 +271,11 @@ func (v *launchView) View() string {
 		if len(cks) == 0 {
 			b.WriteString(v.st.dim.Render("  no pretraining checkpoints yet") + "\n")
 		}
-		v.ckCursor = min(v.ckCursor, max(len(cks)-1, 0))
-		firstCk := max(0, v.ckCursor-2)
+		ck := v.ckIndex(cks)
+		firstCk := max(0, ck-2)
 		for i := firstCk; i < len(cks) && i < firstCk+3; i++ {
 			line := fmt.Sprintf("%s step %d", truncMiddle(cks[i].RunID, 30), cks[i].Step)
-			if i == v.ckCursor {
+			if i == ck {
 				line = "▸ " + v.st.selected.Render(line)
 			} else {
 				line = "  " + line
@@ -249,12 +288,12 @@ func (v *launchView) View() string {
 	} else if args, err := spec.Args(runsDir); err == nil {
 		b.WriteString("\n" + v.st.dim.Width(max(v.width, 10)).Render("$ fnet-tui "+strings.Join(args, " ")) + "\n")
 	}
-	if v.note != "" {
+	if v.note != "" && v.noteConfig == c.Path {
 		st := v.st.ok
 		if v.noteErr {
 			st = v.st.err
 		}
-		b.WriteString(st.Render(truncate(v.note, v.width)) + "\n")
+		b.WriteString(st.Width(max(v.width, 10)).Render(v.note) + "\n")
 	}
 	return b.String()
 }

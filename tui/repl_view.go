@@ -125,7 +125,7 @@ func (v *replView) Update(msg tea.Msg) (component, tea.Cmd) {
 func (v *replView) key(msg tea.KeyPressMsg) tea.Cmd {
 	act := v.KeyMap().action(msg)
 	if v.picking {
-		cks := allCheckpoints(v.env.store, "")
+		cks := allCheckpoints(v.env.store, "pretrain")
 		switch act {
 		case actUp:
 			v.cursor = max(v.cursor-1, 0)
@@ -234,8 +234,8 @@ func (v *replView) View() string {
 	var b strings.Builder
 	s := v.env.store
 	if v.picking {
-		b.WriteString(v.st.header.Render(" Pick a checkpoint ") + v.st.dim.Render(" ("+keyName(actOpen, inREPLPick)+" loads it; :ckpt PATH once loaded)") + "\n")
-		cks := allCheckpoints(s, "")
+		b.WriteString(v.st.header.Render(" Pick a checkpoint ") + v.st.dim.Render(" (pretraining runs: they have the masked-LM head; "+keyName(actOpen, inREPLPick)+" loads; :ckpt PATH once loaded)") + "\n")
+		cks := allCheckpoints(s, "pretrain")
 		if len(cks) == 0 {
 			b.WriteString(v.st.dim.Render("  no checkpoints yet: they appear as runs save them") + "\n")
 		}

@@ -18,6 +18,7 @@ type runsView struct {
 	filter        textinput.Model
 	filtering     bool
 	marked        map[string]bool // runs overlaid in the run view's chart
+	reported      string          // the selection the dashboard last heard of
 }
 
 func newRunsView(e *env) *runsView {
@@ -77,6 +78,15 @@ func (v *runsView) selectedID() string {
 }
 
 func (v *runsView) Update(msg tea.Msg) (component, tea.Cmd) {
+	c, cmd := v.update(msg)
+	if id := v.selectedID(); id != v.reported { // messages about the old one go
+		v.reported = id
+		v.env.send(selectedMsg{id: id})
+	}
+	return c, cmd
+}
+
+func (v *runsView) update(msg tea.Msg) (component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		return v, v.key(msg)

@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fnet-tui/fnet-tui/rundir"
@@ -67,6 +70,11 @@ type runData struct {
 	BadLines    int
 	LastError   error
 	Lines       int // metrics applied, for the loading indicator
+
+	// failedLaunch marks a row for a launch whose process exited before
+	// it wrote a run folder: Dir is its output log, Status.Error its
+	// last line. It stays until the dashboard quits.
+	failedLaunch bool
 }
 
 func newRunData(id, dir string, smoothing float64) *runData {
@@ -200,6 +208,11 @@ func (r *runData) age(now time.Time) time.Duration {
 	return now.Sub(t)
 }
 
+// hasMLMHead says the run's checkpoints can answer masked-word queries:
+// pretraining saves the masked-LM head; finetuning (GLUE, LRA) replaces it
+// with a classifier.
+func (r *runData) hasMLMHead() bool { return r.Status.Kind == "pretrain" }
+
 // latestCheckpoint is the newest complete checkpoint, if any.
 func (r *runData) latestCheckpoint() (rundir.Checkpoint, bool) {
 	for i := len(r.Checkpoints) - 1; i >= 0; i-- {
@@ -229,6 +242,33 @@ func (s *store) list() []*runData {
 		out = append(out, s.runs[id])
 	}
 	return out
+}
+
+// addFailedLaunch records a launch whose process (pid) exited before it
+// wrote its run folder, as a failed row of the runs table.
+func (s *store) addFailedLaunch(spec LaunchSpec, pid int, exit error, last, logPath string, now time.Time) *runData {
+	name := strings.TrimSuffix(filepath.Base(spec.Config), filepath.Ext(spec.Config))
+	id := fmt.Sprintf("launch-%s-pid%d", name, pid)
+	why := "exited before writing its run folder"
+	if exit != nil {
+		why += " (" + exit.Error() + ")"
+	}
+	text := fmt.Sprintf("launch of %s failed: pid %d %s", spec.Config, pid, why)
+	if last != "" {
+		text += ": " + last
+	}
+	r := newRunData(id, logPath, 0)
+	r.failedLaunch = true
+	ended := now
+	r.Status = rundir.Status{State: rundir.StateFailed, Kind: spec.Kind, Config: spec.Config, PID: pid,
+		StartedAt: now, UpdatedAt: now, EndedAt: &ended, Error: text}
+	r.Log = []string{"output: " + logPath}
+	if last != "" {
+		r.Log = append(r.Log, last)
+	}
+	s.runs[id] = r
+	s.sortRuns()
+	return r
 }
 
 // sortRuns orders runs newest first by start time, then by ID.
