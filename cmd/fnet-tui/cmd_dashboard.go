@@ -44,6 +44,11 @@ func runDashboard(args []string) error {
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q", rest[0])
 	}
+	if !*demo { // the demo creates its runs folder
+		if _, err := checkRunsFolder(fs, *runs); err != nil {
+			return err
+		}
+	}
 	opts := tui.Options{
 		RunsDir:    *runs,
 		ConfigsDir: *configs,

@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/fnet-tui/fnet-tui/glue"
+	"github.com/fnet-tui/fnet-tui/rundir"
+	"github.com/fnet-tui/fnet-tui/train"
 )
 
 // glueSub is one `fnet-tui glue` subcommand.
@@ -41,6 +43,7 @@ func init() {
 		summary: "GLUE: list tasks, download them, score, predict test sets, tabulate results, probe checkpoints",
 		usage:   "tasks|download|score|predict|probe [arguments]   (fnet-tui glue help lists them)",
 		run:     func(args []string) error { return runGlue(args, os.Stdout, os.Stderr) },
+		subs:    glueSubcommands,
 	})
 	registerGlue(&glueSub{name: "tasks", summary: "list the tasks, their labels, metrics and which files are present",
 		usage: "[--data DIR] [--json]", run: runGlueTasks})
@@ -83,16 +86,21 @@ func trimGluePrefix(err error) error {
 	return prefixTrimmed{err}
 }
 
-func printGlueUsage(w io.Writer) {
-	names := make([]string, 0, len(glueSubs))
-	for n := range glueSubs {
-		names = append(names, n)
+// glueSubcommands is the glue table in name order.
+func glueSubcommands() []subcommand {
+	out := make([]subcommand, 0, len(glueSubs))
+	for _, s := range glueSubs {
+		out = append(out, subcommand{name: s.name, summary: s.summary, usage: s.usage})
 	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "fnet-tui glue commands:")
-	for _, n := range names {
-		s := glueSubs[n]
-		fmt.Fprintf(w, "  %-9s %s\n            fnet-tui glue %s %s\n", n, s.summary, n, s.usage)
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func printGlueUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: fnet-tui glue COMMAND [arguments]")
+	fmt.Fprintln(w, "\nfnet-tui glue commands:")
+	for _, s := range glueSubcommands() {
+		fmt.Fprintf(w, "  %-9s %s\n            fnet-tui glue %s %s\n", s.name, s.summary, s.name, s.usage)
 	}
 	fmt.Fprintf(w, "\nThe data folder is --data, else $%s, else $%s/glue, else ../shared/data/glue beside the repository.\n",
 		glue.EnvGlueDir, glue.EnvDataDir)
@@ -324,6 +332,9 @@ func runGlueScore(args []string, stdout, _ io.Writer) error {
 	}
 	metrics, n, err := glue.ScoreFile(dir, task, s, pos[0])
 	if err != nil {
+		if hint := testPredictionsHint(dir, task, pos[0]); hint != "" {
+			return fmt.Errorf("%w\n%s", trimGluePrefix(err), hint)
+		}
 		return err
 	}
 	if *asJSON {
@@ -335,6 +346,70 @@ func runGlueScore(args []string, stdout, _ io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// testPredictionsHint explains a file that failed to score because it holds
+// test-set predictions (a finetuning run's predictions/TASK.tsv, or a file
+// whose indices are exactly the test split's): GLUE's test labels are
+// secret, and the run's dev-set predictions are what glue score can score.
+// It is "" for any other file.
+func testPredictionsHint(dataDir string, task glue.Task, path string) string {
+	base := filepath.Base(path)
+	devFile := ""
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	predDir := filepath.Dir(abs)
+	run := filepath.Dir(predDir)
+	inRun := filepath.Base(predDir) == rundir.PredictionsDir
+	if inRun {
+		_, err := os.Stat(filepath.Join(run, rundir.StatusFile))
+		inRun = err == nil
+	}
+	why := ""
+	if inRun {
+		devFile = filepath.Join(filepath.Dir(path), train.DevPredictionsDir, base)
+		why = fmt.Sprintf("%s is the run %s's test-set predictions", path, run)
+	} else if sameIndices(dataDir, task, path) {
+		why = fmt.Sprintf("%s holds predictions for the %s test split (its indices are the test set's)", path, task.Name)
+	}
+	if why == "" {
+		return ""
+	}
+	hint := "hint: " + why + "; GLUE's test labels are secret, so only the GLUE server scores them.\n" +
+		"      A finetuning run writes its best checkpoint's dev-set predictions to RUN/" +
+		filepath.ToSlash(filepath.Join(rundir.PredictionsDir, train.DevPredictionsDir, task.SubmissionFile)) + ", which glue score can score"
+	if devFile != "" {
+		if _, err := os.Stat(devFile); err == nil {
+			return hint + ":\n      fnet-tui glue score --task " + task.Name + " " + devFile
+		}
+		return hint + "; this run has none (runs finetuned before fnet-tui wrote dev predictions lack them: finetune again)"
+	}
+	return hint + "."
+}
+
+// sameIndices reports whether the predictions file holds exactly the
+// indices of the task's test split.
+func sameIndices(dataDir string, task glue.Task, path string) bool {
+	preds, err := glue.ReadPredictions(path, task)
+	if err != nil {
+		return false
+	}
+	test, err := glue.Load(dataDir, task.Name, "test")
+	if err != nil || len(test) != len(preds) {
+		return false
+	}
+	want := make(map[int]bool, len(test))
+	for _, ex := range test {
+		want[ex.Index] = true
+	}
+	for _, p := range preds {
+		if !want[p.Index] {
+			return false
+		}
+	}
+	return true
 }
 
 // writeScoreJSON prints {"task":..,"split":..,"examples":..,<metrics in the task's order>}.

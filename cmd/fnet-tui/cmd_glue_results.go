@@ -34,7 +34,7 @@ type glueResult struct {
 
 func runGlueResults(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("glue results")
-	runs := fs.String("runs", "runs", "runs folder")
+	runs := fs.String("runs", runsDirDefault(), "runs folder (env FNET_RUNS)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -42,6 +42,9 @@ func runGlueResults(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) > 0 {
 		return subUsage("results", "unexpected argument %q", pos[0])
+	}
+	if _, err := checkRunsFolder(fs, *runs); err != nil {
+		return err
 	}
 	entries, err := rundir.ScanRuns(*runs)
 	if err != nil {

@@ -36,6 +36,13 @@ func init() {
 		summary: "Long Range Arena: generate ListOps, predict and score (train with finetune -c configs/lra-*.toml)",
 		usage:   "generate|predict|score [arguments]   (fnet-tui lra help lists them)",
 		run:     func(args []string) error { return runLRA(args, os.Stdout, os.Stderr) },
+		subs: func() []subcommand {
+			out := make([]subcommand, len(lraSubs))
+			for i, s := range lraSubs {
+				out[i] = subcommand{name: s.name, summary: s.summary, usage: s.usage}
+			}
+			return out
+		},
 	})
 }
 
@@ -58,7 +65,8 @@ func runLRA(args []string, stdout, stderr io.Writer) error {
 }
 
 func printLRAUsage(w io.Writer) {
-	fmt.Fprintln(w, "fnet-tui lra: the Long Range Arena's ListOps and Text tasks (docs/LRA.md)")
+	fmt.Fprintln(w, "usage: fnet-tui lra COMMAND [arguments]")
+	fmt.Fprintln(w, "\nfnet-tui lra: the Long Range Arena's ListOps and Text tasks (docs/LRA.md)")
 	for _, s := range lraSubs {
 		fmt.Fprintf(w, "\n  fnet-tui lra %s %s\n      %s\n", s.name, s.usage, s.summary)
 	}

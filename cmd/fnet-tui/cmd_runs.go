@@ -28,6 +28,10 @@ func runRuns(args []string) error {
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q", rest[0])
 	}
+	exists, err := checkRunsFolder(fs, *runs)
+	if err != nil {
+		return err
+	}
 	rows, err := tui.ScanRunRows(*runs, time.Now())
 	if err != nil {
 		return err
@@ -41,7 +45,11 @@ func runRuns(args []string) error {
 		return enc.Encode(rows)
 	}
 	if len(rows) == 0 {
-		_, err := os.Stdout.WriteString("no runs in " + *runs + "\n")
+		msg := "no runs in " + *runs + "\n"
+		if !exists {
+			msg = "no runs yet: " + *runs + " does not exist (pretrain and finetune create it; --runs DIR or $FNET_RUNS reads another folder)\n"
+		}
+		_, err := os.Stdout.WriteString(msg)
 		return err
 	}
 	return tui.WriteRunsTable(os.Stdout, rows)

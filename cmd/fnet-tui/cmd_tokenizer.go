@@ -14,15 +14,26 @@ import (
 	"github.com/fnet-tui/fnet-tui/tokenizer"
 )
 
+// tokenizerSubs is the tokenizer's table of subcommands, in help order.
+var tokenizerSubs = []subcommand{
+	{"train", "train a SentencePiece BPE vocabulary on a corpus",
+		"--corpus SPEC --vocab-size N -o tok.model [--max-sentences N] [--seed S] [--character-coverage 0.9995]"},
+	{"encode", "stdin lines -> token ids (or pieces) per line", "--model PATH [--pieces]"},
+	{"decode", "stdin lines of token ids -> text", "--model PATH"},
+	{"info", "the tokenizer's kind, size and special pieces", "--model PATH"},
+}
+
 func init() {
+	usage := tokenizerSubs[0].name + " " + tokenizerSubs[0].usage
+	for _, s := range tokenizerSubs[1:] {
+		usage += "\n       fnet-tui tokenizer " + s.name + " " + s.usage
+	}
 	register(&command{
 		name:    "tokenizer",
 		summary: "train a SentencePiece BPE vocabulary; encode/decode text with a .model or vocab.txt",
-		usage: "train --corpus SPEC --vocab-size N -o tok.model [--max-sentences N] [--seed S]\n" +
-			"       fnet-tui tokenizer encode --model PATH [--pieces]   (stdin lines -> ids per line)\n" +
-			"       fnet-tui tokenizer decode --model PATH              (stdin lines of ids -> text)\n" +
-			"       fnet-tui tokenizer info --model PATH",
-		run: runTokenizer,
+		usage:   usage,
+		run:     runTokenizer,
+		subs:    func() []subcommand { return tokenizerSubs },
 	})
 }
 
@@ -36,7 +47,9 @@ func runTokenizer(args []string) error {
 	case "encode", "decode", "info":
 		return tokenizerUse(sub, rest)
 	case "-h", "--help", "help":
-		return usagef("subcommands: train, encode, decode, info")
+		printCommandHelp(stdoutWriter(), "tokenizer", nil)
+		fmt.Fprintln(stdoutWriter(), "\nRun 'fnet-tui tokenizer SUBCOMMAND -h' for its flags.")
+		return errHelpShown
 	default:
 		return usagef("unknown subcommand %q (want train, encode, decode or info)", sub)
 	}

@@ -54,8 +54,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdoutWriter())
-			fs.PrintDefaults()
+			printCommandHelp(stdoutWriter(), strings.TrimPrefix(fs.Name(), "fnet-tui "), fs)
 			return nil, errHelpShown
 		}
 		return nil, usagef("%v", err)
