@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
+	"time"
 
 	"github.com/fnet-tui/fnet-tui/glue"
 	"github.com/fnet-tui/fnet-tui/rundir"
@@ -61,51 +63,122 @@ func runGluePredict(args []string, stdout, stderr io.Writer) error {
 		}
 		return zipUp(stdout, *out)
 	}
-	// all: the newest finished finetuning run of each task in the runs folder
-	runs, err := os.ReadDir(*ckpt)
+	return predictAll(ctx, *ckpt, dataDir, *out, inf, stdout, stderr)
+}
+
+// predictAll predicts the test sets with each GLUE task's newest finished
+// finetuning run in the runs folder, saying which task it is on, then lists
+// the submission files it could not write and why before zipping.
+func predictAll(ctx context.Context, runsDir, dataDir, out string, inf train.Inference, stdout, stderr io.Writer) error {
+	ents, err := os.ReadDir(runsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--ckpt %s: no such folder (with --task all, the runs folder holding the finetuning runs)", runsDir)
+	}
 	if err != nil {
 		return err
 	}
-	newest := map[string]string{}
-	stamp := map[string]int64{}
-	for _, e := range runs {
-		dir := filepath.Join(*ckpt, e.Name())
+	type found struct {
+		dir, state, errText string
+		at                  int64
+	}
+	done, latest := map[string]found{}, map[string]found{} // by task: newest done run, newest run
+	for _, e := range ents {
+		dir := filepath.Join(runsDir, e.Name())
 		st, err := rundir.ReadStatus(dir)
-		if err != nil || st.Kind != "finetune" || st.State != rundir.StateDone || st.Task == "" {
+		if err != nil || st.Kind != "finetune" || st.Task == "" {
 			continue
 		}
-		if t := st.UpdatedAt.UnixNano(); t > stamp[st.Task] {
-			newest[st.Task], stamp[st.Task] = dir, t
+		task, err := glue.Lookup(st.Task)
+		if err != nil {
+			continue // an LRA run
+		}
+		f := found{dir: dir, state: st.State, errText: st.Error, at: st.UpdatedAt.UnixNano()}
+		if prev, ok := latest[task.Name]; !ok || f.at > prev.at {
+			latest[task.Name] = f
+		}
+		if prev, ok := done[task.Name]; st.State == rundir.StateDone && (!ok || f.at > prev.at) {
+			done[task.Name] = f
 		}
 	}
-	if len(newest) == 0 {
-		return fmt.Errorf("no finished finetuning runs in %s", *ckpt)
+	if len(done) == 0 {
+		return fmt.Errorf("no finished finetuning runs in %s", runsDir)
 	}
-	tasks := make([]string, 0, len(newest))
-	for t := range newest {
-		tasks = append(tasks, t)
+	why := map[string]string{} // model task -> why it wrote nothing
+	var tasks []glue.Task
+	for _, t := range glue.AllTasks {
+		if t.ModelTask != t.Name {
+			continue
+		}
+		if _, ok := done[t.Name]; ok {
+			tasks = append(tasks, t)
+			continue
+		}
+		if l, ok := latest[t.Name]; ok {
+			state := l.state
+			if l.errText != "" {
+				state += ": " + l.errText
+			}
+			why[t.Name] = fmt.Sprintf("no finished run (newest: %s, %s)", filepath.Base(l.dir), state)
+		} else {
+			why[t.Name] = "no finetuning run in " + runsDir
+		}
 	}
-	sort.Strings(tasks)
 	var failed []string
-	for _, name := range tasks {
-		task, err := glue.Lookup(name)
+	written := map[string]bool{}
+	for i, task := range tasks {
+		dir := done[task.Name].dir
+		t0 := time.Now()
+		fmt.Fprintf(stderr, "[%d/%d] %s: predicting the test set with %s\n", i+1, len(tasks), task.Name, bestOf(dir))
+		ck, err := train.LoadCheckpoint(bestOf(dir))
+		var files []string
+		if err == nil {
+			files, err = train.PredictTasks(ctx, ck, dataDir, predicted(task), out, inf)
+		}
+		for _, f := range files {
+			written[filepath.Base(f)] = true
+			fmt.Fprintf(stdout, "%s: wrote %s\n", task.Name, f)
+		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+			why[task.Name] = "failed: " + err.Error()
+			failed = append(failed, fmt.Sprintf("%s: %v", task.Name, err))
+			fmt.Fprintf(stderr, "[%d/%d] %s: failed: %v\n", i+1, len(tasks), task.Name, err)
 			continue
 		}
-		ck, err := train.LoadCheckpoint(bestOf(newest[name]))
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		fmt.Fprintf(stderr, "[%d/%d] %s: done in %.1fs\n", i+1, len(tasks), task.Name, time.Since(t0).Seconds())
+	}
+	var missing []string
+	for _, t := range glue.AllTasks {
+		if written[t.SubmissionFile] {
 			continue
 		}
-		files, err := train.PredictTasks(ctx, ck, dataDir, predicted(task), *out, inf)
-		report(stdout, files)
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+		reason := why[t.ModelTask]
+		if reason == "" {
+			reason = "not written" // e.g. its test file is absent, reported by the model's run above
+		}
+		if t.ModelTask != t.Name {
+			reason = "predicted by the " + t.ModelTask + " model: " + reason
+		}
+		missing = append(missing, fmt.Sprintf("%s (%s): %s", t.Name, t.SubmissionFile, reason))
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "missing from the submission (%d of %d files):\n  %s\n", len(missing), len(glue.AllTasks), joinLines(missing))
+	}
+	if len(written) == 0 {
+		return fmt.Errorf("no task was predicted, so no submission.zip was written:\n  %s", joinLines(failed))
+	}
+	path, included, err := glue.ZipSubmission(out)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, f := range included {
+		if !written[f] {
+			stale = append(stale, f)
 		}
 	}
-	if err := zipUp(stdout, *out); err != nil {
-		return err
+	fmt.Fprintf(stdout, "wrote %s (%d of %d files: %s)\n", path, len(included), len(glue.AllTasks), strings.Join(included, ", "))
+	if len(stale) > 0 {
+		fmt.Fprintf(stderr, "note: %s in %s were not written by this command but are in the zip (older predictions)\n", strings.Join(stale, ", "), out)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("some tasks failed:\n  %s", joinLines(failed))
