@@ -287,6 +287,9 @@ func resolveCheckpoint(path string) (string, string, error) {
 
 // LoadCheckpoint reads a checkpoint's model, trainer state and tokenizer.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	if ck, ok, err := loadHFFolder(path); ok { // a transformers folder (checkpoint_hf.go)
+		return ck, err
+	}
 	dir, note, err := resolveCheckpoint(path)
 	if err != nil {
 		return nil, err
