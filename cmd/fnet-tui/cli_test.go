@@ -44,7 +44,7 @@ func commandNames() []string {
 }
 
 func TestTopLevelHelpListsEveryCommand(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "help"}, {"help", "-h"}} {
 		code, out, errOut := runCLI(t, args...)
 		if code != 0 || errOut != "" {
 			t.Errorf("%q: exit %d, stderr %q; want 0 and nothing", args, code, errOut)

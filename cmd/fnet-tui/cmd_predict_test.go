@@ -46,6 +46,9 @@ func TestPredictKIsBoundedAndReadable(t *testing.T) {
 			t.Errorf("-k %s: exit %d, stderr %q; want a usage error naming -k", k, code, errOut)
 		}
 	}
+	if code, _, errOut := runCLI(t, "repl", "--ckpt", "nonexistent", "--k", "100000"); code != 2 || !strings.Contains(errOut, "--k 100000") {
+		t.Errorf("repl --k 100000: exit %d, stderr %q", code, errOut)
+	}
 	fx := tinyRuns(t)
 	code, out, errOut := runCLI(t, "predict", "--ckpt", fx.pretrain, "-k", "100", "the [MASK] sat .")
 	if code != 0 {

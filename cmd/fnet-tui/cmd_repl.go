@@ -65,7 +65,7 @@ func init() {
 func runREPL(args []string) error {
 	fs := newFlags("repl")
 	ckpt := fs.String("ckpt", "", "checkpoint folder (step-*) or run folder (uses checkpoints/latest)")
-	k := fs.Int("k", tui.DefaultTopK, "candidates shown per [MASK]")
+	k := fs.Int("k", tui.DefaultTopK, fmt.Sprintf("candidates shown per [MASK], 1..%d", maxK))
 	showTime := fs.Bool("time", false, "print each query's latency (plain mode)")
 	inference := inferenceFlags(fs, os.Stderr)
 	rest, err := parseFlags(fs, args)
@@ -78,8 +78,8 @@ func runREPL(args []string) error {
 	if *ckpt == "" {
 		return usagef("--ckpt is required")
 	}
-	if *k < 1 {
-		return usagef("--k must be at least 1, got %d", *k)
+	if *k < 1 || *k > maxK {
+		return usagef("--k %d: want 1..%d candidates per [MASK]", *k, maxK)
 	}
 	dir, err := tui.ResolveCheckpoint(*ckpt)
 	if err != nil {

@@ -69,7 +69,7 @@ func main() {
 
 func run(args []string) int {
 	if len(args) > 0 && isHelp(args[0]) {
-		if len(args) == 1 || args[0] != "help" {
+		if len(args) == 1 || args[0] != "help" || isHelp(args[1]) {
 			printUsage(os.Stdout)
 			return 0
 		}
