@@ -1,6 +1,7 @@
 package rundir
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,7 +75,40 @@ type Checkpoint struct {
 	Step    int
 	Dir     string
 	Latest  bool // the `latest` link points here
+	Best    bool // the `best` link (finetuning's best dev checkpoint) points here
 	ModTime time.Time
+}
+
+// Best is what a finetuning run's best checkpoint scored on the dev set,
+// from its trainer.json.
+type Best struct {
+	Step   int
+	Metric string  // the task's score metric, e.g. "mcc"
+	Score  float64 // its dev value
+	Dir    string
+}
+
+// BestCheckpoint reads dir/checkpoints/best/trainer.json; ok is false
+// when the run has no best checkpoint (pretraining, or none yet) or it
+// does not say its score.
+func BestCheckpoint(runDir string) (b Best, ok bool) {
+	target, err := filepath.EvalSymlinks(filepath.Join(runDir, CheckpointsDir, BestLink))
+	if err != nil {
+		return Best{}, false
+	}
+	raw, err := os.ReadFile(filepath.Join(target, TrainerFile))
+	if err != nil {
+		return Best{}, false
+	}
+	var t struct {
+		Step   int      `json:"step"`
+		Metric string   `json:"metric"`
+		Score  *float64 `json:"score"`
+	}
+	if json.Unmarshal(raw, &t) != nil || t.Score == nil || t.Metric == "" {
+		return Best{}, false
+	}
+	return Best{Step: t.Step, Metric: t.Metric, Score: *t.Score, Dir: target}, true
 }
 
 // checkpointPrefix names checkpoint directories: step-000002000, or
@@ -95,6 +129,8 @@ func Checkpoints(runDir string) ([]Checkpoint, error) {
 	}
 	latest, _ := os.Readlink(filepath.Join(cdir, LatestLink))
 	latest = filepath.Base(latest)
+	best, _ := os.Readlink(filepath.Join(cdir, BestLink))
+	best = filepath.Base(best)
 	var out []Checkpoint
 	for _, e := range ents {
 		name := e.Name()
@@ -111,7 +147,7 @@ func Checkpoints(runDir string) ([]Checkpoint, error) {
 				continue
 			}
 		}
-		c := Checkpoint{Step: step, Dir: filepath.Join(cdir, name), Latest: name == latest}
+		c := Checkpoint{Step: step, Dir: filepath.Join(cdir, name), Latest: name == latest, Best: best != "." && name == best}
 		if fi, err := e.Info(); err == nil {
 			c.ModTime = fi.ModTime()
 		}

@@ -34,6 +34,8 @@ const (
 	LogFile        = "train.log"
 	CheckpointsDir = "checkpoints"
 	LatestLink     = "latest"
+	BestLink       = "best"         // finetuning: the checkpoint with the best dev score
+	TrainerFile    = "trainer.json" // in a checkpoint: step, schedule, data position, and a finetune's dev score
 	PredictionsDir = "predictions"
 )
 

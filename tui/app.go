@@ -78,9 +78,8 @@ type Model struct {
 	width  int
 	height int
 
-	smoothing float64 // the EMA weight of every run's curves (the Run view sets it)
-
 	showHelp bool
+	helpTop  int // the help screen's first line shown (it scrolls when it does not fit)
 	confirm  *confirmation
 	flash    string // one-line message under the views
 	flashErr bool
@@ -116,7 +115,6 @@ func New(opts Options) *Model {
 		env:       e,
 		store:     e.store,
 		poller:    newPoller(opts.RunsDir, opts.Now),
-		smoothing: smoothingSteps[defaultSmoothing],
 		width:     80,
 		height:    24,
 	}
@@ -335,12 +333,6 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.runAction(msg.act, m.store.get(msg.id))
 	case startMsg:
 		return m.start(msg.spec, msg.open)
-	case smoothingMsg:
-		m.smoothing = msg.weight
-		for _, r := range m.store.list() {
-			r.setSmoothing(msg.weight)
-		}
-		return nil
 	}
 	if a, ok := msg.(addressed); ok {
 		return m.forward(a.to(), msg)
@@ -352,7 +344,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 func (m *Model) applyPoll(msg pollMsg) tea.Cmd {
 	m.polls++
 	m.pollErr = msg.Err
-	m.store.apply(msg, m.smoothing)
+	m.store.apply(msg)
 	var cmds []tea.Cmd
 	if msg.Bench != nil {
 		cmds = append(cmds, m.forward(viewBench, benchMsg{u: *msg.Bench}))
@@ -401,14 +393,19 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.setFlash("cancelled", false) // no, and any other key
 		return nil
 	case m.showHelp:
-		if act == actHelp || act == actBack {
+		switch act {
+		case actHelp, actBack:
 			m.showHelp = false
+		case actDown:
+			m.helpTop++ // render clamps it
+		case actUp:
+			m.helpTop = max(m.helpTop-1, 0)
 		}
 		return nil
 	}
 	switch act {
 	case actHelp:
-		m.showHelp = true
+		m.showHelp, m.helpTop = true, 0
 		return nil
 	case actNextView:
 		return m.focus((m.view + 1) % numViews)
@@ -506,7 +503,13 @@ func (m *Model) render() string {
 	var body string
 	if m.showHelp {
 		closes := "  (" + keyName(actHelp, inHelp) + " or " + keyName(actBack, inHelp) + " closes)"
-		body = m.st.header.Render("Keys") + m.st.dim.Render(closes) + "\n\n" + helpText(m.width, bodyH-2)
+		lines := strings.Split(helpText(m.width, bodyH-2), "\n")
+		if len(lines) > bodyH-2 { // it does not fit: scroll
+			closes += "  " + keyName(actDown, inHelp) + " scrolls"
+			m.helpTop = min(m.helpTop, len(lines)-(bodyH-2))
+			lines = lines[m.helpTop:]
+		}
+		body = m.st.header.Render("Keys") + m.st.dim.Render(closes) + "\n\n" + strings.Join(lines, "\n")
 	} else {
 		body = m.views[m.view].View()
 	}

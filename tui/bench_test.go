@@ -24,10 +24,10 @@ func benchModel(b *testing.B, runs, lines int) *Model {
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	rng := rand.New(rand.NewSource(1))
 	t0 := fixtureNow.Add(-48 * time.Hour)
-	marked := map[string]bool{}
+	var marked []string
 	for r := range runs {
 		id := fmt.Sprintf("pretrain-bench-%02d-20250601-000000", r)
-		rd := newRunData(id, id, m.smoothing)
+		rd := newRunData(id, id)
 		rd.Status = rundir.Status{State: rundir.StateRunning, Kind: "pretrain", Step: lines, TotalSteps: 2 * lines,
 			StartedAt: t0.Add(time.Duration(r) * time.Minute), UpdatedAt: fixtureNow, Device: "cpu"}
 		ms := make([]rundir.Metric, 0, lines+lines/1000)
@@ -42,7 +42,7 @@ func benchModel(b *testing.B, runs, lines int) *Model {
 		}
 		rd.addMetrics(ms)
 		m.store.runs[id] = rd
-		marked[id] = true // overlay every run on the chart
+		marked = append(marked, id) // overlay every run on the chart
 	}
 	m.store.sortRuns()
 	m.Update(overlayMsg{ids: marked})
@@ -66,7 +66,9 @@ func BenchmarkRedraw(b *testing.B) {
 			for b.Loop() {
 				if bc.cold {
 					for _, r := range m.store.runs {
-						r.train.cache, r.eval.cache = sampleCache{}, sampleCache{}
+						for _, c := range r.curves {
+							c.cache = [numXAxes][2]sampleCache{}
+						}
 					}
 				}
 				if len(m.render()) == 0 {
@@ -99,7 +101,7 @@ func BenchmarkPollAppend(b *testing.B) {
 	start, polls := time.Now(), 0
 	for { // catch up first
 		msg := p.poll()
-		st.apply(msg, 0.6)
+		st.apply(msg)
 		polls++
 		if !msg.More {
 			break
@@ -121,7 +123,7 @@ func BenchmarkPollAppend(b *testing.B) {
 		}
 		f.WriteString(chunk.String())
 		msg := p.poll()
-		st.apply(msg, 0.6)
+		st.apply(msg)
 		if len(msg.Runs) != 1 || len(msg.Runs[0].Metrics) != 10 {
 			b.Fatalf("poll read %d lines, want 10", len(msg.Runs[0].Metrics))
 		}

@@ -10,42 +10,46 @@ import (
 	"github.com/NimbleMarkets/ntcharts/v2/canvas"
 	"github.com/NimbleMarkets/ntcharts/v2/canvas/graph"
 	"github.com/NimbleMarkets/ntcharts/v2/linechart"
-	"github.com/NimbleMarkets/ntcharts/v2/sparkline"
 )
 
 // chartSeries is one curve to draw: full-resolution data, downsampled at
 // draw time to the chart's width.
 type chartSeries struct {
-	xs, ys []float64
-	style  lipgloss.Style
-	cache  *sampleCache // reuses the last downsampling when nothing changed
+	xs, ys  []float64
+	style   lipgloss.Style
+	cache   *sampleCache // reuses the last downsampling when nothing changed
+	gen     uint64       // the ys' generation (a re-smoothing makes a new one): part of the cache key
+	markers bool         // mark every point (evaluations) with evalMarker, when they are few enough to read
 }
 
 // sampleCache holds one series' last downsampled points and what they were
 // computed from; a redraw with the same data and range reuses them.
 type sampleCache struct {
 	n        int
+	gen      uint64
 	xs0, ys0 *float64 // identity of the slices (raw vs smoothed, step vs time)
 	x0, x1   float64
 	buckets  int
 	pts      []point
 }
 
-func (c *sampleCache) get(xs, ys []float64, x0, x1 float64, buckets int) []point {
+func (c *sampleCache) get(xs, ys []float64, gen uint64, x0, x1 float64, buckets int) []point {
 	if c == nil || len(xs) == 0 || len(ys) == 0 {
 		return Downsample(xs, ys, x0, x1, buckets)
 	}
-	if c.n == len(ys) && c.xs0 == &xs[0] && c.ys0 == &ys[0] && c.x0 == x0 && c.x1 == x1 && c.buckets == buckets {
+	if c.n == len(ys) && c.gen == gen && c.xs0 == &xs[0] && c.ys0 == &ys[0] && c.x0 == x0 && c.x1 == x1 && c.buckets == buckets {
 		return c.pts
 	}
 	c.pts = Downsample(xs, ys, x0, x1, buckets)
-	c.n, c.xs0, c.ys0, c.x0, c.x1, c.buckets = len(ys), &xs[0], &ys[0], x0, x1, buckets
+	c.n, c.gen, c.xs0, c.ys0, c.x0, c.x1, c.buckets = len(ys), gen, &xs[0], &ys[0], x0, x1, buckets
 	return c.pts
 }
 
 // chartOpts are the chart's toggles.
 type chartOpts struct {
-	logY  bool
+	// xMin, xMax are the x window (zoom); NaN: the data's whole range.
+	xMin, xMax float64
+	logY       bool
 	timeX bool // x is wall-clock seconds, else steps
 	log2X bool // x holds log2 of the value (sequence lengths): labels show 2^x, one per octave when the range is whole octaves
 }
@@ -84,6 +88,9 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 	if math.IsInf(x0, 0) {
 		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, st.dim.Render("waiting for metrics…"))
 	}
+	if finite(o.xMin) && finite(o.xMax) && o.xMax > o.xMin {
+		x0, x1 = o.xMin, o.xMax
+	}
 	if x1 <= x0 {
 		x1 = x0 + 1
 	}
@@ -92,7 +99,7 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 	sampled := make([][]point, len(ss))
 	y0, y1 := math.Inf(1), math.Inf(-1)
 	for i, s := range ss {
-		pts := s.cache.get(s.xs, s.ys, x0, x1, buckets)
+		pts := s.cache.get(s.xs, s.ys, s.gen, x0, x1, buckets)
 		if o.logY { // log is monotonic: min/max per bucket survive it
 			logPts := make([]point, 0, len(pts)) // a copy: pts may be cached
 			for _, p := range pts {
@@ -184,6 +191,12 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 			prev = cur
 		}
 		graph.DrawBraillePatterns(&lc.Canvas, origin, grid.BraillePatterns(), ss[i].style)
+		if ss[i].markers && len(pts) <= gw/2 { // a marker per point, while they stay apart
+			for _, p := range pts {
+				g := grid.GridPoint(canvas.Float64Point{X: p.X, Y: p.Y})
+				lc.Canvas.SetCell(canvas.Point{X: origin.X + g.X/2, Y: origin.Y + g.Y/4}, canvas.NewCellWithStyle(evalMarker, ss[i].style))
+			}
+		}
 	}
 	return canvasView(&lc.Canvas)
 }
@@ -258,59 +271,4 @@ func finiteRange(xs []float64) (lo, hi float64, ok bool) {
 		return 0, 0, false
 	}
 	return xs[i], xs[j], true
-}
-
-// sparkLine draws ys (downsampled to the width by bucket means) as a
-// braille sparkline, scaled from 0 to the series' maximum.
-func sparkLine(ys []float64, w, h int, style lipgloss.Style) string {
-	if w <= 0 || h <= 0 {
-		return ""
-	}
-	data := bucketMeans(ys, w)
-	if len(data) == 0 {
-		return strings.TrimRight(strings.Repeat(strings.Repeat(" ", w)+"\n", h), "\n")
-	}
-	// Scale to [0, 1] here: the sparkline's own maximum starts at 1 and
-	// would flatten a learning rate of 1e-4.
-	top := 0.0
-	for _, y := range data {
-		top = max(top, y)
-	}
-	if top > 0 {
-		for i := range data {
-			data[i] /= top
-		}
-	}
-	sl := sparkline.New(w, h, sparkline.WithStyle(style), sparkline.WithMaxValue(1))
-	sl.PushAll(data)
-	sl.DrawBraille()
-	return sl.View()
-}
-
-// bucketMeans averages ys into at most n buckets, skipping non-finite values.
-func bucketMeans(ys []float64, n int) []float64 {
-	if len(ys) <= n {
-		out := make([]float64, 0, len(ys))
-		for _, y := range ys {
-			if finite(y) {
-				out = append(out, y)
-			}
-		}
-		return out
-	}
-	out := make([]float64, 0, n)
-	for b := range n {
-		lo, hi := b*len(ys)/n, (b+1)*len(ys)/n
-		sum, k := 0.0, 0
-		for _, y := range ys[lo:hi] {
-			if finite(y) {
-				sum += y
-				k++
-			}
-		}
-		if k > 0 {
-			out = append(out, sum/float64(k))
-		}
-	}
-	return out
 }

@@ -80,8 +80,6 @@ type (
 	}
 	// selectedMsg says the Runs view's selection is now run id.
 	selectedMsg struct{ id string }
-	// smoothingMsg says the Run view's smoothing weight changed.
-	smoothingMsg struct{ weight float64 }
 )
 
 // Messages between views, forwarded by the dashboard, and the focus event.
@@ -95,8 +93,9 @@ type (
 	wantRunMsg struct{}
 	// selectRunMsg moves the Runs view's cursor to a run.
 	selectRunMsg struct{ id string }
-	// overlayMsg gives the Run view the runs marked in the Runs view.
-	overlayMsg struct{ ids map[string]bool }
+	// overlayMsg gives the Run view the runs marked in the Runs view, in
+	// marking order.
+	overlayMsg struct{ ids []string }
 	// loadCheckpointMsg asks the REPL view to load a checkpoint.
 	loadCheckpointMsg struct{ dir string }
 	// launchFailedMsg tells the launch form its launch died before it

@@ -83,6 +83,15 @@ const (
 	actYes
 	actNo
 	actBench
+	actNextMetric
+	actPrevMetric
+	actGrid
+	actZoomIn
+	actZoomReset
+	actPanLeft
+	actPanRight
+	actSortNext
+	actSortReverse
 )
 
 // binding is one row of the key table.
@@ -123,12 +132,14 @@ var keyTable = []binding{
 
 	bind(actHelp, browsing|inHelp, "General", "?", "toggle help", "?"),
 	bind(actBack, inHelp, "General", "esc/q", "close help", "esc", "q"),
+	bind(actDown, inHelp, "General", "↓/j", "scroll the help", "down", "j").notInFooter(),
+	bind(actUp, inHelp, "General", "↑/k", "scroll the help back", "up", "k").notInFooter(),
 	bind(actNextView, views, "General", "tab", "next view", "tab"),
 	bind(actPrevView, views, "General", "shift+tab", "previous view", "shift+tab").notInFooter(),
 	// In a picker q goes back, like esc: quitting from a list is never what
 	// a user picking a config or a checkpoint meant.
 	bind(actBack, inLaunch|inREPLPick, "General", "q", "back (in pickers; esc too)", "q").onlyInDispatch(),
-	bind(actQuit, browsing&^(inLaunch|inREPLPick), "General", "q", "quit (never while typing; back in pickers)", "q"),
+	bind(actQuit, browsing&^(inLaunch|inREPLPick), "General", "q", "quit (back in pickers)", "q"),
 	bind(actQuit, dashboard|inREPLApp, "General", "ctrl+c", "quit", "ctrl+c"),
 	bind(actBack, inRun|inLaunch|inREPLPick|inBench, "General", "esc", "back / cancel", "esc"),
 
@@ -147,6 +158,9 @@ var keyTable = []binding{
 	bind(actResume, inRuns|inRun, "Runs", "r", "resume from latest checkpoint", "r"),
 	bind(actQuery, inRuns|inRun, "Runs", "p", "query checkpoint in REPL", "p"),
 	bind(actBench, inRuns, "Runs", "b", "bench results (RUNS/bench.json)", "b"),
+	bind(actSortNext, inRuns, "Runs", ",", "sort by the next column", ","),
+	bind(actSortReverse, inRuns, "Runs", ".", "reverse the sort", "."),
+	bind(actBack, inRuns, "Runs", "esc", "clear the filter", "esc").notInFooter(),
 	bind(actOpen, inFilter, "Runs", "enter", "keep the filter", "enter"),
 	bind(actBack, inFilter, "Runs", "esc", "clear the filter", "esc"),
 
@@ -154,9 +168,16 @@ var keyTable = []binding{
 	bind(actSmoothLess, inRun, "Run", "-", "smooth less", "-", "_"),
 	bind(actRaw, inRun, "Run", "o", "raw / smoothed", "o"),
 	bind(actLogY, inRun, "Run", "L", "log / linear y", "L", "l"),
-	bind(actXAxis, inRun, "Run", "x", "x by step / wall time", "x"),
+	bind(actXAxis, inRun, "Run", "x", "x by step / tokens / wall time", "x"),
+	bind(actNextMetric, inRun, "Run", "m", "next metric", "m"),
+	bind(actPrevMetric, inRun, "Run", "M", "previous metric", "M").notInFooter(),
+	bind(actGrid, inRun, "Run", "g", "grid of every metric", "g"),
+	bind(actZoomIn, inRun, "Run", "z", "zoom in on the latest half", "z"),
+	bind(actPanLeft, inRun, "Run", "[", "pan left (zoomed)", "[").notInFooter(),
+	bind(actPanRight, inRun, "Run", "]", "pan right (zoomed)", "]").notInFooter(),
+	bind(actZoomReset, inRun, "Run", "Z", "whole range", "Z"),
 
-	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, checkpoint)", "f"),
+	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, ckpt)", "f"),
 	bind(actOpen, inLaunch, "Launch", "enter", "start run", "enter"),
 	bind(actOpen, inOverrides, "Launch", "enter", "next field", "enter"),
 	bind(actBack, inOverrides, "Launch", "esc", "back to the configs", "esc"),
@@ -300,7 +321,14 @@ func helpText(width, height int) string {
 	}
 	footer := "REPL commands: :k N (top-k), :ckpt PATH (load a checkpoint), :help"
 	avail := max(height-2, 1) // the footer and a blank line
+	total := 0
+	for _, g := range groups {
+		total += 1 + len(rows[g])
+	}
 	for try := 0; ; try++ {
+		if try == 3 { // 3 columns, as long as it takes: the help screen scrolls
+			avail = max(avail, (total+2)/3)
+		}
 		// Tries: 1 column, 2 columns, 2 columns without blank lines between
 		// sections, then 3 columns.
 		ncols := []int{1, 2, 2, 3}[min(try, 3)]

@@ -84,7 +84,7 @@ func TestLookup(t *testing.T) {
 		{"?", inRuns, actHelp},
 		{"?", inHelp, actHelp},
 		{"?", inREPLQuery, actNone},
-		{"esc", inRuns, actNone},
+		{"esc", inRuns, actBack}, // clears a kept filter
 		{"esc", inFilter, actBack},
 		{"esc", inRun, actBack},
 		{"esc", inREPLApp, actQuit},
@@ -125,11 +125,12 @@ func TestShortHelpOfEachContext(t *testing.T) {
 	cases := map[scope]string{
 		inRuns: "enter open run · / filter runs · space overlay run in charts · " +
 			"n launch a run · d start the demo · s stop run · r resume from latest checkpoint · p query checkpoint in REPL · " +
-			"b bench results · ? toggle help · tab next view · q quit",
+			"b bench results · , sort by the next column · . reverse the sort · ? toggle help · tab next view · q quit",
 		inFilter: "enter keep the filter · esc clear the filter · tab next view · ctrl+c quit",
 		inRun: "n launch a run · s stop run · " +
 			"r resume from latest checkpoint · p query checkpoint in REPL · + smooth more · - smooth less · " +
-			"o raw / smoothed · L log / linear y · x x by step / wall time · ? toggle help · tab next view · q quit · esc back / cancel",
+			"o raw / smoothed · L log / linear y · x x by step / tokens / wall time · m next metric · g grid of every metric · " +
+			"z zoom in on the latest half · Z whole range · ? toggle help · tab next view · q quit · esc back / cancel",
 		inLaunch:    "f next field · enter start run · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",
 		inOverrides: "enter next field · esc back to the configs · tab next view · ctrl+c quit",
 		inREPLPick:  "enter load checkpoint · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",
@@ -158,7 +159,7 @@ func TestFullHelpGroupsBySection(t *testing.T) {
 		}
 		got = append(got, strings.Join(keys, " "))
 	}
-	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p b enter esc"}
+	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p b , . esc enter esc"}
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Errorf("full help %q, want %q", got, want)
 	}

@@ -60,7 +60,7 @@ func ScanRunRows(root string, now time.Time) ([]RunRow, error) {
 	}
 	rows := make([]RunRow, 0, len(entries))
 	for _, e := range entries {
-		r := newRunData(e.ID, e.Dir, 0)
+		r := newRunData(e.ID, e.Dir)
 		r.Status, r.StatusErr, r.Live = e.Status, e.StatusErr, e.Status.Live()
 		ms, err := rundir.LastMetrics(e.Dir, tailMetrics)
 		if err != nil {
@@ -194,7 +194,7 @@ func RunPlain(ctx context.Context, opts Options, w io.Writer) error {
 		if msg.Err != nil {
 			return msg.Err
 		}
-		s.apply(msg, 0)
+		s.apply(msg)
 		if msg.More {
 			continue
 		}
@@ -221,7 +221,7 @@ func RunPlain(ctx context.Context, opts Options, w io.Writer) error {
 			exited = nil // a nil channel never fires again
 			if waiting && !anyPID(s, launched.PID) {
 				// Let one more poll find a run it may have written meanwhile.
-				if s.apply(p.poll(), 0); !anyPID(s, launched.PID) {
+				if s.apply(p.poll()); !anyPID(s, launched.PID) {
 					return fmt.Errorf("the demo exited before creating its run (%v); see %s", err, launched.LogPath)
 				}
 			}

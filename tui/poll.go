@@ -28,6 +28,8 @@ type runUpdate struct {
 	Reset       bool
 	LogLines    []string
 	Checkpoints []rundir.Checkpoint // non-nil when the list changed
+	Best        rundir.Best         // with Checkpoints: the best dev checkpoint, if the run has one
+	HasBest     bool
 	BadLines    int
 	LastError   error
 }
@@ -126,6 +128,7 @@ func (p *poller) poll() pollMsg {
 				if u.Checkpoints == nil {
 					u.Checkpoints = []rundir.Checkpoint{}
 				}
+				u.Best, u.HasBest = rundir.BestCheckpoint(e.Dir)
 			}
 		}
 		msg.Runs = append(msg.Runs, u)
@@ -140,14 +143,14 @@ func (p *poller) poll() pollMsg {
 }
 
 // apply merges a poll into the store.
-func (s *store) apply(msg pollMsg, smoothing float64) {
+func (s *store) apply(msg pollMsg) {
 	for _, id := range msg.Removed {
 		delete(s.runs, id)
 	}
 	for _, u := range msg.Runs {
 		r := s.runs[u.ID]
 		if r == nil {
-			r = newRunData(u.ID, u.Dir, smoothing)
+			r = newRunData(u.ID, u.Dir)
 			s.runs[u.ID] = r
 		}
 		if u.Status != nil {
@@ -167,6 +170,7 @@ func (s *store) apply(msg pollMsg, smoothing float64) {
 		}
 		if u.Checkpoints != nil {
 			r.Checkpoints = u.Checkpoints
+			r.Best, r.HasBest = u.Best, u.HasBest
 		}
 	}
 	s.sortRuns()

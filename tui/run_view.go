@@ -19,18 +19,24 @@ var smoothingSteps = []float64{0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99}
 
 const defaultSmoothing = 2 // index of 0.6
 
-// runView is one run in detail: loss chart, throughput, lr, system, evals,
-// checkpoints and the log.
+// maxZoom is how far z zooms in: the last 1/2^maxZoom of the x range.
+const maxZoom = 10
+
+// runView is one run in detail: a chart of one metric (or a grid of
+// every metric), throughput, system, evals, checkpoints and the log.
 type runView struct {
 	env           *env
 	st            styles
 	width, height int
-	id            string          // the focused run
-	overlay       map[string]bool // runs marked in the runs view, drawn with it
+	id            string   // the focused run
+	marks         []string // runs marked in the runs view, in marking order: overlaid, coloured by it
+	metric        string   // the charted metric ("" = loss)
 	smoothIdx     int
-	raw           bool
+	rawOnly       bool // o: the raw series alone, no smoothed line over it
 	logY          bool
-	timeX         bool
+	axis          xAxis
+	zoom, pan     int  // the x window: the last 1/2^zoom of the range, pan half-windows left of the end
+	grid          bool // g: a grid of small charts, one per metric
 }
 
 func newRunView(e *env) *runView { return &runView{env: e, st: e.st, smoothIdx: defaultSmoothing} }
@@ -50,37 +56,110 @@ func (v *runView) Update(msg tea.Msg) (component, tea.Cmd) {
 			v.env.send(wantRunMsg{})
 		}
 	case showRunMsg:
+		if msg.id != v.id { // a new run: its own range
+			v.zoom, v.pan = 0, 0
+		}
 		v.id = msg.id
 	case overlayMsg:
-		v.overlay = msg.ids
+		v.marks = msg.ids
 	}
 	return v, nil
 }
 
 // key applies a chart key or asks the dashboard for a run key's effect.
+// Every chart key takes effect on the next frame: the chart is drawn from
+// the view's settings at each View, never from a cache of the last ones.
 func (v *runView) key(act action) {
 	switch act {
 	case actSmoothMore:
-		if v.smoothIdx < len(smoothingSteps)-1 {
-			v.smoothIdx++
-			v.env.send(smoothingMsg{weight: v.smoothing()})
-		}
+		v.smoothIdx = min(v.smoothIdx+1, len(smoothingSteps)-1)
 	case actSmoothLess:
-		if v.smoothIdx > 0 {
-			v.smoothIdx--
-			v.env.send(smoothingMsg{weight: v.smoothing()})
-		}
+		v.smoothIdx = max(v.smoothIdx-1, 0)
 	case actRaw:
-		v.raw = !v.raw
+		v.rawOnly = !v.rawOnly
 	case actLogY:
 		v.logY = !v.logY
 	case actXAxis:
-		v.timeX = !v.timeX
+		v.axis = (v.axis + 1) % numXAxes
+		v.zoom, v.pan = 0, 0
+	case actNextMetric, actPrevMetric:
+		v.metric = v.stepMetric(act == actNextMetric)
+	case actGrid:
+		v.grid = !v.grid
+	case actZoomIn:
+		v.zoom = min(v.zoom+1, maxZoom)
+	case actZoomReset:
+		v.zoom, v.pan = 0, 0
+	case actPanLeft:
+		if v.zoom > 0 {
+			v.pan++
+		}
+	case actPanRight:
+		v.pan = max(v.pan-1, 0)
 	case actBack:
 		v.env.send(showViewMsg{view: viewRuns})
 	case actNew, actStop, actResume, actQuery:
 		v.env.send(runActionMsg{act: act, id: v.id})
 	}
+}
+
+// metricName is the charted metric.
+func (v *runView) metricName() string {
+	if v.metric == "" {
+		return "loss"
+	}
+	return v.metric
+}
+
+// stepMetric is the next (or previous) metric the focused run logs.
+func (v *runView) stepMetric(next bool) string {
+	r := v.env.store.get(v.id)
+	if r == nil {
+		return v.metric
+	}
+	ms := r.metrics()
+	if len(ms) == 0 {
+		return v.metric
+	}
+	i := slices.Index(ms, v.metricName())
+	switch {
+	case i < 0:
+		i = 0
+	case next:
+		i = (i + 1) % len(ms)
+	default:
+		i = (i + len(ms) - 1) % len(ms)
+	}
+	return ms[i]
+}
+
+// slot is a run's palette slot: its place in the marking order, and the
+// next free one for the focused run when it is not marked, so every run on
+// a chart has its own colour.
+func (v *runView) slot(id string) int {
+	if i := slices.Index(v.marks, id); i >= 0 {
+		return i
+	}
+	return len(v.marks)
+}
+
+// chartRuns are the focused run and the marked runs that log metric and
+// are of the focused run's kind (and task): a pretraining loss drawn on
+// a finetune's would flatten it. hidden counts the marked runs left out.
+func (v *runView) chartRuns(r *runData, metric string) (runs []*runData, hidden int) {
+	runs = []*runData{r}
+	for _, id := range v.marks {
+		o := v.env.store.get(id)
+		if o == nil || id == r.ID {
+			continue
+		}
+		if !o.logs(metric) || o.kind() != r.kind() {
+			hidden++
+			continue
+		}
+		runs = append(runs, o)
+	}
+	return runs, hidden
 }
 
 // sideWidth is the right-hand panel's width (throughput, system, lr).
@@ -94,29 +173,63 @@ func (v *runView) View() string {
 	}
 	w, h := max(v.width, 40), max(v.height, 12)
 	header := v.header(r, w)
-
-	runs := []*runData{r}
-	for _, id := range s.order { // the marked runs, newest first
-		if o := s.get(id); v.overlay[id] && id != r.ID {
-			runs = append(runs, o)
-		}
-	}
-	legend := v.legend(runs, w)
-
 	bottomH := min(max((h-2)/3, 5), 9)
-	chartH := h - 2 - bottomH
+	if v.grid {
+		return strings.Join([]string{header, v.modeLine(r, w, 0), v.gridView(r, w, h-2)}, "\n")
+	}
+	metric := v.metricName()
+	runs, hidden := v.chartRuns(r, metric)
+	legend := v.legend(runs, metric, w)
+	chartH := h - 3 - bottomH
 	sideW := sideWidth
 	if w < 70 {
 		sideW = 0
 	}
-	chart := renderChart(w-sideW-1, chartH, v.series(runs), chartOpts{logY: v.logY, timeX: v.timeX}, v.st)
+	chartW := w - sideW
+	if sideW > 0 {
+		chartW-- // a column between the chart and the panel
+	}
+	chart := fitBlock(v.chart(runs, metric, chartW, chartH), chartW, chartH)
 	top := chart
 	if sideW > 0 {
 		side := fitBlock(v.side(r, sideW, chartH), sideW, chartH)
-		top = lipgloss.JoinHorizontal(lipgloss.Top, fitBlock(chart, w-sideW-1, chartH), " ", side)
+		top = lipgloss.JoinHorizontal(lipgloss.Top, chart, " ", side)
 	}
 	bottom := v.bottom(r, w, bottomH)
-	return strings.Join([]string{header, legend, top, bottom}, "\n")
+	return strings.Join([]string{header, v.modeLine(r, w, hidden), legend, top, bottom}, "\n")
+}
+
+// chart draws metric for runs in w×h with the view's settings.
+func (v *runView) chart(runs []*runData, metric string, w, h int) string {
+	ss := v.series(runs, metric)
+	if len(ss) == 0 {
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, v.st.dim.Render(metric+": nothing logged yet"))
+	}
+	lo, hi := v.window(ss)
+	return renderChart(w, h, ss, chartOpts{logY: v.logY, timeX: v.axis == xTime, xMin: lo, xMax: hi}, v.st)
+}
+
+// window is the x range the zoom and pan show, NaN for the whole range.
+func (v *runView) window(ss []chartSeries) (lo, hi float64) {
+	if v.zoom == 0 {
+		return math.NaN(), math.NaN()
+	}
+	a, b := math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		if x0, x1, ok := finiteRange(s.xs); ok {
+			a, b = min(a, x0), max(b, x1)
+		}
+	}
+	if math.IsInf(a, 0) || b <= a {
+		return math.NaN(), math.NaN()
+	}
+	span := (b - a) / math.Exp2(float64(v.zoom))
+	hi = b - float64(v.pan)*span/2
+	if hi-span < a { // panned past the start: stop there
+		v.pan = int(math.Ceil(2 * (b - a - span) / span))
+		hi = a + span
+	}
+	return hi - span, hi
 }
 
 func (v *runView) header(r *runData, w int) string {
@@ -139,55 +252,157 @@ func (v *runView) header(r *runData, w int) string {
 	return lipgloss.NewStyle().MaxWidth(w).Render(line)
 }
 
-func (v *runView) legend(runs []*runData, w int) string {
-	var parts []string
-	for _, r := range runs {
-		name := r.ID
-		if len(runs) > 1 {
-			name = displayID(r, 18)
-		} else {
-			name = "loss"
-		}
-		parts = append(parts, v.st.runStyle(r.ID, false).Render("━ "+name+" train")+" "+v.st.runStyle(r.ID, true).Render("━ eval"))
+// modeLine says what the chart shows: the metric, smoothing, scale, x and
+// zoom, and marked runs left out.
+func (v *runView) modeLine(r *runData, w, hidden int) string {
+	metric := v.st.title.Render(v.metricName())
+	if v.grid {
+		metric = v.st.title.Render(fmt.Sprintf("every metric (%d)", len(r.metrics())))
 	}
 	mode := fmt.Sprintf("smooth %.2f", v.smoothing())
-	if v.raw {
-		mode = "raw"
+	switch {
+	case v.rawOnly:
+		mode = "raw only"
+	case v.smoothing() == 0:
+		mode += " = raw"
 	}
 	scale := "linear"
 	if v.logY {
 		scale = "log"
 	}
-	x := "x: step"
-	if v.timeX {
-		x = "x: time"
+	parts := []string{mode, scale, "x: " + xAxisNames[v.axis]}
+	if v.zoom > 0 {
+		parts = append(parts, fmt.Sprintf("zoom 1/%d (%s resets)", 1<<v.zoom, keyName(actZoomReset, inRun)))
 	}
-	line := strings.Join(parts, "  ") + v.st.dim.Render("  │ "+mode+" │ "+scale+" │ "+x)
+	if v.axis == xTokens && !finite(r.tokensPerStep) {
+		parts = append(parts, "no tokens/s logged: x by tokens is empty")
+	}
+	if hidden > 0 {
+		parts = append(parts, fmt.Sprintf("%d marked run(s) of another kind or without %s not drawn", hidden, v.metricName()))
+	}
+	line := metric + v.st.dim.Render("  │ "+strings.Join(parts, " │ "))
 	return lipgloss.NewStyle().MaxWidth(w).Render(line)
 }
 
-// series picks each run's train and eval curves, raw or smoothed, by step
-// or by wall time.
-func (v *runView) series(runs []*runData) []chartSeries {
-	var out []chartSeries
+// legend names each drawn run's curves with their latest values: the raw
+// value and, when smoothing, the smoothed one (what the curve shows).
+func (v *runView) legend(runs []*runData, metric string, w int) string {
+	var parts []string
 	for _, r := range runs {
-		for _, ev := range []bool{false, true} {
-			s := &r.train
-			if ev {
-				s = &r.eval
-			}
-			if s.len() == 0 {
+		st := v.st.slotStyle(v.slot(r.ID))
+		name := ""
+		if len(runs) > 1 {
+			name = displayID(r, 18) + " "
+		}
+		var vals []string
+		for _, split := range chartSplits {
+			t := r.track(split)
+			if t == nil {
 				continue
 			}
-			xs, ys := s.step, s.smooth
-			if v.timeX {
-				xs = s.wall
+			last, _, ok := t.last(metric)
+			if !ok {
+				continue
 			}
-			if v.raw {
-				ys = s.y
+			text := split + " " + fmtFloat(last)
+			if v.smoothed(split) {
+				sm := r.curveOf(split, metric).smoothed(t.cols[metric], v.smoothing())
+				if n := len(sm); n > 0 && finite(sm[n-1]) {
+					text += " ~" + fmtFloat(sm[n-1])
+				}
 			}
-			out = append(out, chartSeries{xs: xs, ys: ys, style: v.st.runStyle(r.ID, ev), cache: &s.cache})
+			vals = append(vals, text)
 		}
+		if len(vals) == 0 {
+			continue
+		}
+		glyph := "━ "
+		if r.logsOnlyEval(metric) {
+			glyph = string(evalMarker) + " "
+		}
+		parts = append(parts, st.Render(glyph+name)+strings.Join(vals, "  "))
+	}
+	line := strings.Join(parts, "   ")
+	if v.smoothing() > 0 && !v.rawOnly {
+		line += v.st.dim.Render("   (~ smoothed; faint: raw; " + string(evalMarker) + " eval)")
+	}
+	return lipgloss.NewStyle().MaxWidth(w).Render(line)
+}
+
+// chartSplits are the splits a metric is drawn from, in drawing order.
+var chartSplits = []string{"train", "system", "eval"}
+
+// evalMarker marks each evaluation on a chart, so eval points read apart
+// from the train curve without colour (NO_COLOR).
+const evalMarker = '◆'
+
+// smoothed says a split's curves are drawn smoothed: train and system
+// values are noisy samples; an evaluation is a full pass over held-out
+// data, drawn as measured.
+func (v *runView) smoothed(split string) bool {
+	return split != "eval" && !v.rawOnly && v.smoothing() > 0
+}
+
+// series are the curves of metric for runs: per run and split, the raw
+// line (faint when a smoothed one is drawn over it) and the smoothed line;
+// eval points with markers.
+func (v *runView) series(runs []*runData, metric string) []chartSeries {
+	var raws, mains []chartSeries
+	for _, r := range runs {
+		slot := v.slot(r.ID)
+		for _, split := range chartSplits {
+			xs, ys := r.column(split, metric, v.axis)
+			if len(xs) == 0 || len(ys) == 0 {
+				continue
+			}
+			c := r.curveOf(split, metric)
+			if !v.smoothed(split) {
+				mains = append(mains, chartSeries{xs: xs, ys: ys, style: v.st.slotStyle(slot), cache: &c.cache[v.axis][0],
+					markers: split == "eval"})
+				continue
+			}
+			sm := c.smoothed(ys, v.smoothing())
+			raws = append(raws, chartSeries{xs: xs, ys: ys, style: v.st.slotFaint(slot), cache: &c.cache[v.axis][0]})
+			mains = append(mains, chartSeries{xs: xs, ys: sm, style: v.st.slotStyle(slot), cache: &c.cache[v.axis][1], gen: c.gen})
+		}
+	}
+	return append(raws, mains...) // raw lines under every smoothed one
+}
+
+// gridView is a small chart of every metric the run logs, with the marked
+// runs of its kind, in as many columns as fit 36 cells each.
+func (v *runView) gridView(r *runData, w, h int) string {
+	ms := r.metrics()
+	if len(ms) == 0 {
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, v.st.dim.Render("waiting for metrics…"))
+	}
+	cols := max(w/36, 1)
+	cellW := w / cols
+	rows := max(h/9, 1)
+	cellH := h / rows
+	shown := min(len(ms), rows*cols)
+	var lines []string
+	for row := 0; row*cols < shown; row++ {
+		var cells []string
+		for col := range cols {
+			i := row*cols + col
+			if i >= shown {
+				cells = append(cells, fitBlock("", cellW, cellH))
+				continue
+			}
+			runs, _ := v.chartRuns(r, ms[i])
+			title := v.st.header.Render(ms[i])
+			if t := r.lastOf(ms[i]); finite(t) {
+				title += " " + fmtFloat(t)
+			}
+			body := v.chart(runs, ms[i], cellW-1, cellH-1)
+			cells = append(cells, fitBlock(title+"\n"+body, cellW, cellH))
+		}
+		lines = append(lines, lipgloss.JoinHorizontal(lipgloss.Top, cells...))
+	}
+	out := strings.Join(lines, "\n")
+	if shown < len(ms) {
+		out += "\n" + v.st.dim.Render(fmt.Sprintf("%d more metrics: a bigger terminal shows them, or %s picks one", len(ms)-shown, keyName(actNextMetric, inRun)))
 	}
 	return out
 }
@@ -218,13 +433,12 @@ func (v *runView) side(r *runData, w, h int) string {
 			kv("RSS", fmtAxis(metricValue(sys, "rss_gib"))+" GiB"))
 	}
 	lr := math.NaN()
-	if n := len(r.lr); n > 0 {
-		lr = r.lr[n-1]
+	grad := math.NaN()
+	if t := r.track("train"); t != nil {
+		lr, _, _ = t.last("lr")
+		grad, _, _ = t.last("grad_norm")
 	}
-	lines = append(lines, v.st.header.Render("lr")+" "+fmtFloat(lr))
-	if left := h - len(lines); left > 0 && len(r.lr) > 0 {
-		lines = append(lines, sparkLine(r.lr, w-1, min(left, 3), v.st.runStyle(r.ID, false)))
-	}
+	lines = append(lines, v.st.header.Render("Optimizer"), kv("lr", fmtFloat(lr)), kv("grad norm", fmtFloat(grad)))
 	return strings.Join(lines, "\n")
 }
 
@@ -232,6 +446,9 @@ func (v *runView) side(r *runData, w, h int) string {
 func (v *runView) bottom(r *runData, w, h int) string {
 	evalW := min(max(w*2/5, 28), 44)
 	ckW := 18
+	if r.HasBest {
+		ckW = 24 // room for the best mark
+	}
 	logW := w - evalW - ckW - 2
 	if logW < 16 {
 		logW, ckW = 0, w-evalW-1
@@ -255,6 +472,9 @@ var evalKeyOrder = []string{"loss", "mlm_acc", "nsp_acc", "accuracy", "f1", "mcc
 
 func (v *runView) evalTable(r *runData, w, h int) string {
 	title := v.st.header.Render("Eval")
+	if r.HasBest {
+		title += v.st.dim.Render(fmt.Sprintf(" ★ best %s %s", r.Best.Metric, fmtFloat(r.Best.Score)))
+	}
 	if len(r.evals) == 0 {
 		return title + "\n" + v.st.dim.Render(" no evaluations yet")
 	}
@@ -287,7 +507,11 @@ func (v *runView) evalTable(r *runData, w, h int) string {
 	lines = append(lines, v.st.dim.Render(head))
 	rows := h - 2
 	for _, m := range r.evals[max(0, len(r.evals)-rows):] {
-		line := padLeft(fmt.Sprint(m.Step), 7)
+		step := fmt.Sprint(m.Step)
+		if r.HasBest && m.Step == r.Best.Step {
+			step = "★" + step // the best checkpoint's evaluation
+		}
+		line := padLeft(step, 7)
 		for _, k := range keys {
 			line += " " + padLeft(fmtFloat(metricValue(m, k)), colW)
 		}
@@ -307,6 +531,9 @@ func (v *runView) checkpoints(r *runData, w, h int) string {
 		name := " " + filepath.Base(c.Dir)
 		if c.Latest {
 			name = v.st.ok.Render("▸" + filepath.Base(c.Dir))
+		}
+		if c.Best {
+			name += v.st.ok.Render(" ★best")
 		}
 		lines = append(lines, name)
 	}

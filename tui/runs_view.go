@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
-	"maps"
+	"math"
+	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -17,8 +20,11 @@ type runsView struct {
 	cursor        int
 	filter        textinput.Model
 	filtering     bool
-	marked        map[string]bool // runs overlaid in the run view's chart
-	reported      string          // the selection the dashboard last heard of
+	marks         []string // runs overlaid in the run view's charts, in marking order (their colours)
+	marksErr      error    // the marks file could not be read or written
+	sortCol       runsColumn // the column the table is sorted by; -1: newest first
+	sortDesc      bool
+	reported      string   // the selection the dashboard last heard of
 }
 
 func newRunsView(e *env) *runsView {
@@ -26,12 +32,17 @@ func newRunsView(e *env) *runsView {
 	ti.Prompt = "/"
 	ti.Placeholder = "filter by id, state, kind or device"
 	ti.SetVirtualCursor(true)
-	return &runsView{env: e, st: e.st, filter: ti, marked: map[string]bool{}}
+	v := &runsView{env: e, st: e.st, filter: ti, sortCol: -1}
+	v.marks, v.marksErr = readMarks(e.runsDir)
+	if len(v.marks) > 0 {
+		e.send(overlayMsg{ids: slices.Clone(v.marks)})
+	}
+	return v
 }
 
 func (v *runsView) SetSize(w, h int) {
 	v.width, v.height = w, h
-	v.filter.SetWidth(max(w-2, 10))
+	v.filter.SetWidth(max(w-24, 10)) // room for "N of M runs"
 }
 
 // KeyMap is the filter's keys while it has the keyboard, else the table's.
@@ -45,17 +56,14 @@ func (v *runsView) KeyMap() keyMap {
 // visible is the filtered run list in display order.
 func (v *runsView) visible() []*runData {
 	q := strings.ToLower(strings.TrimSpace(v.filter.Value()))
-	all := v.env.store.list()
-	if q == "" {
-		return all
-	}
 	var out []*runData
-	for _, r := range all {
+	for _, r := range v.env.store.list() {
 		hay := strings.ToLower(strings.Join([]string{r.ID, r.state(), r.kind(), r.Status.Device}, " "))
-		if strings.Contains(hay, q) {
+		if q == "" || strings.Contains(hay, q) {
 			out = append(out, r)
 		}
 	}
+	sortRunsBy(out, v.sortCol, v.sortDesc, v.env.now())
 	return out
 }
 
@@ -110,6 +118,25 @@ func (v *runsView) update(msg tea.Msg) (component, tea.Cmd) {
 	return v, nil
 }
 
+// nextSortColumn cycles newest-first (-1) through the sortable columns.
+func nextSortColumn(c runsColumn) runsColumn {
+	for n := c + 1; n < numRunsColumns; n++ {
+		if runsColumnSpecs[n].sortable {
+			return n
+		}
+	}
+	return -1
+}
+
+// keepSelection puts the cursor back on run id after a re-sort.
+func (v *runsView) keepSelection(id string) {
+	for i, r := range v.visible() {
+		if r.ID == id {
+			v.cursor = i
+		}
+	}
+}
+
 // key handles a key of the table or, while filtering, of the filter.
 func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
 	act := v.KeyMap().action(msg)
@@ -133,16 +160,30 @@ func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
 		v.cursor = max(v.cursor-1, 0)
 	case actDown:
 		v.cursor = min(v.cursor+1, max(len(v.visible())-1, 0))
-	case actFilter:
+	case actFilter: // a new filter: / starts from empty, like less and vim
 		v.filtering = true
+		v.filter.SetValue("")
+		v.cursor = 0
 		return v.filter.Focus()
+	case actBack: // esc clears a kept filter
+		v.filter.SetValue("")
+	case actSortNext:
+		id := v.selectedID()
+		v.sortCol = nextSortColumn(v.sortCol)
+		v.keepSelection(id)
+	case actSortReverse:
+		id := v.selectedID()
+		v.sortDesc = !v.sortDesc
+		v.keepSelection(id)
 	case actMark:
-		if r := v.selected(); r != nil {
-			v.marked[r.ID] = !v.marked[r.ID]
-			if !v.marked[r.ID] {
-				delete(v.marked, r.ID)
+		if r := v.selected(); r != nil && !r.failedLaunch {
+			if i := slices.Index(v.marks, r.ID); i >= 0 {
+				v.marks = slices.Delete(v.marks, i, i+1)
+			} else {
+				v.marks = append(v.marks, r.ID)
 			}
-			v.env.send(overlayMsg{ids: maps.Clone(v.marked)})
+			v.marksErr = writeMarks(v.env.runsDir, v.marks)
+			v.env.send(overlayMsg{ids: slices.Clone(v.marks)})
 		}
 	case actOpen:
 		if id := v.selectedID(); id != "" {
@@ -156,38 +197,226 @@ func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// runsColumns are the table's column widths for a screen width.
-type runsColumns struct {
-	id, state, kind, step, bar, loss, tps, eta, device, age int
+// runsColumn is a column of the runs table.
+type runsColumn int
+
+const (
+	colRun runsColumn = iota
+	colState
+	colKind
+	colStep
+	colBar
+	colLoss
+	colBest
+	colTPS
+	colETA
+	colDevice
+	colAge
+	numRunsColumns
+)
+
+// runsColumnSpec is a column's title, alignment, content size and place
+// in the order columns go when the screen is narrow (0: never).
+type runsColumnSpec struct {
+	title    string
+	right    bool
+	min, max int // content width: fitted to the widest cell between them
+	dropRank int // narrow screens drop the highest first
+	sortable bool
 }
 
-func columnsFor(w int) runsColumns {
-	c := runsColumns{state: 8, kind: 8, step: 11, bar: 6, loss: 6, tps: 6, eta: 6}
-	if w >= 100 {
-		c.bar, c.kind, c.age = 10, 12, 6
+var runsColumnSpecs = [numRunsColumns]runsColumnSpec{
+	colRun:    {"RUN", false, 12, 48, 0, true},
+	colState:  {"STATE", false, 5, 8, 0, true},
+	colKind:   {"KIND", false, 4, 20, 0, true},
+	colStep:   {"STEP", true, 4, 13, 0, true},
+	colBar:    {"", false, 6, 10, 3, false},
+	colLoss:   {"LOSS", true, 4, 6, 0, true},
+	colBest:   {"BEST DEV", true, 8, 16, 4, true},
+	colTPS:    {"TOK/S", true, 5, 6, 5, true},
+	colETA:    {"ETA", true, 3, 7, 6, false},
+	colDevice: {"DEVICE", false, 6, 24, 2, true},
+	colAge:    {"AGE", true, 3, 6, 1, true},
+}
+
+// runsCell is what a column shows for a run (unstyled).
+func runsCell(c runsColumn, r *runData, now time.Time, barW int) string {
+	switch c {
+	case colRun:
+		return r.ID
+	case colState:
+		return r.state()
+	case colKind:
+		return r.kind()
+	case colStep:
+		if t := r.Status.TotalSteps; t > 0 {
+			return fmt.Sprintf("%d/%d", r.step(), t)
+		}
+		return fmt.Sprint(r.step())
+	case colBar:
+		frac := 0.0
+		if t := r.Status.TotalSteps; t > 0 {
+			frac = float64(r.step()) / float64(t)
+		}
+		return progressBar(frac, barW)
+	case colLoss:
+		return fmtFloat(r.lastLoss())
+	case colBest:
+		if r.HasBest {
+			return r.Best.Metric + " " + fmtFloat(r.Best.Score)
+		}
+		return ""
+	case colTPS:
+		return fmtSI(metricValue(r.lastTrain, "tokens_per_s"))
+	case colETA:
+		if d, ok := r.eta(); ok {
+			return fmtDuration(d)
+		}
+		return "-"
+	case colDevice:
+		return r.Status.Device
+	case colAge:
+		return fmtDuration(r.age(now))
 	}
-	if w >= 120 {
-		c.device = 12
+	return ""
+}
+
+// layoutRuns sizes the columns to the runs' content within w cells
+// (2 for the mark, one space between columns): widths[c] == 0 drops c.
+// The run column takes what the others leave, down to its minimum.
+func layoutRuns(rs []*runData, w int, now time.Time) [numRunsColumns]int {
+	var widths [numRunsColumns]int
+	for c := range numRunsColumns {
+		spec := runsColumnSpecs[c]
+		cw := max(spec.min, len([]rune(spec.title)))
+		for _, r := range rs {
+			if c == colRun {
+				cw = max(cw, len(r.ID))
+			} else if c != colBar {
+				cw = max(cw, len([]rune(runsCell(c, r, now, 0))))
+			}
+		}
+		widths[c] = min(cw, spec.max)
 	}
-	used := 2 + c.state + c.kind + c.step + c.bar + c.loss + c.tps + c.eta + c.device + c.age
-	cols := 8
-	if c.device > 0 {
-		cols++
+	if widths[colBest] > 0 && !slices.ContainsFunc(rs, func(r *runData) bool { return r.HasBest }) {
+		widths[colBest] = 0 // no finetune has a best checkpoint: no column
 	}
-	if c.age > 0 {
-		cols++
+	fitted := widths
+	total := func() int {
+		n := 2
+		for _, cw := range widths {
+			if cw > 0 {
+				n += cw + 1
+			}
+		}
+		return n - 1
 	}
-	c.id = max(w-used-cols, 8)
-	return c
+	// Too wide: trim the long free-text columns, then the run names to a
+	// readable width, then drop columns (least needed first), then cut
+	// the names to their minimum.
+	shrink := func(c runsColumn, to int) {
+		if over := total() - w; over > 0 && widths[c] > to {
+			widths[c] = max(widths[c]-over, to)
+		}
+	}
+	shrink(colDevice, 12)
+	shrink(colKind, 13)
+	shrink(colRun, 22)
+	for total() > w {
+		drop, rank := -1, 0
+		for c := range numRunsColumns {
+			if widths[c] > 0 && runsColumnSpecs[c].dropRank > rank {
+				drop, rank = int(c), runsColumnSpecs[c].dropRank
+			}
+		}
+		if drop < 0 {
+			break
+		}
+		widths[drop] = 0
+	}
+	shrink(colRun, runsColumnSpecs[colRun].min)
+	// A dropped column that fits in what is left comes back, most needed
+	// first (the lowest rank).
+	for rank := 1; rank <= len(runsColumnSpecs); rank++ {
+		for c := range numRunsColumns {
+			spec := runsColumnSpecs[c]
+			if spec.dropRank != rank || widths[c] > 0 || fitted[c] == 0 {
+				continue
+			}
+			cw := fitted[c]
+			if c == colBar {
+				cw = spec.min
+			}
+			if total()+cw+1 <= w {
+				widths[c] = cw
+			}
+		}
+	}
+	if widths[colBar] > 0 { // room left: a longer progress bar
+		widths[colBar] = min(runsColumnSpecs[colBar].max, widths[colBar]+max(w-total(), 0))
+	}
+	return widths
+}
+
+// sortRuns orders the table by a column (started, newest first, when
+// col < 0); desc reverses it.
+func sortRunsBy(rs []*runData, col runsColumn, desc bool, now time.Time) {
+	if col < 0 {
+		if desc {
+			slices.Reverse(rs)
+		}
+		return
+	}
+	num := func(r *runData) float64 {
+		switch col {
+		case colStep:
+			return float64(r.step())
+		case colLoss:
+			return r.lastLoss()
+		case colBest:
+			if r.HasBest {
+				return r.Best.Score
+			}
+		case colTPS:
+			return metricValue(r.lastTrain, "tokens_per_s")
+		case colAge:
+			return float64(r.age(now))
+		}
+		return math.NaN()
+	}
+	numeric := col == colStep || col == colLoss || col == colBest || col == colTPS || col == colAge
+	slices.SortStableFunc(rs, func(a, b *runData) int {
+		var c int
+		if numeric {
+			x, y := num(a), num(b)
+			switch { // runs without a value go last either way
+			case !finite(x) && !finite(y):
+				return 0
+			case !finite(x):
+				return 1
+			case !finite(y):
+				return -1
+			}
+			c = cmp.Compare(x, y)
+		} else {
+			c = strings.Compare(runsCell(col, a, now, 0), runsCell(col, b, now, 0))
+		}
+		if desc {
+			c = -c
+		}
+		return c
+	})
 }
 
 func (v *runsView) View() string {
 	var b strings.Builder
 	s, runsDir, now := v.env.store, v.env.runsDir, v.env.now()
 	rs := v.visible()
-	c := columnsFor(v.width)
 	if v.filtering || v.filter.Value() != "" {
-		b.WriteString(v.filter.View() + "\n")
+		b.WriteString(v.filter.View() + v.st.dim.Render(fmt.Sprintf("  %d of %d runs", len(rs), len(s.order))) + "\n")
+	}
+	if v.marksErr != nil {
+		b.WriteString(v.st.err.Render(truncate("marks: "+v.marksErr.Error(), v.width)) + "\n")
 	}
 	if len(s.order) == 0 {
 		b.WriteString("\n  No runs in " + runsDir + " yet.\n\n")
@@ -197,16 +426,25 @@ func (v *runsView) View() string {
 		b.WriteString("  Press " + k(actNew) + " to launch a run from configs/, " + k(actHelp) + " for help.\n")
 		return b.String()
 	}
-	head := "  " + pad("RUN", c.id) + " " + pad("STATE", c.state) + " " + pad("KIND", c.kind) + " " +
-		padLeft("STEP", c.step) + " " + pad("", c.bar) + " " + padLeft("LOSS", c.loss) + " " +
-		padLeft("TOK/S", c.tps) + " " + padLeft("ETA", c.eta)
-	if c.device > 0 {
-		head += " " + pad("DEVICE", c.device)
+	widths := layoutRuns(rs, v.width, now)
+	cell := func(c runsColumn, text string) string {
+		if runsColumnSpecs[c].right {
+			return padLeft(text, widths[c])
+		}
+		return pad(text, widths[c])
 	}
-	if c.age > 0 {
-		head += " " + padLeft("AGE", c.age)
+	var head []string
+	for c := range numRunsColumns {
+		if widths[c] == 0 {
+			continue
+		}
+		title := runsColumnSpecs[c].title
+		if c == v.sortCol {
+			title += map[bool]string{false: "▲", true: "▼"}[v.sortDesc]
+		}
+		head = append(head, cell(c, title))
 	}
-	b.WriteString(v.st.header.Render(head) + "\n")
+	b.WriteString(v.st.header.Render("  "+strings.Join(head, " ")) + "\n")
 	rows := max(v.height-2, 1)
 	if v.filtering || v.filter.Value() != "" {
 		rows--
@@ -218,33 +456,33 @@ func (v *runsView) View() string {
 	for i := first; i < len(rs) && i < first+rows; i++ {
 		r := rs[i]
 		mark := "  "
-		if v.marked[r.ID] {
-			mark = v.st.runStyle(r.ID, false).Render("●") + " "
+		if j := slices.Index(v.marks, r.ID); j >= 0 {
+			mark = v.st.slotStyle(j).Render("●") + " "
 		}
-		step, total := r.step(), r.Status.TotalSteps
-		stepText := fmt.Sprintf("%d", step)
-		frac := 0.0
-		if total > 0 {
-			stepText = fmt.Sprintf("%d/%d", step, total)
-			frac = float64(step) / float64(total)
+		sel := i == v.cursor
+		var cells []string
+		for c := range numRunsColumns {
+			if widths[c] == 0 {
+				continue
+			}
+			text := runsCell(c, r, now, widths[colBar])
+			if c == colRun {
+				text = displayID(r, widths[c])
+			}
+			t := cell(c, text)
+			if !sel { // colours only off the selected row: its reverse video spans it all
+				switch c {
+				case colState:
+					t = v.st.state(r.state()).Render(t)
+				case colBar:
+					t = v.st.bar.Render(t)
+				}
+			}
+			cells = append(cells, t)
 		}
-		eta := "-"
-		if d, ok := r.eta(); ok {
-			eta = fmtDuration(d)
-		}
-		state := r.state()
-		line := pad(displayID(r, c.id), c.id) + " " + v.st.state(state).Render(pad(state, c.state)) + " " +
-			pad(r.kind(), c.kind) + " " + padLeft(stepText, c.step) + " " +
-			v.st.bar.Render(progressBar(frac, c.bar)) + " " + padLeft(fmtFloat(r.lastLoss()), c.loss) + " " +
-			padLeft(fmtSI(metricValue(r.lastTrain, "tokens_per_s")), c.tps) + " " + padLeft(eta, c.eta)
-		if c.device > 0 {
-			line += " " + pad(r.Status.Device, c.device)
-		}
-		if c.age > 0 {
-			line += " " + padLeft(fmtDuration(r.age(now)), c.age)
-		}
-		if i == v.cursor {
-			line = v.st.selected.Render(line)
+		line := strings.Join(cells, " ")
+		if sel {
+			line = v.st.selected.Render(pad(line, max(v.width-2, 0))) // the whole row, to the edge
 		}
 		b.WriteString(mark + line + "\n")
 	}

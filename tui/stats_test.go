@@ -47,28 +47,33 @@ func TestSmoothEMA(t *testing.T) {
 	}
 }
 
-// The incremental smoother of a series must match smoothing the whole
-// series at once, including after a weight change.
-func TestSeriesSmoothingIncrementalMatchesBatch(t *testing.T) {
-	var s series
-	s.ema.weight = 0.6
+// The incremental smoother of a curve must match smoothing the whole
+// column at once, including after a weight change and as lines arrive.
+func TestCurveSmoothingIncrementalMatchesBatch(t *testing.T) {
+	var c curve
 	ys := []float64{5, 4, 4.5, 3, 2.5, 2.7, 2}
-	for i, y := range ys {
-		s.add(float64(i), float64(i), y)
-	}
+	got := c.smoothed(ys[:3], 0.6)
+	got = c.smoothed(ys, 0.6)
 	want := SmoothEMA(ys, 0.6)
 	for i := range ys {
-		if !near(s.smooth[i], want[i], 1e-12) {
-			t.Fatalf("incremental[%d]=%v batch=%v", i, s.smooth[i], want[i])
+		if !near(got[i], want[i], 1e-12) {
+			t.Fatalf("incremental[%d]=%v batch=%v", i, got[i], want[i])
 		}
 	}
-	s.resmooth(0.95)
-	s.add(7, 7, 1.5)
-	want = SmoothEMA(append(ys, 1.5), 0.95)
+	gen := c.gen
+	ys = append(ys, 1.5)
+	got = c.smoothed(ys, 0.95)
+	want = SmoothEMA(ys, 0.95)
 	for i := range want {
-		if !near(s.smooth[i], want[i], 1e-12) {
-			t.Fatalf("after resmooth [%d]=%v want %v", i, s.smooth[i], want[i])
+		if !near(got[i], want[i], 1e-12) {
+			t.Fatalf("after a weight change [%d]=%v want %v", i, got[i], want[i])
 		}
+	}
+	if c.gen == gen {
+		t.Error("a weight change must start a new generation (the downsampling caches key on it)")
+	}
+	if raw := c.smoothed(ys, 0); &raw[0] != &ys[0] {
+		t.Error("weight 0 is the raw column itself")
 	}
 }
 

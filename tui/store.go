@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"path/filepath"
 	"sort"
@@ -11,34 +10,6 @@ import (
 
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
-
-// series is one curve of a run, x by step and by wall-clock seconds since
-// the run's first metric, with its smoothed copy kept up to date as points
-// arrive (so a redraw never re-smooths 100k points).
-type series struct {
-	step, wall, y []float64
-	smooth        []float64
-	ema           ema
-	cache         sampleCache
-}
-
-func (s *series) add(step, wall, y float64) {
-	s.step = append(s.step, step)
-	s.wall = append(s.wall, wall)
-	s.y = append(s.y, y)
-	s.smooth = append(s.smooth, s.ema.push(y))
-}
-
-// resmooth recomputes the smoothed copy for a new EMA weight.
-func (s *series) resmooth(weight float64) {
-	s.ema = ema{weight: weight}
-	s.smooth = s.smooth[:0]
-	for _, y := range s.y {
-		s.smooth = append(s.smooth, s.ema.push(y))
-	}
-}
-
-func (s *series) len() int { return len(s.y) }
 
 // windowSize is how many recent train lines feed throughput and ETA.
 const windowSize = 20
@@ -54,8 +25,9 @@ type runData struct {
 	StatusErr error
 	Live      bool
 
-	train, eval series
-	lr          []float64 // one per train point that reported lr
+	tracks        map[string]*track // by split: every value every line carried
+	curves        map[curveKey]*curve
+	tokensPerStep float64 // from the latest train line (tokens_per_s × step_ms), for x by tokens
 
 	recent    []rundir.Metric // last train lines, for throughput
 	progress  []progressPoint // last (step, t) pairs, for the ETA
@@ -75,20 +47,94 @@ type runData struct {
 	// it wrote a run folder: Dir is its output log, Status.Error its
 	// last line. It stays until the dashboard quits.
 	failedLaunch bool
+
+	// Best is the finetuning run's best dev checkpoint (checkpoints/best).
+	Best    rundir.Best
+	HasBest bool
 }
 
-func newRunData(id, dir string, smoothing float64) *runData {
-	r := &runData{ID: id, Dir: dir, lastTrain: rundir.Metric{Values: map[string]float64{}}}
-	r.train.ema.weight = smoothing
-	r.eval.ema.weight = smoothing
-	return r
+func newRunData(id, dir string) *runData {
+	return &runData{ID: id, Dir: dir, lastTrain: rundir.Metric{Values: map[string]float64{}},
+		tracks: map[string]*track{}, curves: map[curveKey]*curve{}, tokensPerStep: math.NaN()}
 }
 
 // reset drops everything built from metrics.jsonl (the file was replaced).
 func (r *runData) reset() {
-	id, dir, st, serr, live, ck, log := r.ID, r.Dir, r.Status, r.StatusErr, r.Live, r.Checkpoints, r.Log
-	*r = *newRunData(id, dir, r.train.ema.weight)
-	r.Status, r.StatusErr, r.Live, r.Checkpoints, r.Log = st, serr, live, ck, log
+	id, dir, st, serr, live, ck, log, best := r.ID, r.Dir, r.Status, r.StatusErr, r.Live, r.Checkpoints, r.Log, r.Best
+	*r = *newRunData(id, dir)
+	r.Status, r.StatusErr, r.Live, r.Checkpoints, r.Log, r.Best = st, serr, live, ck, log, best
+}
+
+// track is the run's lines of a split, nil before the first.
+func (r *runData) track(split string) *track { return r.tracks[split] }
+
+// column is a split's values of key with its x column, nil when the run
+// has logged none.
+func (r *runData) column(split, key string, axis xAxis) (xs, ys []float64) {
+	t := r.tracks[split]
+	if t == nil || t.cols[key] == nil {
+		return nil, nil
+	}
+	return t.xs(axis, r.tokensPerStep), t.cols[key]
+}
+
+// curveOf is the smoothed copy and caches of a column.
+func (r *runData) curveOf(split, key string) *curve {
+	k := curveKey{split, key}
+	c := r.curves[k]
+	if c == nil {
+		c = &curve{}
+		r.curves[k] = c
+	}
+	return c
+}
+
+// lastOf is key's latest value, from train, system or eval lines in that
+// order of preference; NaN when none.
+func (r *runData) lastOf(key string) float64 {
+	for _, split := range chartSplits {
+		if t := r.tracks[split]; t != nil {
+			if v, _, ok := t.last(key); ok {
+				return v
+			}
+		}
+	}
+	return math.NaN()
+}
+
+// logsOnlyEval says key comes from eval lines alone (a dev metric).
+func (r *runData) logsOnlyEval(key string) bool {
+	for split, t := range r.tracks {
+		if _, ok := t.cols[key]; ok && split != "eval" {
+			return false
+		}
+	}
+	return true
+}
+
+// logs says the run has logged key in any split.
+func (r *runData) logs(key string) bool {
+	for _, t := range r.tracks {
+		if _, ok := t.cols[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// metrics are the keys the run has logged, in display order.
+func (r *runData) metrics() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range r.tracks {
+		for k := range t.cols {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return sortMetrics(out)
 }
 
 // addMetrics applies newly read metrics lines in file order.
@@ -104,13 +150,18 @@ func (r *runData) addMetrics(ms []rundir.Metric) {
 		} else if v, ok := m.Values["elapsed_s"]; ok {
 			wall = v
 		}
+		if m.Split != "" {
+			t := r.tracks[m.Split]
+			if t == nil {
+				t = newTrack()
+				r.tracks[m.Split] = t
+			}
+			t.add(float64(m.Step), wall, m.Values)
+		}
 		switch m.Split {
 		case "train":
-			if v, ok := m.Values["loss"]; ok {
-				r.train.add(float64(m.Step), wall, v)
-			}
-			if v, ok := m.Values["lr"]; ok {
-				r.lr = append(r.lr, v)
+			if tps, ms := metricValue(m, "tokens_per_s"), metricValue(m, "step_ms"); finite(tps) && finite(ms) && tps > 0 && ms > 0 {
+				r.tokensPerStep = math.Round(tps * ms / 1e3) // a whole number of tokens per optimizer step
 			}
 			r.lastTrain = m
 			r.recent = appendWindow(r.recent, m, windowSize)
@@ -118,9 +169,6 @@ func (r *runData) addMetrics(ms []rundir.Metric) {
 				r.progress = appendWindow(r.progress, progressPoint{m.Step, m.T}, windowSize)
 			}
 		case "eval":
-			if v, ok := m.Values["loss"]; ok {
-				r.eval.add(float64(m.Step), wall, v)
-			}
 			r.evals = append(r.evals, m)
 		case "system":
 			r.system, r.hasSystem = m, true
@@ -136,16 +184,11 @@ func appendWindow[T any](w []T, v T, n int) []T {
 	return append(w, v)
 }
 
-// setSmoothing re-smooths the curves for a new EMA weight.
-func (r *runData) setSmoothing(w float64) {
-	r.train.resmooth(w)
-	r.eval.resmooth(w)
-}
-
 // lastLoss is the latest train loss, NaN before the first.
 func (r *runData) lastLoss() float64 {
-	if n := r.train.len(); n > 0 {
-		return r.train.y[n-1]
+	if t := r.tracks["train"]; t != nil {
+		v, _, _ := t.last("loss")
+		return v
 	}
 	return math.NaN()
 }
@@ -257,7 +300,7 @@ func (s *store) addFailedLaunch(spec LaunchSpec, pid int, exit error, last, logP
 	if last != "" {
 		text += ": " + last
 	}
-	r := newRunData(id, logPath, 0)
+	r := newRunData(id, logPath)
 	r.failedLaunch = true
 	ended := now
 	r.Status = rundir.Status{State: rundir.StateFailed, Kind: spec.Kind, Config: spec.Config, PID: pid,
@@ -284,14 +327,6 @@ func (s *store) sortRuns() {
 		}
 		return a.ID > b.ID
 	})
-}
-
-// colorIndex gives a run a palette slot from its ID, so its colour stays
-// the same as runs come and go.
-func colorIndex(id string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(n))
 }
 
 // metricValue is m's value for key, NaN when the line did not carry it.

@@ -6,17 +6,18 @@ import (
 	"charm.land/lipgloss/v2"
 )
 
-// palette pairs a train colour with a lighter eval colour per run slot;
-// a run's slot comes from its ID (colorIndex), so it keeps its colour.
+// palette is the run colours, each with a darker shade for the raw line
+// drawn under its smoothed one. Runs take slots in marking order, so the
+// runs on one chart never share a colour (up to eight).
 var palette = [][2]string{
-	{"#5FAFFF", "#AFD7FF"}, // blue
-	{"#FF8700", "#FFD787"}, // orange
-	{"#5FD75F", "#AFFFAF"}, // green
-	{"#FF5F87", "#FFAFD7"}, // pink
-	{"#AF87FF", "#D7D7FF"}, // violet
-	{"#00D7D7", "#AFFFFF"}, // cyan
-	{"#D7D700", "#FFFFAF"}, // yellow
-	{"#D75F5F", "#FFAFAF"}, // red
+	{"#5FAFFF", "#2F5F87"}, // blue
+	{"#FF8700", "#875F00"}, // orange
+	{"#5FD75F", "#2F6F2F"}, // green
+	{"#FF5F87", "#872F4F"}, // pink
+	{"#AF87FF", "#5F4F87"}, // violet
+	{"#00D7D7", "#006F6F"}, // cyan
+	{"#D7D700", "#6F6F00"}, // yellow
+	{"#D75F5F", "#6F2F2F"}, // red
 }
 
 // styles are the dashboard's looks; with colour off (NO_COLOR) they keep
@@ -82,17 +83,21 @@ func newStyles(noColor bool) styles {
 	return s
 }
 
-// runStyle is the style of a run's train (eval=false) or eval curve.
-func (s styles) runStyle(id string, eval bool) lipgloss.Style {
+// slotStyle is the colour of palette slot i (a run's curves).
+func (s styles) slotStyle(i int) lipgloss.Style {
 	if s.noColor {
 		return lipgloss.NewStyle()
 	}
-	p := palette[colorIndex(id, len(palette))]
-	hex := p[0]
-	if eval {
-		hex = p[1]
+	return lipgloss.NewStyle().Foreground(lipgloss.Color(palette[i%len(palette)][0]))
+}
+
+// slotFaint is slot i's raw line, drawn under the smoothed one: a darker
+// shade, or the faint attribute without colour.
+func (s styles) slotFaint(i int) lipgloss.Style {
+	if s.noColor {
+		return lipgloss.NewStyle().Faint(true)
 	}
-	return lipgloss.NewStyle().Foreground(lipgloss.Color(hex))
+	return lipgloss.NewStyle().Foreground(lipgloss.Color(palette[i%len(palette)][1]))
 }
 
 func (s styles) state(st string) lipgloss.Style {

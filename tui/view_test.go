@@ -166,12 +166,16 @@ func TestRunViewToggles(t *testing.T) {
 	if !strings.Contains(screen(m), "smooth 0.80") {
 		t.Error("+ did not raise the smoothing to 0.80")
 	}
-	if w := m.store.get(runOf(m).id).train.ema.weight; w != 0.8 {
-		t.Errorf("series smoothing weight %v after +, want 0.8", w)
+	if w := m.store.get(runOf(m).id).curveOf("train", "loss").weight; w != 0.8 {
+		t.Errorf("curve smoothing weight %v after +, want 0.8", w)
 	}
 	press(m, "-", "-", "-", "-")
 	if !strings.Contains(screen(m), "smooth 0.00") {
 		t.Error("- did not go down to 0")
+	}
+	press(m, "x")
+	if !strings.Contains(screen(m), "x: tokens") {
+		t.Error("x did not switch to tokens")
 	}
 	press(m, "o", "L", "x")
 	s := screen(m)
@@ -358,18 +362,31 @@ func TestLaunchFinetuneFromACheckpoint(t *testing.T) {
 	}
 }
 
-// At 80x24 the help must still show every key (in columns).
+// At 80x24 the help shows every key, in columns, scrolling (↓) when they
+// do not fit.
 func TestHelpFitsSmallScreens(t *testing.T) {
 	m := newTestModel(t, standardFixtures(t), 80, 24)
 	press(m, "?")
 	s := screen(m)
+	all := s
+	for range 40 {
+		press(m, "down")
+		all += screen(m)
+	}
+	if !m.showHelp {
+		t.Fatal("scrolling closed the help")
+	}
 	for _, b := range keyMap(dashboard).bindings() {
-		if k := b.Help().Key; !strings.Contains(s, k+" ") {
+		if k := b.Help().Key; !b.noHelp && !strings.Contains(all, k+" ") {
 			t.Errorf("help at 80x24 lacks key %q", k)
 		}
 	}
-	if !strings.Contains(s, ":ckpt PATH") {
+	if !strings.Contains(all, ":ckpt PATH") {
 		t.Error("help lacks the REPL commands")
+	}
+	press(m, "up")
+	if m.helpTop == 0 && screen(m) == s {
+		t.Error("up did not scroll back from the end")
 	}
 	requireGolden(t, s)
 }
