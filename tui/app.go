@@ -110,13 +110,13 @@ func New(opts Options) *Model {
 	st := newStyles(opts.NoColor)
 	e := &env{st: st, runsDir: opts.RunsDir, configsDir: opts.ConfigsDir, now: opts.Now, load: opts.Load, store: newStore()}
 	m := &Model{
-		opts:      opts,
-		st:        st,
-		env:       e,
-		store:     e.store,
-		poller:    newPoller(opts.RunsDir, opts.Now),
-		width:     80,
-		height:    24,
+		opts:   opts,
+		st:     st,
+		env:    e,
+		store:  e.store,
+		poller: newPoller(opts.RunsDir, opts.Now),
+		width:  80,
+		height: 24,
 	}
 	m.views = [numViews]component{
 		viewRuns:   newRunsView(e),

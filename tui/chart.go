@@ -50,8 +50,8 @@ type chartOpts struct {
 	// xMin, xMax are the x window (zoom); NaN: the data's whole range.
 	xMin, xMax float64
 	logY       bool
-	timeX bool // x is wall-clock seconds, else steps
-	log2X bool // x holds log2 of the value (sequence lengths): labels show 2^x, one per octave when the range is whole octaves
+	timeX      bool // x is wall-clock seconds, else steps
+	log2X      bool // x holds log2 of the value (sequence lengths): labels show 2^x, one per octave when the range is whole octaves
 }
 
 // octaveColumns is the columns per octave that puts a label under every

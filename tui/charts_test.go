@@ -199,7 +199,7 @@ func TestXByTokens(t *testing.T) {
 	if len(xs) != 900 || xs[899] != 900*per {
 		t.Fatalf("tokens x ends at %v, want %v", xs[len(xs)-1], 900*per)
 	}
-	if s := screen(m); !strings.Contains(s, "x: tokens") || !strings.Contains(s, fmtSI(math.Round(900*per))[:2]) {
+	if s := screen(m); !strings.Contains(s, "x: tokens") || !strings.Contains(s, fmtSI(math.Round(900 * per))[:2]) {
 		t.Errorf("tokens axis not shown:\n%s", s)
 	}
 }

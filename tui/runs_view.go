@@ -20,11 +20,11 @@ type runsView struct {
 	cursor        int
 	filter        textinput.Model
 	filtering     bool
-	marks         []string // runs overlaid in the run view's charts, in marking order (their colours)
-	marksErr      error    // the marks file could not be read or written
+	marks         []string   // runs overlaid in the run view's charts, in marking order (their colours)
+	marksErr      error      // the marks file could not be read or written
 	sortCol       runsColumn // the column the table is sorted by; -1: newest first
 	sortDesc      bool
-	reported      string   // the selection the dashboard last heard of
+	reported      string // the selection the dashboard last heard of
 }
 
 func newRunsView(e *env) *runsView {
