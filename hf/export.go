@@ -220,21 +220,21 @@ func firstNonFinite(x []float32) int {
 func dropNote(have fnet.Heads, c Class) string {
 	var parts []string
 	if have.MLM && !c.Heads.MLM {
-		parts = append(parts, "the masked-LM head")
+		parts = append(parts, "masked-LM head")
 	}
 	if have.NSP && !c.Heads.NSP {
-		parts = append(parts, "the next-sentence head")
+		parts = append(parts, "next-sentence head")
 	}
 	if have.Classifier && !c.Heads.Classifier {
-		parts = append(parts, "the classifier")
+		parts = append(parts, "classifier")
 	}
 	if have.Pooler && !c.Heads.Pooler {
-		parts = append(parts, "the pooler")
+		parts = append(parts, "pooler")
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s has no %s: left out of the export", c.Name, strings.Join(parts, " or "))
+	return fmt.Sprintf("%s has no %s: the checkpoint's is left out of the export", c.Name, strings.Join(parts, " and no "))
 }
 
 // ConfigJSON is the config.json of a model exported as class c: every
@@ -280,11 +280,7 @@ func ConfigJSON(cfg fnet.Config, c Class, tok tokenizer.Tokenizer) ([]byte, erro
 		}
 		m["fnet_tui_num_labels"] = n
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return marshalIndent(m)
 }
 
 // labelNames are a classifier's class names: the GLUE task's labels when

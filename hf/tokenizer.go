@@ -1,6 +1,7 @@
 package hf
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,12 +91,17 @@ func tokenizerFiles(cfg fnet.Config, tok tokenizer.Tokenizer) ([]namedFile, stri
 	return []namedFile{vocab, {TokenizerConfigFile, tcj}, {SpecialTokensFile, stj}}, "", nil
 }
 
+// marshalIndent is indented JSON with a final newline, "<pad>" left as
+// is (json.Marshal would write \u003cpad\u003e).
 func marshalIndent(v any) ([]byte, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // loadTokenizer reads the tokenizer of a transformers folder: spiece.model

@@ -226,7 +226,10 @@ def check_export(ctx, name):
     ctx.record(f"a/{name}/saved-keys", ours == theirs, keys=len(ours),
                only_ours=sorted(ours - theirs), only_transformers=sorted(theirs - ours))
     refp = os.path.join(a.work, "refs", name + ".safetensors")
+    if not os.path.exists(refp):  # fnet-mlm: the pretraining run's reference (same encoder and MLM head)
+        refp = os.path.join(a.work, "refs", name.removesuffix("-mlm") + ".safetensors")
     if not os.path.exists(refp):
+        ctx.record(f"a/{name}/reference", False, error=f"no {refp}")
         return
     meta, ref = read_ref(torch, refp)
     S = int(meta["seq_len"])

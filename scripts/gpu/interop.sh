@@ -17,7 +17,8 @@
 # ids and logits, fnet-tui export --logits), sentences.txt (20 real
 # sentences) and pairs.txt (20 RTE pairs). Then on the device machine (torch
 # and transformers installed), from the repository root, carrying
-# .device-carry:
+# .device-carry/fnet-tui, .device-carry/interop and .device-carry/COMMIT
+# (about 55 MB; prepare prints the sizes):
 #
 #   scripts/gpu/interop.sh                      (~1 minute)
 #
@@ -61,11 +62,13 @@ if [ "${1:-}" = prepare ]; then
 	"$BIN" finetune -c configs/glue-rte.toml --from "$runs/fnet" --runs "$runs" --name fnet-rte \
 		--set finetune.glue_dir="$data/glue" --set finetune.max_train=128 --set finetune.max_eval=32 --set finetune.epochs=1 \
 		--set data.batch_size=16 --set train.device=cpu >"$runs/fnet-rte.out" 2>&1
-	for r in fnet bert; do
+	# every 4th token masked for FNet (1000 pieces), every 8th for BERT (30522
+	# pieces: the logits are the bulk of what the device call carries)
+	for r in fnet:4 bert:8; do
+		every=${r#*:} r=${r%:*}
 		"$BIN" export --hf "$W/exports/$r" "$runs/$r"
-		"$BIN" export --hf "$W/exports/$r-mlm" --class mlm "$runs/$r"
-		"$BIN" export --logits "$W/refs/$r.safetensors" --text "$W/sentences.txt" "$runs/$r"
-		cp "$W/refs/$r.safetensors" "$W/refs/$r-mlm.safetensors"
+		"$BIN" export --hf "$W/exports/$r-mlm" --class mlm "$runs/$r" # its reference is $r's
+		"$BIN" export --logits "$W/refs/$r.safetensors" --text "$W/sentences.txt" --mask-every "$every" "$runs/$r"
 	done
 	"$BIN" export --hf "$W/exports/fnet-rte" "$runs/fnet-rte/checkpoints/best"
 	"$BIN" export --logits "$W/refs/fnet-rte.safetensors" --text "$W/pairs.txt" "$runs/fnet-rte/checkpoints/best"
