@@ -201,6 +201,20 @@ func TestEndToEndInTmux(t *testing.T) {
 	x.waitFor("No runs in runs yet", 20*time.Second)
 	x.keys("n")
 	x.waitFor("pretrain-e2e.toml", 10*time.Second)
+	// A bad override (the form's own hint once named train.batch_size; the
+	// key is data.batch_size) is refused before anything starts, in the
+	// trainer's words, and leaves no run behind.
+	x.keys("f")
+	x.text("train.batch_size=8")
+	x.keys("Enter", "Enter")
+	x.waitFor("not started", 20*time.Second)
+	if s := x.screen(); !strings.Contains(s, "batch_size") || strings.Contains(s, "started pid") {
+		t.Errorf("the refused launch is not explained:\n%s", s)
+	}
+	if ents, _ := rundir.ScanRuns(runs); len(ents) != 0 {
+		t.Fatalf("a refused launch left runs: %v", ents)
+	}
+	x.keys("f", "C-u", "Enter") // clear the overrides, back to the configs
 	x.keys("Enter")
 	x.waitFor("started pid", 10*time.Second)
 	x.keys("Escape")

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -419,7 +420,11 @@ func (v *runsView) View() string {
 		b.WriteString(v.st.err.Render(truncate("marks: "+v.marksErr.Error(), v.width)) + "\n")
 	}
 	if len(s.order) == 0 {
-		b.WriteString("\n  No runs in " + runsDir + " yet.\n\n")
+		b.WriteString("\n  No runs in " + runsDir + " yet.")
+		if _, err := os.Stat(runsDir); err != nil {
+			b.WriteString(v.st.dim.Render(" (the folder does not exist: a launch creates it)"))
+		}
+		b.WriteString("\n\n")
 		k := func(act action) string { return v.st.title.Render(keyName(act, inRuns)) }
 		b.WriteString("  Press " + k(actDemo) + " to start the demo: a mini pretraining on the Go standard\n")
 		b.WriteString("  library's doc comments (offline, about a minute on 2 cores).\n")

@@ -44,7 +44,11 @@ func runDashboard(args []string) error {
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q", rest[0])
 	}
-	if !*demo { // the demo creates its runs folder
+	// Plain mode only reads: a runs folder the user named must exist. The
+	// full-screen dashboard launches runs into it, so a folder not there
+	// yet is fine; its Runs view says so (and the demo creates it).
+	interactive := !*plain && term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stdin.Fd()))
+	if !*demo && !interactive {
 		if _, err := checkRunsFolder(fs, *runs); err != nil {
 			return err
 		}
@@ -61,7 +65,7 @@ func runDashboard(args []string) error {
 			return train.Check(train.Options{ConfigPath: s.Config, Overrides: s.Overrides, Resume: s.Resume}, s.Kind)
 		},
 	}
-	if *plain || !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stdin.Fd())) {
+	if !interactive {
 		if opts.PollEvery == 0 {
 			opts.PollEvery = 2 * time.Second
 		}
