@@ -106,7 +106,11 @@ func modelCard(src Source, c Class, tokFiles []namedFile) string {
 		title = filepath.Base(src.Run.RunDir) + " / " + title
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
-	fmt.Fprintf(&b, "A %s model trained with [fnet-tui](https://github.com/fnet-tui/fnet-tui) and exported as `%s`.\n\n", strings.ToUpper(cfg.HFModelType()), c.Name)
+	what := "An FNet"
+	if cfg.HFModelType() == "bert" {
+		what = "A BERT"
+	}
+	fmt.Fprintf(&b, "%s model trained with [fnet-tui](https://github.com/fnet-tui/fnet-tui) and exported as `%s`.\n\n", what, c.Name)
 
 	b.WriteString("## Model\n\n| | |\n|---|---|\n")
 	row := func(k string, v any) { fmt.Fprintf(&b, "| %s | %v |\n", k, v) }
@@ -132,11 +136,15 @@ func modelCard(src Source, c Class, tokFiles []namedFile) string {
 	b.WriteString("\n## Use\n\n```python\nimport torch\n")
 	fmt.Fprintf(&b, "from transformers import AutoTokenizer, %s\n\n", c.Name)
 	fmt.Fprintf(&b, "tok = AutoTokenizer.from_pretrained(\"PATH\")\nmodel = %s.from_pretrained(\"PATH\").eval()\n", c.Name)
+	input := `"The capital of France is [MASK]."`
+	if c.Heads.Classifier {
+		input = `"A man is playing a guitar.", "Someone plays music."`
+	}
 	if cfg.HFModelType() == "fnet" {
 		fmt.Fprintf(&b, "# FNet mixes every position, padding included: pad to the trained length, as fnet-tui does\n")
-		fmt.Fprintf(&b, "enc = tok(\"The capital of France is [MASK].\", padding=\"max_length\", max_length=%d, return_tensors=\"pt\")\n", cfg.SeqLen)
+		fmt.Fprintf(&b, "enc = tok(%s, padding=\"max_length\", max_length=%d, return_tensors=\"pt\")\n", input, cfg.SeqLen)
 	} else {
-		b.WriteString("enc = tok(\"The capital of France is [MASK].\", return_tensors=\"pt\")\n")
+		fmt.Fprintf(&b, "enc = tok(%s, return_tensors=\"pt\")\n", input)
 	}
 	b.WriteString("with torch.no_grad():\n    out = model(**enc)\n```\n")
 	if cfg.HFModelType() == "fnet" {

@@ -83,8 +83,9 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 echo "fnet-tui $(cat "$CARRY/COMMIT" 2>/dev/null)" | tee "$OUT/interop.txt"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/interop.txt"
-python3 -c 'import torch, transformers, safetensors; print("torch", torch.__version__, "transformers", transformers.__version__)' 2>&1 | tee -a "$OUT/interop.txt"
-python3 -c 'import sentencepiece; print("sentencepiece", sentencepiece.__version__)' 2>&1 | tail -1 | tee -a "$OUT/interop.txt"
+# from /tmp: the repository root's safetensors/ (Go) would shadow the Python package
+(cd /tmp && python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)') 2>&1 | tail -1 | tee -a "$OUT/interop.txt"
+(cd /tmp && python3 -c 'import sentencepiece; print("sentencepiece", sentencepiece.__version__)') 2>&1 | tail -1 | tee -a "$OUT/interop.txt"
 timeout 400 python3 scripts/gpu/hf_interop.py --work "$W" --bin "$BIN" --out "$OUT" --device "${FNET_INTEROP_DEVICE:-auto}" 2>"$OUT/python.err" | tee -a "$OUT/interop.txt"
 rc=${PIPESTATUS[0]}
 tail -n 20 "$OUT/python.err"
