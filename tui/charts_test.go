@@ -14,6 +14,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/fnet-tui/fnet-tui/plotfile"
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
 
@@ -385,5 +386,51 @@ func TestFilterCountsAndClears(t *testing.T) {
 	press(m, "m", "i", "enter", "esc")
 	if v := runsOf(m).filter.Value(); v != "" || len(runsOf(m).visible()) != 4 {
 		t.Errorf("esc did not clear the filter %q", v)
+	}
+}
+
+// e writes what the chart shows: its runs' raw and smoothed series of the
+// metric, inside the zoom window, as SVG and CSV (via plotfile).
+func TestExportWritesWhatIsOnScreen(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 100, 30)
+	press(m, "enter", "z")
+	cmd := press(m, "e")
+	if cmd == nil {
+		t.Fatal("e returned no command")
+	}
+	m.Update(cmd())
+	s := screen(m)
+	if !strings.Contains(s, "wrote plots/") {
+		t.Fatalf("no export message:\n%s", s)
+	}
+	csvs, _ := filepath.Glob(filepath.Join("plots", "*-loss-*.csv"))
+	svgs, _ := filepath.Glob(filepath.Join("plots", "*-loss-*.svg"))
+	if len(csvs) != 1 || len(svgs) != 1 {
+		t.Fatalf("exported %v %v", csvs, svgs)
+	}
+	f, err := os.Open(csvs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fig, err := plotfile.ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, sr := range fig.Series {
+		names[sr.Name] = len(sr.X)
+		for _, x := range sr.X {
+			if x < 450.5 {
+				t.Fatalf("%s has x %v outside the zoom window", sr.Name, x)
+			}
+		}
+	}
+	if names[liveRun+" train"] != 450 || names[liveRun+" train (smoothed 0.60)"] != 450 || names[liveRun+" eval"] != 3 {
+		t.Errorf("exported series %v", names)
+	}
+	svg, _ := os.ReadFile(svgs[0])
+	if !strings.Contains(string(svg), "<svg") {
+		t.Error("not an SVG")
 	}
 }

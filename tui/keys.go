@@ -92,6 +92,7 @@ const (
 	actPanRight
 	actSortNext
 	actSortReverse
+	actExport
 )
 
 // binding is one row of the key table.
@@ -176,6 +177,7 @@ var keyTable = []binding{
 	bind(actPanLeft, inRun, "Run", "[", "pan left (zoomed)", "[").notInFooter(),
 	bind(actPanRight, inRun, "Run", "]", "pan right (zoomed)", "]").notInFooter(),
 	bind(actZoomReset, inRun, "Run", "Z", "whole range", "Z"),
+	bind(actExport, inRun, "Run", "e", "export the chart (plots/*.svg, .csv)", "e"),
 
 	bind(actNextField, inLaunch, "Launch", "f", "next field (config, overrides, ckpt)", "f"),
 	bind(actOpen, inLaunch, "Launch", "enter", "start run", "enter"),

@@ -130,7 +130,7 @@ func TestShortHelpOfEachContext(t *testing.T) {
 		inRun: "n launch a run · s stop run · " +
 			"r resume from latest checkpoint · p query checkpoint in REPL · + smooth more · - smooth less · " +
 			"o raw / smoothed · L log / linear y · x x by step / tokens / wall time · m next metric · g grid of every metric · " +
-			"z zoom in on the latest half · Z whole range · ? toggle help · tab next view · q quit · esc back / cancel",
+			"z zoom in on the latest half · Z whole range · e export the chart · ? toggle help · tab next view · q quit · esc back / cancel",
 		inLaunch:    "f next field · enter start run · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",
 		inOverrides: "enter next field · esc back to the configs · tab next view · ctrl+c quit",
 		inREPLPick:  "enter load checkpoint · ? toggle help · tab next view · ctrl+c quit · esc back / cancel",

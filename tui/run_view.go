@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/fnet-tui/fnet-tui/plotfile"
 )
 
 // smoothingSteps are the EMA weights + and - walk through (TensorBoard's
@@ -50,7 +53,11 @@ func (v *runView) smoothing() float64 { return smoothingSteps[v.smoothIdx] }
 func (v *runView) Update(msg tea.Msg) (component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
-		v.key(v.KeyMap().action(msg))
+		if act := v.KeyMap().action(msg); act == actExport {
+			return v, v.export()
+		} else {
+			v.key(act)
+		}
 	case focusMsg:
 		if v.id == "" { // opened with tab: show the run selected in Runs
 			v.env.send(wantRunMsg{})
@@ -101,6 +108,73 @@ func (v *runView) key(act action) {
 	case actNew, actStop, actResume, actQuery:
 		v.env.send(runActionMsg{act: act, id: v.id})
 	}
+}
+
+// exportDir is where e writes the chart on screen, relative to the
+// working folder: beside the runs, not inside one.
+const exportDir = "plots"
+
+// export writes the chart on screen (its runs, metric, x axis, smoothing
+// and zoom) as an SVG and a CSV under exportDir, with plotfile, the
+// library behind `fnet-tui plot`; the flash line names the files.
+func (v *runView) export() tea.Cmd {
+	r := v.env.store.get(v.id)
+	if r == nil {
+		return nil
+	}
+	metric := v.metricName()
+	runs, _ := v.chartRuns(r, metric)
+	fig := plotfile.Figure{Title: metric + " · " + displayID(r, 48), XLabel: xAxisNames[v.axis], YLabel: metric}
+	for _, o := range runs {
+		name := displayID(o, 40)
+		for _, split := range chartSplits {
+			xs, ys := o.column(split, metric, v.axis)
+			if len(xs) == 0 {
+				continue
+			}
+			fig.Series = append(fig.Series, finiteSeries(name+" "+split, xs, ys))
+			if v.smoothed(split) {
+				sm := o.curveOf(split, metric).smoothed(ys, v.smoothing())
+				fig.Series = append(fig.Series, finiteSeries(fmt.Sprintf("%s %s (smoothed %.2f)", name, split, v.smoothing()), xs, sm))
+			}
+		}
+	}
+	var ss []chartSeries
+	for _, f := range fig.Series {
+		ss = append(ss, chartSeries{xs: f.X})
+	}
+	if lo, hi := v.window(ss); finite(lo) {
+		fig = fig.Window(lo, hi)
+	}
+	stamp := v.env.now().Format("20060102-150405")
+	base := filepath.Join(exportDir, fmt.Sprintf("%s-%s-%s", shortID(r), strings.ReplaceAll(metric, "/", "_"), stamp))
+	return func() tea.Msg {
+		if len(fig.Series) == 0 {
+			return flashMsg{text: "nothing to export: no run on screen logs " + metric, err: true}
+		}
+		if err := os.MkdirAll(exportDir, 0o755); err != nil {
+			return flashMsg{text: "export: " + err.Error(), err: true}
+		}
+		for _, ext := range []string{".svg", ".csv"} {
+			if err := plotfile.Write(base+ext, fig); err != nil {
+				return flashMsg{text: "export: " + err.Error(), err: true}
+			}
+		}
+		return flashMsg{text: "wrote " + base + ".svg and .csv (what the chart shows)"}
+	}
+}
+
+// finiteSeries is the points of (xs, ys) with both finite: a column holds
+// NaN for the lines that did not carry its key.
+func finiteSeries(name string, xs, ys []float64) plotfile.Series {
+	s := plotfile.Series{Name: name}
+	for i := range min(len(xs), len(ys)) {
+		if finite(xs[i]) && finite(ys[i]) {
+			s.X = append(s.X, xs[i])
+			s.Y = append(s.Y, ys[i])
+		}
+	}
+	return s
 }
 
 // metricName is the charted metric.
