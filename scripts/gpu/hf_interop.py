@@ -216,7 +216,7 @@ def check_export(ctx, name):
     bad = loading_clean(info)
     ctx.record(f"a/{name}/load", not bad, cls=cls.__name__, **({"loading_info": bad} if bad else {}))
     resaved = os.path.join(a.tmp, "resaved-" + name)
-    model.save_pretrained(resaved, safe_serialization=True)
+    save(model, resaved)
     from safetensors import safe_open
 
     with safe_open(os.path.join(d, "model.safetensors"), "pt") as f:
@@ -239,6 +239,22 @@ def check_export(ctx, name):
     compare_logits(ctx, f"a/{name}", model, ref, meta, cfg["model_type"] == "bert")
 
 
+def save(model, d):
+    """save_pretrained in safetensors (the keyword is the default, and may be gone, in newer transformers)."""
+    try:
+        model.save_pretrained(d, safe_serialization=True)
+    except TypeError:
+        model.save_pretrained(d)
+
+
+def any_tokenizer(ctx, d):
+    """The slow tokenizer (it writes spiece.model / vocab.txt), else the fast one."""
+    try:
+        return ctx.tr.AutoTokenizer.from_pretrained(d, use_fast=False)
+    except Exception:
+        return ctx.tr.AutoTokenizer.from_pretrained(d)
+
+
 def randomize(torch, model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -250,7 +266,7 @@ def check_transformers_model(ctx, fam, suffix):
     """(b)/(c): a random transformers model saved by transformers, in fnet-tui."""
     a, torch, tr = ctx.a, ctx.torch, ctx.tr
     src = os.path.join(a.work, "exports", fam)  # its tokenizer: SentencePiece for fnet, WordPiece for bert
-    tok = tr.AutoTokenizer.from_pretrained(src, use_fast=False)
+    tok = any_tokenizer(ctx, src)
     common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, intermediate_size=64,
                   max_position_embeddings=128, pad_token_id=tok.pad_token_id)
     if suffix == "ForSequenceClassification":
@@ -264,7 +280,7 @@ def check_transformers_model(ctx, fam, suffix):
     model = cls(cfg).eval()
     randomize(torch, model, 2)
     d = os.path.join(a.tmp, f"hf-{fam}-{suffix.lower()}")
-    model.save_pretrained(d, safe_serialization=True)
+    save(model, d)
     tok.save_pretrained(d)
     vocab = "spiece.model" if fam == "fnet" else "vocab.txt"
     if not os.path.exists(os.path.join(d, vocab)):  # a tokenizers-only save: fnet-tui needs the slow file
@@ -299,8 +315,8 @@ def check_resaved_classifier(ctx, name):
     a, torch = ctx.a, ctx.torch
     cfg, cls, model, _ = load_class(ctx, os.path.join(a.work, "exports", name))
     d = os.path.join(a.tmp, "hf-resaved-" + name)
-    model.save_pretrained(d, safe_serialization=True)
-    tok = ctx.tr.AutoTokenizer.from_pretrained(os.path.join(a.work, "exports", name), use_fast=False)
+    save(model, d)
+    tok = any_tokenizer(ctx, os.path.join(a.work, "exports", name))
     tok.save_pretrained(d)
     vocab = "spiece.model" if os.path.exists(os.path.join(a.work, "exports", name, "spiece.model")) else "vocab.txt"
     if not os.path.exists(os.path.join(d, vocab)):
