@@ -93,6 +93,7 @@ const (
 	actSortNext
 	actSortReverse
 	actExport
+	actDiff
 )
 
 // binding is one row of the key table.
@@ -161,6 +162,7 @@ var keyTable = []binding{
 	bind(actBench, inRuns, "Runs", "b", "bench results (RUNS/bench.json)", "b"),
 	bind(actSortNext, inRuns, "Runs", ",", "sort by the next column", ","),
 	bind(actSortReverse, inRuns, "Runs", ".", "reverse the sort", "."),
+	bind(actDiff, inRuns, "Runs", "c", "config diff (selected vs a marked run)", "c"),
 	bind(actBack, inRuns, "Runs", "esc", "clear the filter", "esc").notInFooter(),
 	bind(actOpen, inFilter, "Runs", "enter", "keep the filter", "enter"),
 	bind(actBack, inFilter, "Runs", "esc", "clear the filter", "esc"),

@@ -125,7 +125,7 @@ func TestShortHelpOfEachContext(t *testing.T) {
 	cases := map[scope]string{
 		inRuns: "enter open run · / filter runs · space overlay run in charts · " +
 			"n launch a run · d start the demo · s stop run · r resume from latest checkpoint · p query checkpoint in REPL · " +
-			"b bench results · , sort by the next column · . reverse the sort · ? toggle help · tab next view · q quit",
+			"b bench results · , sort by the next column · . reverse the sort · c config diff · ? toggle help · tab next view · q quit",
 		inFilter: "enter keep the filter · esc clear the filter · tab next view · ctrl+c quit",
 		inRun: "n launch a run · s stop run · " +
 			"r resume from latest checkpoint · p query checkpoint in REPL · + smooth more · - smooth less · " +
@@ -159,7 +159,7 @@ func TestFullHelpGroupsBySection(t *testing.T) {
 		}
 		got = append(got, strings.Join(keys, " "))
 	}
-	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p b , . esc enter esc"}
+	want := []string{"? tab shift+tab q ctrl+c", "↑/k ↓/j", "enter / space n d s r p b , . c esc enter esc"}
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Errorf("full help %q, want %q", got, want)
 	}

@@ -25,7 +25,8 @@ type runsView struct {
 	marksErr      error      // the marks file could not be read or written
 	sortCol       runsColumn // the column the table is sorted by; -1: newest first
 	sortDesc      bool
-	reported      string // the selection the dashboard last heard of
+	reported      string          // the selection the dashboard last heard of
+	diff          *configDiffView // c: two runs' configs side by side, until esc
 }
 
 func newRunsView(e *env) *runsView {
@@ -119,6 +120,22 @@ func (v *runsView) update(msg tea.Msg) (component, tea.Cmd) {
 	return v, nil
 }
 
+// openDiff compares the selected run's config with a marked run's: the
+// first marked one that is not the selection.
+func (v *runsView) openDiff() {
+	sel := v.selected()
+	if sel == nil {
+		return
+	}
+	for _, id := range v.marks {
+		if o := v.env.store.get(id); o != nil && id != sel.ID && !o.failedLaunch {
+			v.diff = newConfigDiff(o, sel)
+			return
+		}
+	}
+	v.env.send(flashMsg{text: "config diff: mark a run with " + keyName(actMark, inRuns) + ", select another, press " + keyName(actDiff, inRuns), err: true})
+}
+
 // nextSortColumn cycles newest-first (-1) through the sortable columns.
 func nextSortColumn(c runsColumn) runsColumn {
 	for n := c + 1; n < numRunsColumns; n++ {
@@ -156,7 +173,20 @@ func (v *runsView) key(msg tea.KeyPressMsg) tea.Cmd {
 		v.cursor = 0
 		return cmd
 	}
+	if v.diff != nil { // the diff has the keys until it closes
+		switch act {
+		case actBack, actDiff:
+			v.diff = nil
+		case actUp:
+			v.diff.top--
+		case actDown:
+			v.diff.top++
+		}
+		return nil
+	}
 	switch act {
+	case actDiff:
+		v.openDiff()
 	case actUp:
 		v.cursor = max(v.cursor-1, 0)
 	case actDown:
@@ -410,6 +440,9 @@ func sortRunsBy(rs []*runData, col runsColumn, desc bool, now time.Time) {
 }
 
 func (v *runsView) View() string {
+	if v.diff != nil {
+		return v.diff.view(v.st, v.width, v.height)
+	}
 	var b strings.Builder
 	s, runsDir, now := v.env.store, v.env.runsDir, v.env.now()
 	rs := v.visible()
