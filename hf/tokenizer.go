@@ -104,6 +104,11 @@ func marshalIndent(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ourSentencePieceFile is the name fnet-tui's checkpoints give a
+// SentencePiece model (train.SPTokenizerFile), read when a folder has
+// neither of transformers' files.
+const ourSentencePieceFile = "tokenizer.model"
+
 // loadTokenizer reads the tokenizer of a transformers folder: spiece.model
 // (FNetTokenizer, AlbertTokenizer) or vocab.txt (BertTokenizer), the one
 // tokenizer_config.json's tokenizer_class names when both are there. It
@@ -118,9 +123,9 @@ func loadTokenizer(dir string) (tokenizer.Tokenizer, error) {
 		return nil, err
 	}
 	class, _ := tc["tokenizer_class"].(string)
-	order := []string{SentencePieceFile, WordPieceFile}
+	order := []string{SentencePieceFile, WordPieceFile, ourSentencePieceFile}
 	if strings.HasPrefix(class, "Bert") {
-		order = []string{WordPieceFile, SentencePieceFile}
+		order = []string{WordPieceFile, SentencePieceFile, ourSentencePieceFile}
 	}
 	var path string
 	for _, name := range order {
