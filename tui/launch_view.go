@@ -9,6 +9,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
+// OverrideExample is the overrides field's hint. It must be valid for
+// every pretraining config (cmd/fnet-tui tests it against the trainer's
+// own check): a hint naming an unknown key once sent users astray.
+const OverrideExample = "train.steps=200 data.batch_size=8"
+
 // launch form fields, in tab order.
 const (
 	fieldConfig = iota
@@ -60,7 +65,7 @@ type launchView struct {
 func newLaunchView(e *env) *launchView {
 	ti := textinput.New()
 	ti.Prompt = "--set "
-	ti.Placeholder = "key=value ... e.g. train.steps=200 train.batch_size=8"
+	ti.Placeholder = "key=value ... e.g. " + OverrideExample
 	ti.SetVirtualCursor(true)
 	v := &launchView{env: e, st: e.st, overrides: ti, typed: map[string]string{}}
 	v.reload()

@@ -308,18 +308,49 @@ func (v *runView) window(ss []chartSeries) (lo, hi float64) {
 
 func (v *runView) header(r *runData, w int) string {
 	step, total := r.step(), r.Status.TotalSteps
-	prog := fmt.Sprintf("step %d", step)
+	prog, short := fmt.Sprintf("step %d", step), fmt.Sprintf("step %d", step)
 	if total > 0 {
-		prog = fmt.Sprintf("step %d/%d %s %3.0f%%", step, total, v.st.bar.Render(progressBar(float64(step)/float64(total), 10)), 100*float64(step)/float64(total))
+		pct := 100 * float64(step) / float64(total)
+		prog = fmt.Sprintf("step %d/%d %s %3.0f%%", step, total, v.st.bar.Render(progressBar(float64(step)/float64(total), 10)), pct)
+		short = fmt.Sprintf("step %d/%d %.0f%%", step, total, pct)
 	}
-	parts := []string{v.st.title.Render(displayID(r, max(w/3, 16))), v.st.state(r.state()).Render(r.state()), r.kind(), prog}
+	device, shortDevice := r.Status.Device, r.Status.Device
+	if i := strings.Index(device, " ("); i > 0 {
+		shortDevice = device[:i] // cuda:0 (NVIDIA H100 …) → cuda:0
+	}
+	eta := ""
 	if d, ok := r.eta(); ok {
-		parts = append(parts, "ETA "+fmtDuration(d))
+		eta = "ETA " + fmtDuration(d)
 	}
-	if r.Status.Device != "" {
-		parts = append(parts, r.Status.Device)
+	build := func(prog, device string) []string {
+		parts := []string{v.st.title.Render(displayID(r, max(w/3, 16))), v.st.state(r.state()).Render(r.state()), r.kind(), prog}
+		for _, p := range []string{eta, device} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		return parts
 	}
-	line := strings.Join(parts, "  ")
+	// Narrower screens lose the progress bar, then the device's name (not
+	// which device), then whole parts from the end, never half a word.
+	parts := build(prog, device)
+	for _, try := range [][]string{build(short, device), build(short, shortDevice)} {
+		if lipgloss.Width(strings.Join(parts, "  ")) <= w {
+			break
+		}
+		parts = try
+	}
+	line := ""
+	for i, p := range parts {
+		next := line + "  " + p
+		if i == 0 {
+			next = p
+		}
+		if lipgloss.Width(next) > w && i > 0 {
+			break
+		}
+		line = next
+	}
 	if r.Status.Error != "" {
 		line += "  " + v.st.err.Render(r.Status.Error)
 	}
@@ -397,7 +428,11 @@ func (v *runView) legend(runs []*runData, metric string, w int) string {
 		parts = append(parts, st.Render(glyph+name)+strings.Join(vals, "  "))
 	}
 	line := strings.Join(parts, "   ")
-	if v.smoothing() > 0 && !v.rawOnly {
+	smoothedDrawn := false
+	for _, r := range runs {
+		smoothedDrawn = smoothedDrawn || !r.logsOnlyEval(metric)
+	}
+	if smoothedDrawn && v.smoothing() > 0 && !v.rawOnly {
 		line += v.st.dim.Render("   (~ smoothed; faint: raw; " + string(evalMarker) + " eval)")
 	}
 	return lipgloss.NewStyle().MaxWidth(w).Render(line)

@@ -266,7 +266,7 @@ var runsColumnSpecs = [numRunsColumns]runsColumnSpec{
 	colBest:   {"BEST DEV", true, 8, 16, 4, true},
 	colTPS:    {"TOK/S", true, 5, 6, 5, true},
 	colETA:    {"ETA", true, 3, 7, 6, false},
-	colDevice: {"DEVICE", false, 6, 24, 2, true},
+	colDevice: {"DEVICE", false, 6, 32, 2, true},
 	colAge:    {"AGE", true, 3, 6, 1, true},
 }
 

@@ -57,7 +57,12 @@ func newStyles(noColor bool) styles {
 	s.tabOn = lipgloss.NewStyle().Bold(true).Reverse(true).Padding(0, 1)
 	s.tabOff = lipgloss.NewStyle().Padding(0, 1)
 	s.header = lipgloss.NewStyle().Bold(true)
+	// The selection: a background bar in colour (reverse video would also
+	// flip the row's own colours); reverse without colour (NO_COLOR).
 	s.selected = lipgloss.NewStyle().Reverse(true)
+	if !noColor {
+		s.selected = lipgloss.NewStyle().Background(c("#3A4A5C")).Foreground(c("#FFFFFF")).Bold(true)
+	}
 	s.dim = fg("#808080")
 	if noColor {
 		s.dim = lipgloss.NewStyle().Faint(true)
