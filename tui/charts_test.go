@@ -434,3 +434,21 @@ func TestExportWritesWhatIsOnScreen(t *testing.T) {
 		t.Error("not an SVG")
 	}
 }
+
+// The Run view and its grid at 160x48: every panel in place, no line
+// past the edge, exactly the screen's height.
+func TestRunViewWideGolden(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 160, 48)
+	press(m, "enter")
+	s := screen(m)
+	checkScreen(t, s, 160, 48)
+	for _, want := range []string{"Throughput", "Optimizer", "Eval", "Checkpoints", "train.log", "x: step"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("wide run view lacks %q", want)
+		}
+	}
+	press(m, "g")
+	checkScreen(t, screen(m), 160, 48)
+	press(m, "g")
+	requireGolden(t, s)
+}

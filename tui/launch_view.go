@@ -25,6 +25,7 @@ const (
 // ckptChoice is a checkpoint offered for finetuning or the REPL.
 type ckptChoice struct {
 	RunID string
+	Kind  string
 	Step  int
 	Dir   string
 }
@@ -39,7 +40,7 @@ func allCheckpoints(s *store, kind string) []ckptChoice {
 		}
 		for i := len(r.Checkpoints) - 1; i >= 0; i-- {
 			c := r.Checkpoints[i]
-			out = append(out, ckptChoice{RunID: r.ID, Step: c.Step, Dir: c.Dir})
+			out = append(out, ckptChoice{RunID: r.ID, Kind: r.Status.Kind, Step: c.Step, Dir: c.Dir})
 		}
 	}
 	return out
@@ -279,7 +280,7 @@ func (v *launchView) View() string {
 		ck := v.ckIndex(cks)
 		firstCk := max(0, ck-2)
 		for i := firstCk; i < len(cks) && i < firstCk+3; i++ {
-			line := fmt.Sprintf("%s step %d", truncMiddle(cks[i].RunID, 30), cks[i].Step)
+			line := fmt.Sprintf("%s step %d", displayName(cks[i].RunID, cks[i].Kind, 30), cks[i].Step)
 			if i == ck {
 				line = "▸ " + v.st.selected.Render(line)
 			} else {

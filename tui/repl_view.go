@@ -243,7 +243,7 @@ func (v *replView) View() string {
 		v.cursor = min(v.cursor, max(len(cks)-1, 0))
 		first := max(0, v.cursor-rows+1)
 		for i := first; i < len(cks) && i < first+rows; i++ {
-			line := fmt.Sprintf("%s  step %d", truncMiddle(cks[i].RunID, max(v.width-20, 10)), cks[i].Step)
+			line := fmt.Sprintf("%s  step %d", displayName(cks[i].RunID, cks[i].Kind, max(v.width-20, 10)), cks[i].Step)
 			if i == v.cursor {
 				line = "▸ " + v.st.selected.Render(line)
 			} else {

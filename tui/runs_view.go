@@ -531,26 +531,33 @@ func (v *runsView) View() string {
 }
 
 // shortID drops the kind prefix the KIND column already shows.
-func shortID(r *runData) string {
-	if k := r.Status.Kind; k != "" && strings.HasPrefix(r.ID, k+"-") {
-		return strings.TrimPrefix(r.ID, k+"-")
+func shortID(r *runData) string { return shortName(r.ID, r.Status.Kind) }
+
+func shortName(id, kind string) string {
+	if kind != "" && strings.HasPrefix(id, kind+"-") {
+		return strings.TrimPrefix(id, kind+"-")
 	}
-	return r.ID
+	return id
 }
 
-// displayID fits a run ID to w cells. IDs are <kind>-<config>-<date>-<time>;
-// when the whole ID does not fit, the kind (shown in its own column) and
-// the config's repeat of it go, and the stamp shrinks to MMDD-HHMM.
-func displayID(r *runData, w int) string {
-	if len(r.ID) <= w {
-		return r.ID
+// displayID fits a run ID to w cells: the one short form of run names
+// every view uses (runs table, run header, legends, pickers).
+func displayID(r *runData, w int) string { return displayName(r.ID, r.Status.Kind, w) }
+
+// displayName fits a run ID of a kind to w cells. IDs are
+// <kind>-<config>-<date>-<time>; when the whole ID does not fit, the kind
+// (shown in its own column) and the config's repeat of it go, and the
+// stamp shrinks to MMDD-HHMM.
+func displayName(full, kind string, w int) string {
+	if len(full) <= w {
+		return full
 	}
-	id := shortID(r)
+	id := shortName(full, kind)
 	if len(id) <= w {
 		return id
 	}
-	if k := r.Status.Kind; k != "" {
-		id = strings.TrimPrefix(id, k+"-")
+	if kind != "" {
+		id = strings.TrimPrefix(id, kind+"-")
 	}
 	if n := len(id); n > 16 && id[n-16] == '-' && id[n-7] == '-' {
 		stamp := id[n-15:] // YYYYmmdd-HHMMSS
