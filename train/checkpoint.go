@@ -17,10 +17,10 @@ import (
 
 // Files of a checkpoint directory besides the model and optimizer.
 const (
-	TrainerFile        = "trainer.json"
-	SPTokenizerFile    = "tokenizer.model" // SentencePiece
-	WordPieceVocabFile = "vocab.txt"       // BERT WordPiece
-	BestLink           = "best"            // finetuning: the best dev checkpoint
+	TrainerFile        = rundir.TrainerFile // the contract's: the dashboard reads a finetune's dev score from it
+	SPTokenizerFile    = "tokenizer.model"  // SentencePiece
+	WordPieceVocabFile = "vocab.txt"        // BERT WordPiece
+	BestLink           = rundir.BestLink    // finetuning: the best dev checkpoint
 )
 
 // TrainerState is trainer.json: everything besides weights and optimizer
