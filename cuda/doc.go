@@ -35,6 +35,7 @@
 //	dryrun.go           the dry run: a host-only stand-in for the device, for tests
 //	                    (emulator_test.go carries its operations out on the host)
 //	kernels/fnet.cu     every kernel (signature.go checks each launch against it)
+//	nccl.go             NCCL for data parallel (communicators, all-reduce, async errors; not yet driven by the engine)
 //
 // See docs/GPU.md for the design, the reasons for not using gorgonia's CUDA
 // engine or gorgonia.org/cu, and the measurements.

@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:    "doctor",
-		summary: "report the GPU, NVIDIA driver and CUDA libraries, or why there are none",
+		summary: "report the GPU, NVIDIA driver, CUDA libraries and NCCL, or why there are none",
 		usage:   "[--require-gpu]",
 		run:     runDoctor,
 	})
@@ -32,6 +32,7 @@ func runDoctor(args []string) error {
 	}
 	info := cuda.Probe()
 	writeDoctorReport(os.Stdout, info)
+	writeNCCLReport(os.Stdout, cuda.ProbeNCCL())
 	if info.Err != nil && *require {
 		return &exitError{code: 1, err: fmt.Errorf("no usable GPU: %w", info.Err)}
 	}
@@ -95,4 +96,16 @@ func writeDoctorReport(w io.Writer, info cuda.Info) {
 		return
 	}
 	fmt.Fprintln(w, "CUDA engine: available (device = \"cuda\" or \"auto\" trains on this GPU)")
+}
+
+// writeNCCLReport says whether multi-GPU training (NCCL) could run here.
+func writeNCCLReport(w io.Writer, n cuda.NCCLInfo) {
+	switch {
+	case n.Path == "":
+		fmt.Fprintf(w, "NCCL:    unavailable (multi-GPU data parallel cannot run; one GPU or the CPU still trains): %v\n", n.Err)
+	case n.Err != nil:
+		fmt.Fprintf(w, "NCCL:    %s (version %s), unusable: %v\n", n.Path, n.Version, n.Err)
+	default:
+		fmt.Fprintf(w, "NCCL:    %s (version %s)\n", n.Path, n.Version)
+	}
 }
