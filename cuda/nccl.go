@@ -66,9 +66,9 @@ type NCCL struct {
 	lib     *library
 	version int // NCCL_VERSION_CODE, e.g. 22304 for 2.23.4
 
-	getVersion, getUniqueID, commInitRankScalable, allReduce uintptr
-	commGetAsyncError, commDestroy, commAbort, getErrorString  uintptr
-	getLastError                                               uintptr // 0 before NCCL 2.13
+	getVersion, getUniqueID, commInitRankScalable, allReduce  uintptr
+	commGetAsyncError, commDestroy, commAbort, getErrorString uintptr
+	getLastError                                              uintptr // 0 before NCCL 2.13
 }
 
 var (
