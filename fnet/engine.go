@@ -52,6 +52,17 @@ type Engine interface {
 	Close() error
 }
 
+// GradientTensors is an engine whose accumulated gradients can be reached
+// between ForwardBackward and Step: data parallel averages them across
+// ranks in place (package dist) so every rank takes the same step.
+type GradientTensors interface {
+	// AccumulatedGradients returns the gradients awaiting Step, already
+	// scaled, one slice per trained parameter in ParamSpecs order. The
+	// slices are the engine's own buffers: what the caller writes into
+	// them before Step is what Step applies (and what its norm measures).
+	AccumulatedGradients() ([][]float32, error)
+}
+
 // OptimizerState is AdamW's state for checkpoints.
 type OptimizerState struct {
 	Step int

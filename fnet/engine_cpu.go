@@ -231,6 +231,23 @@ func (e *CPUEngine) GradNorm() float64 {
 	return math.Sqrt(ss)
 }
 
+// AccumulatedGradients implements GradientTensors: the pending micro-batch
+// is folded into the accumulators (scaled), which are returned in the
+// trained parameters' order for the caller to rewrite before Step.
+func (e *CPUEngine) AccumulatedGradients() ([][]float32, error) {
+	if e.pending == nil && !e.accumulated {
+		return nil, fmt.Errorf("fnet: AccumulatedGradients without a ForwardBackward")
+	}
+	if e.pending != nil {
+		e.foldPending()
+	}
+	out := make([][]float32, len(e.trained))
+	for i, ps := range e.trained {
+		out[i] = e.accum[ps.Name]
+	}
+	return out, nil
+}
+
 // Step implements Engine.
 func (e *CPUEngine) Step(lr float64, maxNorm float64) (float64, error) {
 	if e.pending == nil && !e.accumulated {
