@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode"
 )
 
 // writeCSV writes the long format: "series,XLabel,YLabel", then one
@@ -40,6 +41,18 @@ func writeCSV(w io.Writer, f Figure) error {
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
+// checkText refuses control characters in names and labels: they mean
+// nothing on a chart, and encoding/csv does not keep a carriage return in
+// a quoted field, so such a file would not read back as written.
+func checkText(s string) error {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("has a control character (%U)", r)
+		}
+	}
+	return nil
+}
+
 // ReadCSV reads what Write writes for a .csv file: the axis labels from the
 // header and the series in the order their names first appear.
 func ReadCSV(r io.Reader) (Figure, error) {
@@ -54,6 +67,11 @@ func ReadCSV(r io.Reader) (Figure, error) {
 	}
 	if header[0] != "series" {
 		return Figure{}, fmt.Errorf("line 1: header starts with %q, want series", header[0])
+	}
+	for _, label := range header[1:] {
+		if err := checkText(label); err != nil {
+			return Figure{}, fmt.Errorf("line 1: axis label %q %v", label, err)
+		}
 	}
 	f := Figure{XLabel: header[1], YLabel: header[2]}
 	index := map[string]int{}
@@ -72,6 +90,9 @@ func ReadCSV(r io.Reader) (Figure, error) {
 		y, err := strconv.ParseFloat(rec[2], 64)
 		if err != nil {
 			return Figure{}, fmt.Errorf("line %d: y %q is not a number", line, rec[2])
+		}
+		if err := checkText(rec[0]); err != nil {
+			return Figure{}, fmt.Errorf("line %d: series name %q %v", line, rec[0], err)
 		}
 		i, ok := index[rec[0]]
 		if !ok {
