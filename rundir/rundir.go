@@ -37,6 +37,7 @@ const (
 	BestLink       = "best"         // finetuning: the checkpoint with the best dev score
 	TrainerFile    = "trainer.json" // in a checkpoint: step, schedule, data position, and a finetune's dev score
 	PredictionsDir = "predictions"
+	RanksDir       = "ranks" // data parallel: ranks/<N>.log, the log of rank N ≥ 1 (rank 0's is train.log)
 )
 
 // Status is status.json. It is rewritten atomically (temp file + rename).

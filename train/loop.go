@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/rundir"
 	"github.com/fnet-tui/fnet-tui/tokenizer"
@@ -66,7 +67,8 @@ type loop struct {
 	start          time.Time
 	tokensPerBatch int
 	best           *float64
-	stopAt         int // step after which to checkpoint and stop; -1: never
+	stopAt         int       // step after which to checkpoint and stop; -1: never
+	par            *parallel // data parallel (parallel.go); nil: one process
 }
 
 // errStopped ends a run cleanly after a signal.
@@ -101,7 +103,7 @@ func (l *loop) runLoop(ctx context.Context) error {
 		s.Step, s.TotalSteps = l.st.step, total
 	})
 	save := func() error {
-		if checkpointed == l.st.step {
+		if checkpointed == l.st.step || !l.par.leader() {
 			return nil
 		}
 		path, err := l.checkpoint(lastState, lastLR, nil, "")
@@ -112,23 +114,40 @@ func (l *loop) runLoop(ctx context.Context) error {
 		l.run.Logf("checkpoint %s", path)
 		return nil
 	}
+	dataCtx := ctx
+	if l.par != nil {
+		// the ranks stop together, after the step in which any rank saw
+		// the signal (reduce), so a signal must not cut one rank's data short
+		dataCtx = context.WithoutCancel(ctx)
+	}
 	for l.st.step < total {
 		var st fnet.Stats
 		for a := 0; a < accum; a++ {
-			b, err := l.job.next(ctx)
+			b, err := l.job.next(dataCtx)
 			if err != nil {
-				if ctx.Err() != nil {
+				if ctx.Err() != nil && l.par == nil {
 					return l.stop(save)
 				}
 				return err
 			}
-			s, err := l.eng.ForwardBackward(b, l.st.microSteps, float32(1)/float32(accum))
+			l.st.tokens += int64(b.B * b.S) // the global batch's
+			if l.par != nil {
+				if b, err = dist.SliceBatch(b, l.par.rank(), l.par.size()); err != nil {
+					return fmt.Errorf("rank %d: %w", l.par.rank(), err)
+				}
+			}
+			s, err := l.eng.ForwardBackward(b, l.par.dropoutStep(l.st.microSteps), float32(1)/float32(accum))
 			if err != nil {
 				return err
 			}
 			l.st.microSteps++
-			l.st.tokens += int64(b.B * b.S)
 			st.Add(s)
+		}
+		stopping := false
+		if l.par != nil {
+			if stopping, err = l.par.reduce(l.eng, &st, ctx.Err() != nil); err != nil {
+				return err
+			}
 		}
 		loss := l.job.loss(st)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -147,17 +166,17 @@ func (l *loop) runLoop(ctx context.Context) error {
 		win.Add(st)
 		winSteps++
 		winNorm += norm
-		if l.st.step%cfg.Log.Every == 0 || l.st.step == total {
+		if (l.st.step%cfg.Log.Every == 0 || l.st.step == total) && l.par.leader() {
 			blocked, _ := l.job.waitTime()
 			wall := time.Since(winStart)
 			l.logTrain(win, winSteps, winNorm/float64(winSteps), lr, wall, blocked-winBlocked)
 			win, winSteps, winNorm, winStart, winBlocked = fnet.Stats{}, 0, 0, time.Now(), blocked
 		}
-		if time.Since(lastSys) > 10*time.Second {
+		if time.Since(lastSys) > 10*time.Second && l.par.leader() {
 			l.logSystem()
 			lastSys = time.Now()
 		}
-		if cfg.Eval.Every > 0 && l.st.step%cfg.Eval.Every == 0 && l.st.step < total {
+		if cfg.Eval.Every > 0 && l.st.step%cfg.Eval.Every == 0 && l.st.step < total && l.par.leader() {
 			if err := l.evaluate(ctx, lastState, lastLR, &checkpointed); err != nil {
 				return err
 			}
@@ -172,9 +191,15 @@ func (l *loop) runLoop(ctx context.Context) error {
 			// a full disk: stop rather than train on while metrics are lost
 			return fmt.Errorf("%w: stopping at step %d (the last checkpoint is kept; free space and --resume)", err, l.st.step)
 		}
-		if ctx.Err() != nil || l.st.step == l.stopAt {
+		if l.par == nil {
+			stopping = ctx.Err() != nil
+		}
+		if stopping || l.st.step == l.stopAt {
 			return l.stop(save)
 		}
+	}
+	if !l.par.leader() {
+		return nil
 	}
 	if err := l.evaluate(ctx, lastState, lastLR, &checkpointed); err != nil {
 		return err

@@ -33,6 +33,25 @@ type Run struct {
 	// (a full disk): the loop stops the run on it rather than train on
 	// while metrics are lost.
 	writeErr error
+	// follower is a data-parallel rank other than 0 (openFollower): it
+	// owns nothing in the directory but its ranks/<N>.log; status and
+	// metrics are rank 0's to write, so they are no-ops here.
+	follower bool
+	prefix   string // "[rank N] " on the terminal
+}
+
+// openFollower opens rank's log, ranks/<rank>.log, in a run directory that
+// rank 0 owns.
+func openFollower(dir string, rank int, out io.Writer) (*Run, error) {
+	rd := filepath.Join(dir, rundir.RanksDir)
+	if err := os.MkdirAll(rd, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(rd, fmt.Sprintf("%d.log", rank)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Dir: dir, log: f, out: out, follower: true, prefix: fmt.Sprintf("[rank %d] ", rank)}, nil
 }
 
 // OwnerLockFile is the run directory's ownership lock: the trainer holds an
@@ -223,6 +242,9 @@ func Live(s rundir.Status) bool {
 
 // SetStatus edits and rewrites status.json atomically.
 func (r *Run) SetStatus(edit func(*rundir.Status)) error {
+	if r.follower {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	edit(&r.status)
@@ -234,6 +256,9 @@ func (r *Run) SetStatus(edit func(*rundir.Status)) error {
 // Heartbeat rewrites status.json with the step if the last write is older
 // than a couple of seconds, so readers see progress and freshness.
 func (r *Run) Heartbeat(step int) {
+	if r.follower {
+		return
+	}
 	r.mu.Lock()
 	due := time.Since(r.lastW) > 2*time.Second
 	r.mu.Unlock()
@@ -244,6 +269,9 @@ func (r *Run) Heartbeat(step int) {
 
 // Metric appends one line to metrics.jsonl and flushes it.
 func (r *Run) Metric(m rundir.Metric) error {
+	if r.follower {
+		return nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -272,10 +300,10 @@ func (r *Run) Logf(format string, a ...any) {
 	w := bufio.NewWriter(r.log)
 	fmt.Fprintf(w, "%s %s\n", stamp, line)
 	if err := w.Flush(); err != nil && r.writeErr == nil {
-		r.writeErr = fmt.Errorf("writing %s: %w", filepath.Join(r.Dir, rundir.LogFile), err)
+		r.writeErr = fmt.Errorf("writing %s: %w", r.log.Name(), err)
 	}
 	if r.out != nil {
-		fmt.Fprintln(r.out, line)
+		fmt.Fprintln(r.out, r.prefix+line)
 	}
 }
 

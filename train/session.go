@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/kernels"
 	"github.com/fnet-tui/fnet-tui/rundir"
@@ -28,6 +29,10 @@ type Options struct {
 	// after this many steps of this invocation: time-boxed jobs.
 	StopAfter int
 	Out       io.Writer
+	// Collective, when set, makes this process one rank of a data-parallel
+	// run (parallel.go): every rank calls with the same options and its
+	// own Collective; rank 0 owns the run directory. nil: one process.
+	Collective dist.Collective
 }
 
 // ErrStopped is returned when a signal stopped the run after checkpointing.
@@ -120,6 +125,7 @@ type opening struct {
 	cfg Config
 	rp  *resumePoint
 	out io.Writer
+	par *parallel // nil: one process
 }
 
 // Check resolves and validates what Pretrain (kind "pretrain") or Finetune
@@ -165,7 +171,11 @@ func resolveOpening(o Options, kind string) (*opening, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	return &opening{cfg: cfg, rp: rp, out: out}, nil
+	op := &opening{cfg: cfg, rp: rp, out: out}
+	if o.Collective != nil {
+		op.par = &parallel{coll: o.Collective}
+	}
+	return op, nil
 }
 
 // say prints a progress line (before the run's train.log exists).
@@ -189,6 +199,7 @@ type plan struct {
 	params     map[string][]float32 // nil: fresh weights drawn by the engine from train.seed
 	tok        tokenizer.Tokenizer
 	ls         loopState
+	batch      int // examples in a global batch (data parallel splits it over the ranks)
 	// newJob builds the data side; it runs after the engine exists.
 	newJob func() (job, error)
 	// tokensPerBatch counts a micro-batch's tokens for throughput.
@@ -206,27 +217,59 @@ type plan struct {
 // directory, builds the engine (restoring the optimizer when resuming),
 // runs the loop and records how it ended.
 func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, error) {
-	cfg, rp := op.cfg, op.rp
+	cfg, rp, par := op.cfg, op.rp, op.par
+	if err := checkParallel(par, p.batch); err != nil {
+		return "", err
+	}
 	runDir := ""
 	if rp != nil {
 		runDir = rp.runDir
 		if p.ls.step >= cfg.Train.Steps {
 			return runDir, fmt.Errorf("--resume: the checkpoint is at step %d, which is already train.steps = %d (raise it with --set train.steps=N)", p.ls.step, cfg.Train.Steps)
 		}
+	} else if par != nil {
+		t, err := par.startTime() // one directory name on every rank
+		if err != nil {
+			return "", err
+		}
+		runDir = newRunDirAt(cfg, p.kind, p.dirPrefix, t)
 	} else {
 		runDir = newRunDir(cfg, p.kind, p.dirPrefix)
 	}
-	sess, err := startSession(cfg, p.kind, p.task, runDir, rp, p.mc, p.heads, p.params, p.ls.step, op.out)
-	if err != nil {
-		return runDir, err
+	if !par.leader() {
+		return op.follow(ctx, stopAfter, p, par, runDir)
 	}
-	j, err := p.newJob()
+	sess, err := startSession(cfg, p.kind, p.task, runDir, rp, p.mc, p.heads, p.params, p.ls.step, op.out)
+	var j job
+	if err == nil {
+		if j, err = p.newJob(); err != nil {
+			err = sess.fail(err)
+		}
+	}
+	if par != nil { // every rank learns whether every rank could start
+		failed, aerr := par.agree(err != nil)
+		switch {
+		case err != nil:
+		case aerr != nil:
+			err = sess.fail(aerr)
+		case failed > 0:
+			err = sess.fail(fmt.Errorf("%d of the %d ranks failed to start (their reasons are on their terminals)", failed, par.size()))
+		}
+	}
 	if err != nil {
-		return runDir, sess.fail(err)
+		if j != nil {
+			j.close()
+		}
+		return runDir, err
 	}
 	defer j.close()
 	sess.run.Logf("%s", p.describe(runDir, sess.eng))
+	if par != nil {
+		sess.run.Logf("data parallel: %d ranks, %d examples each of every batch of %d; rank 0 writes this directory, rank N its %s/N.log",
+			par.size(), p.batch/par.size(), p.batch, rundir.RanksDir)
+	}
 	l := sess.newLoop(cfg, j, p.tok, p.ls, p.tokensPerBatch, stopAfter)
+	l.par = par
 	if p.prepare != nil {
 		p.prepare(l)
 	}
@@ -234,7 +277,11 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 	if p.onDone != nil {
 		onDone = func() error { return p.onDone(l) }
 	}
-	return runDir, sess.finish(l, l.runLoop(ctx), onDone)
+	err = l.runLoop(ctx)
+	if par != nil && err != nil && !errors.Is(err, errStopped) {
+		par.coll.Close() // the other ranks must not wait for this one
+	}
+	return runDir, sess.finish(l, err, onDone)
 }
 
 func stopAt(step, after int) int {

@@ -25,9 +25,14 @@ type session struct {
 // newRunDir names a new run's directory: run.name, else
 // <kind>-<config name without the kind's prefix>-<time>.
 func newRunDir(cfg Config, kind, prefix string) string {
+	return newRunDirAt(cfg, kind, prefix, time.Now())
+}
+
+// newRunDirAt names it for a run started at t.
+func newRunDirAt(cfg Config, kind, prefix string, t time.Time) string {
 	name := cfg.Run.Name
 	if name == "" {
-		name = rundir.NewRunID(kind, strings.TrimPrefix(cfg.Name, prefix), time.Now())
+		name = rundir.NewRunID(kind, strings.TrimPrefix(cfg.Name, prefix), t)
 	}
 	return filepath.Join(cfg.Run.Dir, name)
 }

@@ -58,7 +58,7 @@ func Finetune(ctx context.Context, o Options, from string) (string, error) {
 	finetuneSchedule(&op.cfg, j.train.Len(), j.batch)
 	cfg := op.cfg
 	p := plan{kind: "finetune", task: task.Name, dirPrefix: "glue-", mc: mc, heads: fnet.ClassifierHeads, params: params, tok: tok,
-		ls: op.resumeState(), tokensPerBatch: j.batch * mc.SeqLen, newJob: func() (job, error) { return j, nil }}
+		ls: op.resumeState(), tokensPerBatch: j.batch * mc.SeqLen, batch: j.batch, newJob: func() (job, error) { return j, nil }}
 	p.describe = func(runDir string, eng fnet.Engine) string {
 		return fmt.Sprintf("finetune %s on %s: model %s, %d train / %d dev examples (%d truncated), batch %d, %d steps (warmup %d), eval every %d, device %s",
 			filepath.Base(runDir), task.Display, mc, j.train.Len(), j.devs[0].enc.Len(), j.train.Truncated, j.batch, cfg.Train.Steps, cfg.Train.WarmupSteps, cfg.Eval.Every, eng.Device())

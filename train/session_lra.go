@@ -36,7 +36,7 @@ func finetuneLRA(ctx context.Context, op *opening, task lra.Task, stopAfter int)
 	finetuneSchedule(&op.cfg, j.train.Len(), j.sampler.batch)
 	cfg := op.cfg
 	p := plan{kind: "finetune", task: task.Name, dirPrefix: "lra-", mc: mc, heads: fnet.ClassifierHeads, params: params, tok: task.Vocab,
-		ls: op.resumeState(), tokensPerBatch: j.sampler.batch * mc.SeqLen, newJob: func() (job, error) { return j, nil }}
+		ls: op.resumeState(), tokensPerBatch: j.sampler.batch * mc.SeqLen, batch: j.sampler.batch, newJob: func() (job, error) { return j, nil }}
 	p.describe = func(runDir string, eng fnet.Engine) string {
 		return fmt.Sprintf("%s %s from %s: model %s, %d train / %d val examples (%d / %d truncated to %d tokens), batch %d, %d steps (warmup %d, %s decay), eval every %d, device %s",
 			task.Display, filepath.Base(runDir), dataDir, mc, j.train.Len(), j.val.Len(), j.train.Truncated, j.val.Truncated, mc.SeqLen,

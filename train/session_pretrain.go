@@ -31,7 +31,7 @@ func Pretrain(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	p := plan{kind: "pretrain", dirPrefix: "pretrain-", mc: mc, heads: fnet.PretrainingHeads, tok: tok,
-		ls: op.resumeState(), tokensPerBatch: cfg.Data.BatchSize * mc.SeqLen}
+		ls: op.resumeState(), tokensPerBatch: cfg.Data.BatchSize * mc.SeqLen, batch: cfg.Data.BatchSize}
 	var resumeData *pretrain.State
 	if rp != nil {
 		m := rp.ckpt.Model

@@ -1,0 +1,363 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fnet-tui/fnet-tui/dist"
+	"github.com/fnet-tui/fnet-tui/rundir"
+)
+
+// localGroup is the in-process Collective of these tests (tests only; the
+// product's is NCCL): ranks are goroutines, a coordinator sums their
+// contributions in rank order and hands every rank the result.
+type localGroup struct {
+	size   int
+	submit chan contribution
+	done   chan struct{}
+	once   sync.Once
+}
+
+type contribution struct {
+	rank  int
+	vals  []float64
+	reply chan []float64
+}
+
+type localRank struct {
+	g    *localGroup
+	rank int
+}
+
+var errLeft = errors.New("a rank left the group")
+
+func newLocalGroup(size int) []dist.Collective {
+	g := &localGroup{size: size, submit: make(chan contribution), done: make(chan struct{})}
+	go func() {
+		for {
+			round := make([]contribution, size)
+			for got := 0; got < size; got++ {
+				select {
+				case c := <-g.submit:
+					round[c.rank] = c
+				case <-g.done:
+					for _, c := range round {
+						if c.reply != nil {
+							close(c.reply)
+						}
+					}
+					return
+				}
+			}
+			sum := make([]float64, len(round[0].vals))
+			for _, c := range round {
+				if len(c.vals) != len(sum) {
+					panic(fmt.Sprintf("rank %d reduced %d values, rank 0 %d: the ranks' calls do not match", c.rank, len(c.vals), len(sum)))
+				}
+				for i, x := range c.vals {
+					sum[i] += x
+				}
+			}
+			for _, c := range round {
+				c.reply <- sum
+			}
+		}
+	}()
+	out := make([]dist.Collective, size)
+	for r := range out {
+		out[r] = &localRank{g: g, rank: r}
+	}
+	return out
+}
+
+func (r *localRank) Rank() int { return r.rank }
+func (r *localRank) Size() int { return r.g.size }
+
+func (r *localRank) reduce(vals []float64) ([]float64, error) {
+	reply := make(chan []float64, 1)
+	select {
+	case r.g.submit <- contribution{rank: r.rank, vals: vals, reply: reply}:
+	case <-r.g.done:
+		return nil, errLeft
+	}
+	sum, ok := <-reply
+	if !ok {
+		return nil, errLeft
+	}
+	return sum, nil
+}
+
+func (r *localRank) AllReduceAvg(buf []float32) error {
+	vals := make([]float64, len(buf))
+	for i, x := range buf {
+		vals[i] = float64(x)
+	}
+	sum, err := r.reduce(vals)
+	if err != nil {
+		return err
+	}
+	for i := range buf {
+		buf[i] = float32(sum[i] / float64(r.g.size))
+	}
+	return nil
+}
+
+func (r *localRank) AllReduceSum(vals []float64) error {
+	sum, err := r.reduce(append([]float64{}, vals...))
+	if err != nil {
+		return err
+	}
+	copy(vals, sum)
+	return nil
+}
+
+func (r *localRank) Close() error {
+	r.g.once.Do(func() { close(r.g.done) })
+	return nil
+}
+
+// failingRank fails its n-th gradient reduction, as a broken transport would.
+type failingRank struct {
+	dist.Collective
+	n, calls int
+}
+
+func (f *failingRank) AllReduceAvg(buf []float32) error {
+	if f.calls++; f.calls == f.n {
+		return errors.New("injected transport failure")
+	}
+	return f.Collective.AllReduceAvg(buf)
+}
+
+// finetuneRanks runs Finetune on every rank of a fresh group at once.
+func finetuneRanks(t *testing.T, size int, o Options, ctxs []context.Context, wrap func(int, dist.Collective) dist.Collective) ([]string, []error) {
+	t.Helper()
+	group := newLocalGroup(size)
+	dirs, errs := make([]string, size), make([]error, size)
+	var wg sync.WaitGroup
+	for r := range size {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ro := o
+			ro.Collective = group[r]
+			if wrap != nil {
+				ro.Collective = wrap(r, group[r])
+			}
+			ctx := context.Background()
+			if ctxs != nil {
+				ctx = ctxs[r]
+			}
+			dirs[r], errs[r] = Finetune(ctx, ro, "")
+		}()
+	}
+	wg.Wait()
+	return dirs, errs
+}
+
+func closeTo(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(a)) }
+
+// runFiles lists a run directory's files, relative, with a re-saved
+// checkpoint's varying suffix (step-N-r<time>) cut.
+func runFiles(t *testing.T, dir string) []string {
+	var out []string
+	resaved := regexp.MustCompile(`-r[0-9]+/`)
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, resaved.ReplaceAllString(rel, "-r/"))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// TestDataParallelMatchesOneRank is issue 17's check: two ranks with
+// micro-batch b train exactly as one process with batch 2b (up to float32
+// reassociation in the gradient sums): the same loss, gradient norm and
+// dev scores at every step, with and without gradient accumulation; and
+// rank 0 alone writes the run directory, rank 1 only ranks/1.log.
+func TestDataParallelMatchesOneRank(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 48, 16, false)
+	for _, accum := range []int{1, 2} {
+		cfg := synthFinetuneConfig(t, dir, gd, vocab, fmt.Sprint("dp", accum), fmt.Sprintf("train.grad_accum = %d\ncheckpoint.every = 6\ncheckpoint.keep = 0", accum))
+		one, err := Finetune(context.Background(), Options{ConfigPath: cfg, RunName: fmt.Sprint("one", accum)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: fmt.Sprint("two", accum)}, nil, nil)
+		for r, err := range errs {
+			if err != nil {
+				t.Fatalf("accum %d rank %d: %v", accum, r, err)
+			}
+		}
+		if dirs[0] != dirs[1] {
+			t.Fatalf("the ranks trained in %s and %s", dirs[0], dirs[1])
+		}
+		two := dirs[0]
+		a, b := metricsBySplit(t, one, "train"), metricsBySplit(t, two, "train")
+		if len(a) != 12 || len(b) != 12 {
+			t.Fatalf("accum %d: %d and %d train lines", accum, len(a), len(b))
+		}
+		for step := 1; step <= 12; step++ {
+			for _, k := range []string{"loss", "grad_norm"} {
+				if !closeTo(a[step][k], b[step][k], 1e-6) {
+					t.Errorf("accum %d step %d %s: one rank %v, two ranks %v", accum, step, k, a[step][k], b[step][k])
+				}
+			}
+			if a[step]["lr"] != b[step]["lr"] {
+				t.Errorf("step %d lr %v vs %v", step, a[step]["lr"], b[step]["lr"])
+			}
+		}
+		worst := 0.0
+		for step := 1; step <= 12; step++ {
+			for _, k := range []string{"loss", "grad_norm"} {
+				worst = math.Max(worst, math.Abs(a[step][k]-b[step][k])/math.Abs(a[step][k]))
+			}
+		}
+		t.Logf("accum %d: worst relative difference of loss and grad_norm over 12 steps %.2g", accum, worst)
+		if a[1]["loss"] == a[12]["loss"] {
+			t.Fatalf("the loss did not move: %v", a[1]["loss"])
+		}
+		ea, eb := metricsBySplit(t, one, "eval"), metricsBySplit(t, two, "eval")
+		for step, v := range ea {
+			// the correlations of 16 nearly equal predictions magnify
+			// float32 differences: a looser bound for them
+			if !closeTo(v["loss"], eb[step]["loss"], 2e-5) || !closeTo(v["pearson"], eb[step]["pearson"], 2e-3) || !closeTo(v["spearman"], eb[step]["spearman"], 2e-3) {
+				t.Errorf("accum %d eval at %d: one rank %v, two ranks %v", accum, step, v, eb[step])
+			}
+		}
+		// the same files as one process, plus rank 1's log
+		fa, fb := runFiles(t, one), runFiles(t, two)
+		want := append([]string{filepath.Join(rundir.RanksDir, "1.log")}, fa...)
+		sort.Strings(want)
+		if strings.Join(fb, " ") != strings.Join(want, " ") {
+			t.Errorf("accum %d: two ranks wrote\n%v\none rank\n%v", accum, fb, fa)
+		}
+		log1, _ := os.ReadFile(filepath.Join(two, rundir.RanksDir, "1.log"))
+		if !strings.Contains(string(log1), "(rank 1 of 2)") || !strings.Contains(string(log1), "done: 12 steps") || strings.Contains(string(log1), "step     1/") {
+			t.Errorf("rank 1's log:\n%s", log1)
+		}
+		log0, _ := os.ReadFile(filepath.Join(two, rundir.LogFile))
+		if !strings.Contains(string(log0), "data parallel: 2 ranks, 4 examples each of every batch of 8") {
+			t.Errorf("rank 0's train.log does not describe the split:\n%s", log0)
+		}
+		if st, _ := rundir.ReadStatus(two); st.State != rundir.StateDone || st.Step != 12 {
+			t.Errorf("status %+v", st)
+		}
+	}
+}
+
+// TestDataParallelNamesOneDirectory: without run.name, the directory name
+// carries rank 0's start time, so every rank lands in the same one.
+func TestDataParallelNamesOneDirectory(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := synthFinetuneConfig(t, dir, gd, vocab, "named", "train.steps = 2\neval.every = 0")
+	dirs, errs := finetuneRanks(t, 3, Options{ConfigPath: cfg}, nil, func(r int, c dist.Collective) dist.Collective { return c })
+	for r, err := range errs { // batch 8 does not divide over 3 ranks
+		if err == nil || !strings.Contains(err.Error(), "data.batch_size: batch size 8 does not divide over 3 ranks") {
+			t.Errorf("rank %d of 3 with batch 8: %v", r, err)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "runs")); len(ents) != 0 {
+		t.Errorf("a refused world created %d run directories", len(ents))
+	}
+	dirs, errs = finetuneRanks(t, 2, Options{ConfigPath: cfg}, nil, nil)
+	if errs[0] != nil || errs[1] != nil || dirs[0] != dirs[1] || !strings.HasPrefix(filepath.Base(dirs[0]), "finetune-named-") {
+		t.Fatalf("two ranks without run.name: %v %v in %s and %s", errs[0], errs[1], dirs[0], dirs[1])
+	}
+}
+
+// TestDataParallelSignalStopsEveryRank: a signal on rank 1 alone stops
+// both ranks after the same step, and rank 0 checkpoints it.
+func TestDataParallelSignalStopsEveryRank(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := synthFinetuneConfig(t, dir, gd, vocab, "sig", "eval.every = 0")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "sig"}, []context.Context{context.Background(), cancelled}, nil)
+	for r, err := range errs {
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("rank %d: %v, want ErrStopped", r, err)
+		}
+	}
+	st, _ := rundir.ReadStatus(dirs[0])
+	if st.State != rundir.StateStopped || st.Step != 1 {
+		t.Fatalf("status %+v, want stopped at step 1", st)
+	}
+	if steps, _ := ListCheckpoints(filepath.Join(dirs[0], rundir.CheckpointsDir)); len(steps) != 1 || steps[0] != StepDirName(1) {
+		t.Fatalf("checkpoints %v", steps)
+	}
+	log1, _ := os.ReadFile(filepath.Join(dirs[0], rundir.RanksDir, "1.log"))
+	if !strings.Contains(string(log1), "stopped at step 1") {
+		t.Errorf("rank 1's log:\n%s", log1)
+	}
+}
+
+// TestDataParallelPeerFailureFailsEveryRank: a rank whose reduction fails
+// leaves the group, and rank 0 fails the run instead of waiting for it.
+func TestDataParallelPeerFailureFailsEveryRank(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := synthFinetuneConfig(t, dir, gd, vocab, "fail", "eval.every = 0")
+	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "fail"}, nil, func(r int, c dist.Collective) dist.Collective {
+		if r == 1 {
+			return &failingRank{Collective: c, n: 3}
+		}
+		return c
+	})
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "rank 1 of 2") || !strings.Contains(errs[1].Error(), "injected transport failure") {
+		t.Errorf("rank 1: %v", errs[1])
+	}
+	if !errors.Is(errs[0], errLeft) || !strings.Contains(errs[0].Error(), "rank 0 of 2") {
+		t.Errorf("rank 0: %v, want the group's error", errs[0])
+	}
+	st, _ := rundir.ReadStatus(dirs[0])
+	if st.State != rundir.StateFailed || !strings.Contains(st.Error, "a rank left the group") {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestDataParallelResumeIsExact: two ranks stopped after step 5 and
+// resumed (with the same world size) train on exactly as two ranks that
+// never stopped.
+func TestDataParallelResumeIsExact(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 48, 16, false)
+	cfg := synthFinetuneConfig(t, dir, gd, vocab, "res", "train.grad_accum = 2\neval.every = 4")
+	full, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "full"}, nil, nil)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	part, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "part", StopAfter: 5}, nil, nil)
+	if !errors.Is(errs[0], ErrStopped) || !errors.Is(errs[1], ErrStopped) {
+		t.Fatal(errs)
+	}
+	if _, errs = finetuneRanks(t, 2, Options{Resume: part[0]}, nil, nil); errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	a, b := metricsBySplit(t, full[0], "train"), metricsBySplit(t, part[0], "train")
+	for step := 6; step <= 12; step++ {
+		for _, k := range []string{"loss", "grad_norm"} {
+			if a[step][k] != b[step][k] {
+				t.Errorf("step %d %s: uninterrupted %v, resumed %v", step, k, a[step][k], b[step][k])
+			}
+		}
+	}
+	if ea, eb := metricsBySplit(t, full[0], "eval"), metricsBySplit(t, part[0], "eval"); ea[12]["loss"] != eb[12]["loss"] {
+		t.Errorf("final eval: %v vs %v", ea[12], eb[12])
+	}
+}
