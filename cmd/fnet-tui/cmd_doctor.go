@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fnet-tui/fnet-tui/cuda"
+	"github.com/fnet-tui/fnet-tui/dist"
 )
 
 func init() {
@@ -33,6 +34,7 @@ func runDoctor(args []string) error {
 	info := cuda.Probe()
 	writeDoctorReport(os.Stdout, info)
 	writeNCCLReport(os.Stdout, cuda.ProbeNCCL())
+	writeWorldReport(os.Stdout, os.Getenv)
 	if info.Err != nil && *require {
 		return &exitError{code: 1, err: fmt.Errorf("no usable GPU: %w", info.Err)}
 	}
@@ -102,10 +104,33 @@ func writeDoctorReport(w io.Writer, info cuda.Info) {
 func writeNCCLReport(w io.Writer, n cuda.NCCLInfo) {
 	switch {
 	case n.Path == "":
-		fmt.Fprintf(w, "NCCL:    unavailable (multi-GPU data parallel cannot run; one GPU or the CPU still trains): %v\n", n.Err)
+		fmt.Fprintf(w, "NCCL:    unavailable (multi-GPU data parallel will need it; one GPU or the CPU trains without): %v\n", n.Err)
 	case n.Err != nil:
 		fmt.Fprintf(w, "NCCL:    %s (version %s), unusable: %v\n", n.Path, n.Version, n.Err)
 	default:
 		fmt.Fprintf(w, "NCCL:    %s (version %s)\n", n.Path, n.Version)
+	}
+}
+
+// writeWorldReport says which rank a launcher (torchrun, Slurm, Open MPI)
+// made this process, as data parallel would read it, or what is wrong
+// with the launcher's variables.
+func writeWorldReport(w io.Writer, getenv func(string) string) {
+	wd, err := dist.FromEnv(getenv)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "ranks:   %v\n", err)
+	case wd.IsSingle():
+		fmt.Fprintf(w, "ranks:   single process (%s)\n", wd.Launcher)
+	default:
+		where := fmt.Sprintf("rendezvous at %s:%d", wd.MasterAddr, wd.MasterPort)
+		if wd.RendezvousFile != "" {
+			where = "rendezvous file " + wd.RendezvousFile
+		}
+		job := ""
+		if wd.JobID != "" {
+			job = ", job " + wd.JobID
+		}
+		fmt.Fprintf(w, "ranks:   %s, %s%s\n", wd, where, job)
 	}
 }
