@@ -164,6 +164,13 @@ func finetuneRanks(t *testing.T, size int, o Options, ctxs []context.Context, wr
 	return dirs, errs
 }
 
+// dpConfig is synthFinetuneConfig for goroutine ranks: train.threads = 0,
+// since ranks setting the process's thread count at once would race (a
+// rank per process, as launchers run them, never shares it).
+func dpConfig(t *testing.T, dir, glueDir, vocab, name, extra string) string {
+	return synthFinetuneConfig(t, dir, glueDir, vocab, name, extra+"\ntrain.threads = 0")
+}
+
 func closeTo(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(a)) }
 
 // runFiles lists a run directory's files, relative, with a re-saved
@@ -191,7 +198,7 @@ func TestDataParallelMatchesOneRank(t *testing.T) {
 	dir := t.TempDir()
 	gd, vocab := synthSTSB(t, dir, 48, 16, false)
 	for _, accum := range []int{1, 2} {
-		cfg := synthFinetuneConfig(t, dir, gd, vocab, fmt.Sprint("dp", accum), fmt.Sprintf("train.grad_accum = %d\ncheckpoint.every = 6\ncheckpoint.keep = 0", accum))
+		cfg := dpConfig(t, dir, gd, vocab, fmt.Sprint("dp", accum), fmt.Sprintf("train.grad_accum = %d\ncheckpoint.every = 6\ncheckpoint.keep = 0", accum))
 		one, err := Finetune(context.Background(), Options{ConfigPath: cfg, RunName: fmt.Sprint("one", accum)}, "")
 		if err != nil {
 			t.Fatal(err)
@@ -264,7 +271,7 @@ func TestDataParallelMatchesOneRank(t *testing.T) {
 func TestDataParallelNamesOneDirectory(t *testing.T) {
 	dir := t.TempDir()
 	gd, vocab := synthSTSB(t, dir, 32, 16, false)
-	cfg := synthFinetuneConfig(t, dir, gd, vocab, "named", "train.steps = 2\neval.every = 0")
+	cfg := dpConfig(t, dir, gd, vocab, "named", "train.steps = 2\neval.every = 0")
 	dirs, errs := finetuneRanks(t, 3, Options{ConfigPath: cfg}, nil, func(r int, c dist.Collective) dist.Collective { return c })
 	for r, err := range errs { // batch 8 does not divide over 3 ranks
 		if err == nil || !strings.Contains(err.Error(), "data.batch_size: batch size 8 does not divide over 3 ranks") {
@@ -285,7 +292,7 @@ func TestDataParallelNamesOneDirectory(t *testing.T) {
 func TestDataParallelSignalStopsEveryRank(t *testing.T) {
 	dir := t.TempDir()
 	gd, vocab := synthSTSB(t, dir, 32, 16, false)
-	cfg := synthFinetuneConfig(t, dir, gd, vocab, "sig", "eval.every = 0")
+	cfg := dpConfig(t, dir, gd, vocab, "sig", "eval.every = 0")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "sig"}, []context.Context{context.Background(), cancelled}, nil)
@@ -312,7 +319,7 @@ func TestDataParallelSignalStopsEveryRank(t *testing.T) {
 func TestDataParallelPeerFailureFailsEveryRank(t *testing.T) {
 	dir := t.TempDir()
 	gd, vocab := synthSTSB(t, dir, 32, 16, false)
-	cfg := synthFinetuneConfig(t, dir, gd, vocab, "fail", "eval.every = 0")
+	cfg := dpConfig(t, dir, gd, vocab, "fail", "eval.every = 0")
 	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "fail"}, nil, func(r int, c dist.Collective) dist.Collective {
 		if r == 1 {
 			return &failingRank{Collective: c, n: 3}
@@ -337,7 +344,7 @@ func TestDataParallelPeerFailureFailsEveryRank(t *testing.T) {
 func TestDataParallelResumeIsExact(t *testing.T) {
 	dir := t.TempDir()
 	gd, vocab := synthSTSB(t, dir, 48, 16, false)
-	cfg := synthFinetuneConfig(t, dir, gd, vocab, "res", "train.grad_accum = 2\neval.every = 4")
+	cfg := dpConfig(t, dir, gd, vocab, "res", "train.grad_accum = 2\neval.every = 4")
 	full, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "full"}, nil, nil)
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
