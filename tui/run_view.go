@@ -314,10 +314,7 @@ func (v *runView) header(r *runData, w int) string {
 		prog = fmt.Sprintf("step %d/%d %s %3.0f%%", step, total, v.st.bar.Render(progressBar(float64(step)/float64(total), 10)), pct)
 		short = fmt.Sprintf("step %d/%d %.0f%%", step, total, pct)
 	}
-	device, shortDevice := r.Status.Device, r.Status.Device
-	if i := strings.Index(device, " ("); i > 0 {
-		shortDevice = device[:i] // cuda:0 (NVIDIA H100 …) → cuda:0
-	}
+	device, short2 := r.Status.Device, shortDevice(r.Status.Device) // cuda:0 (NVIDIA H100 …) → cuda:0
 	eta := ""
 	if d, ok := r.eta(); ok {
 		eta = "ETA " + fmtDuration(d)
@@ -334,7 +331,7 @@ func (v *runView) header(r *runData, w int) string {
 	// Narrower screens lose the progress bar, then the device's name (not
 	// which device), then whole parts from the end, never half a word.
 	parts := build(prog, device)
-	for _, try := range [][]string{build(short, device), build(short, shortDevice)} {
+	for _, try := range [][]string{build(short, device), build(short, short2)} {
 		if lipgloss.Width(strings.Join(parts, "  ")) <= w {
 			break
 		}

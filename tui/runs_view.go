@@ -136,6 +136,14 @@ func (v *runsView) openDiff() {
 	v.env.send(flashMsg{text: "config diff: mark a run with " + keyName(actMark, inRuns) + ", select another, press " + keyName(actDiff, inRuns), err: true})
 }
 
+// shortDevice is a device description without its parenthesised detail.
+func shortDevice(d string) string {
+	if i := strings.Index(d, " ("); i > 0 {
+		return d[:i]
+	}
+	return d
+}
+
 // nextSortColumn cycles newest-first (-1) through the sortable columns.
 func nextSortColumn(c runsColumn) runsColumn {
 	for n := c + 1; n < numRunsColumns; n++ {
@@ -504,8 +512,11 @@ func (v *runsView) View() string {
 				continue
 			}
 			text := runsCell(c, r, now, widths[colBar])
-			if c == colRun {
+			switch {
+			case c == colRun:
 				text = displayID(r, widths[c])
+			case c == colDevice && len([]rune(text)) > widths[c]:
+				text = shortDevice(text) // "cpu (2 threads, …)" → "cpu": which device, whole
 			}
 			t := cell(c, text)
 			if !sel { // colours only off the selected row: its reverse video spans it all
