@@ -327,6 +327,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case selectedMsg:
 		m.selected = msg.id
 		return nil
+	case showRunMsg: // however the Run view got its run (enter, or tab asking Runs)
+		m.shown = msg.id
+		return m.forward(viewRun, msg)
 	case showViewMsg:
 		return m.focus(msg.view)
 	case runActionMsg:

@@ -264,3 +264,22 @@ func TestQuitNoteListsRunningRuns(t *testing.T) {
 		t.Error("a note with nothing running")
 	}
 }
+
+// A run's message shows in the Run view however it was opened: with tab
+// (the Run view asks Runs for the selection) as with enter.
+func TestRunMessageShowsInARunViewOpenedWithTab(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 120, 30, func(o *Options) {
+		o.Stop = func(rundir.Status) error { return nil }
+	})
+	runsOf(m).cursor = indexOf(runsOf(m).visible(), liveRun)
+	press(m, "tab")
+	if m.view != viewRun || runOf(m).id != liveRun {
+		t.Fatalf("tab opened %q in view %d", runOf(m).id, m.view)
+	}
+	press(m, "s")
+	cmd := press(m, "y")
+	m.Update(cmd())
+	if !strings.Contains(screen(m), "sent SIGTERM to "+liveRun) {
+		t.Errorf("the stop message is not shown:\n%s", screen(m))
+	}
+}
