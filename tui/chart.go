@@ -71,6 +71,28 @@ func octaveColumns(octaves float64, gw, labelW int) (int, bool) {
 	return n, n > labelW
 }
 
+// linearColumns picks the columns per x label, n near target, and the
+// number of labels after the first, k, so that the last label (at column
+// k·n, labelW wide) fits on a graph gw columns wide and as few columns as
+// possible are left after it; false when fewer than two labels fit.
+func linearColumns(gw, labelW, target int) (n, k int, ok bool) {
+	best := -1
+	// Labels need a space between them, or the chart drops every other.
+	for c := max(target*3/4, labelW+2, 3); c <= max(target*5/4, labelW+2, 4); c++ {
+		kk := gw / c
+		for kk > 0 && kk*c+labelW > gw {
+			kk--
+		}
+		if kk < 2 {
+			continue
+		}
+		if left := gw - kk*c; best < 0 || left < best {
+			best, n, k = left, c, kk
+		}
+	}
+	return n, k, best >= 0
+}
+
 // renderChart draws the series as braille lines on one pair of axes,
 // w×h cells including the axis labels. Each series is downsampled to
 // min/max per braille column first, so the cost does not depend on how
@@ -154,6 +176,19 @@ func renderChart(w, h int, ss []chartSeries, o chartOpts, st styles) string {
 		return &lc
 	}
 	lc := newChart(x1, max(w/6, 4), xfmt)
+	if !o.log2X {
+		// The last label names the data's last x: with n columns per label
+		// and k labels after the first, the x range is stretched so that
+		// column k·n is x1 (a few empty columns may follow it). Otherwise
+		// the last label falls short of the end and the data look shorter
+		// than they are (a run to step 900 labelled up to 750).
+		gw := lc.GraphWidth()
+		labelW := len(xfmt(0, x1))
+		if n, k, ok := linearColumns(gw, labelW, max(w/6, 4)); ok {
+			x1 = x0 + (x1-x0)*float64(gw)/float64(k*n)
+			lc = newChart(x1, n, xfmt)
+		}
+	}
 	if o.log2X {
 		// Whole octaves (lengths 128…8192): n columns per octave and the
 		// x range stretched to gw/n octaves put a tick on every power of

@@ -452,3 +452,42 @@ func TestRunViewWideGolden(t *testing.T) {
 	press(m, "g")
 	requireGolden(t, s)
 }
+
+// The x axis's last label is the data's last x, at any width: a run to
+// step 900 is not labelled as if it ended at 750.
+func TestXAxisEndsAtTheData(t *testing.T) {
+	xs := make([]float64, 900)
+	ys := make([]float64, 900)
+	for i := range xs {
+		xs[i], ys[i] = float64(i+1), 10-float64(i)/100
+	}
+	st := newStyles(true)
+	for _, w := range []int{40, 60, 80, 100, 134, 160} {
+		out := ansi.Strip(renderChart(w, 12, []chartSeries{{xs: xs, ys: ys}}, chartOpts{xMin: math.NaN(), xMax: math.NaN()}, st))
+		lines := strings.Split(out, "\n")
+		labels := strings.Fields(lines[len(lines)-1])
+		if len(labels) < 3 || labels[len(labels)-1] != "900" || labels[0] != "1" {
+			t.Errorf("width %d: x labels %v, want 1 … 900", w, labels)
+		}
+	}
+}
+
+func TestLinearColumns(t *testing.T) {
+	cases := []struct{ gw, labelW, target, n, k int }{
+		{72, 3, 13, 12, 5},  // 5 labels after the first, the last at column 60: 12 left
+		{60, 3, 10, 10, 5},  // 50 + 3 fits in 61
+		{100, 4, 16, 16, 6}, // 96 + 4 fits in 101
+	}
+	for _, tc := range cases {
+		n, k, ok := linearColumns(tc.gw, tc.labelW, tc.target)
+		if !ok || k*n+tc.labelW > tc.gw+1 || k < 2 {
+			t.Errorf("linearColumns(%d, %d, %d) = %d, %d, %v: the last label does not fit", tc.gw, tc.labelW, tc.target, n, k, ok)
+		}
+		if left := tc.gw - k*n; left > tc.gw-tc.k*tc.n {
+			t.Errorf("linearColumns(%d, %d, %d) leaves %d columns, a hand choice leaves %d", tc.gw, tc.labelW, tc.target, left, tc.gw-tc.k*tc.n)
+		}
+	}
+	if _, _, ok := linearColumns(8, 6, 4); ok {
+		t.Error("no room for two labels should be refused")
+	}
+}
