@@ -491,3 +491,24 @@ func TestLinearColumns(t *testing.T) {
 		t.Error("no room for two labels should be refused")
 	}
 }
+
+// At 80 columns an overlay's legend takes a second line rather than
+// cutting off a run, and the screen still fits.
+func TestOverlayLegendWrapsAt80(t *testing.T) {
+	m := newTestModel(t, standardFixtures(t), 80, 24)
+	rv := runsOf(m)
+	for _, id := range []string{"pretrain-pretrain-mini-20250601-100000", "pretrain-pretrain-base-20250601-110000"} {
+		rv.cursor = indexOf(rv.visible(), id)
+		press(m, "space")
+	}
+	rv.cursor = indexOf(rv.visible(), liveRun)
+	press(m, "enter")
+	s := screen(m)
+	checkScreen(t, s, 80, 24)
+	legend := strings.Join(strings.Split(s, "\n")[3:5], "\n")
+	for _, name := range []string{"small 0601-1130", "mini 0601-1000", "base 0601-1100"} {
+		if !strings.Contains(legend, name) {
+			t.Errorf("the legend lacks %s:\n%s", name, legend)
+		}
+	}
+}

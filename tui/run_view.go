@@ -254,7 +254,7 @@ func (v *runView) View() string {
 	metric := v.metricName()
 	runs, hidden := v.chartRuns(r, metric)
 	legend := v.legend(runs, metric, w)
-	chartH := h - 3 - bottomH
+	chartH := h - 2 - strings.Count(legend, "\n") - 1 - bottomH
 	sideW := sideWidth
 	if w < 70 {
 		sideW = 0
@@ -424,16 +424,39 @@ func (v *runView) legend(runs []*runData, metric string, w int) string {
 		}
 		parts = append(parts, st.Render(glyph+name)+strings.Join(vals, "  "))
 	}
-	line := strings.Join(parts, "   ")
 	smoothedDrawn := false
 	for _, r := range runs {
 		smoothedDrawn = smoothedDrawn || !r.logsOnlyEval(metric)
 	}
 	if smoothedDrawn && v.smoothing() > 0 && !v.rawOnly {
-		line += v.st.dim.Render("   (~ smoothed; faint: raw; " + string(evalMarker) + " eval)")
+		parts = append(parts, v.st.dim.Render("(~ smoothed; faint: raw; "+string(evalMarker)+" eval)"))
 	}
-	return lipgloss.NewStyle().MaxWidth(w).Render(line)
+	// Runs go on a second line when one does not hold them all (an overlay
+	// at 80 columns), never cut in the middle of a run's values.
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		switch {
+		case line == "":
+			line = p
+		case lipgloss.Width(line+"   "+p) <= w:
+			line += "   " + p
+		case len(lines) < maxLegendLines-1:
+			lines = append(lines, line)
+			line = p
+		default:
+			line += "   " + p // the last line is cut at the edge
+		}
+	}
+	lines = append(lines, line)
+	for i := range lines {
+		lines[i] = lipgloss.NewStyle().MaxWidth(w).Render(lines[i])
+	}
+	return strings.Join(lines, "\n")
 }
+
+// maxLegendLines is how many lines the legend may take from the chart.
+const maxLegendLines = 2
 
 // chartSplits are the splits a metric is drawn from, in drawing order.
 var chartSplits = []string{"train", "system", "eval"}
