@@ -14,116 +14,9 @@ import (
 	"testing"
 
 	"github.com/fnet-tui/fnet-tui/dist"
+	"github.com/fnet-tui/fnet-tui/dist/disttest"
 	"github.com/fnet-tui/fnet-tui/rundir"
 )
-
-// localGroup is the in-process Collective of these tests (tests only; the
-// product's is NCCL): ranks are goroutines, a coordinator sums their
-// contributions in rank order and hands every rank the result.
-type localGroup struct {
-	size   int
-	submit chan contribution
-	done   chan struct{}
-	once   sync.Once
-}
-
-type contribution struct {
-	rank  int
-	vals  []float64
-	reply chan []float64
-}
-
-type localRank struct {
-	g    *localGroup
-	rank int
-}
-
-var errLeft = errors.New("a rank left the group")
-
-func newLocalGroup(size int) []dist.Collective {
-	g := &localGroup{size: size, submit: make(chan contribution), done: make(chan struct{})}
-	go func() {
-		for {
-			round := make([]contribution, size)
-			for got := 0; got < size; got++ {
-				select {
-				case c := <-g.submit:
-					round[c.rank] = c
-				case <-g.done:
-					for _, c := range round {
-						if c.reply != nil {
-							close(c.reply)
-						}
-					}
-					return
-				}
-			}
-			sum := make([]float64, len(round[0].vals))
-			for _, c := range round {
-				if len(c.vals) != len(sum) {
-					panic(fmt.Sprintf("rank %d reduced %d values, rank 0 %d: the ranks' calls do not match", c.rank, len(c.vals), len(sum)))
-				}
-				for i, x := range c.vals {
-					sum[i] += x
-				}
-			}
-			for _, c := range round {
-				c.reply <- sum
-			}
-		}
-	}()
-	out := make([]dist.Collective, size)
-	for r := range out {
-		out[r] = &localRank{g: g, rank: r}
-	}
-	return out
-}
-
-func (r *localRank) Rank() int { return r.rank }
-func (r *localRank) Size() int { return r.g.size }
-
-func (r *localRank) reduce(vals []float64) ([]float64, error) {
-	reply := make(chan []float64, 1)
-	select {
-	case r.g.submit <- contribution{rank: r.rank, vals: vals, reply: reply}:
-	case <-r.g.done:
-		return nil, errLeft
-	}
-	sum, ok := <-reply
-	if !ok {
-		return nil, errLeft
-	}
-	return sum, nil
-}
-
-func (r *localRank) AllReduceAvg(buf []float32) error {
-	vals := make([]float64, len(buf))
-	for i, x := range buf {
-		vals[i] = float64(x)
-	}
-	sum, err := r.reduce(vals)
-	if err != nil {
-		return err
-	}
-	for i := range buf {
-		buf[i] = float32(sum[i] / float64(r.g.size))
-	}
-	return nil
-}
-
-func (r *localRank) AllReduceSum(vals []float64) error {
-	sum, err := r.reduce(append([]float64{}, vals...))
-	if err != nil {
-		return err
-	}
-	copy(vals, sum)
-	return nil
-}
-
-func (r *localRank) Close() error {
-	r.g.once.Do(func() { close(r.g.done) })
-	return nil
-}
 
 // failingRank fails its n-th gradient reduction, as a broken transport would.
 type failingRank struct {
@@ -141,7 +34,7 @@ func (f *failingRank) AllReduceAvg(buf []float32) error {
 // finetuneRanks runs Finetune on every rank of a fresh group at once.
 func finetuneRanks(t *testing.T, size int, o Options, ctxs []context.Context, wrap func(int, dist.Collective) dist.Collective) ([]string, []error) {
 	t.Helper()
-	group := newLocalGroup(size)
+	group := disttest.Collectives(disttest.NewLocalGroup(size)) // tests only; the product's is NCCL
 	dirs, errs := make([]string, size), make([]error, size)
 	var wg sync.WaitGroup
 	for r := range size {
@@ -329,7 +222,7 @@ func TestDataParallelPeerFailureFailsEveryRank(t *testing.T) {
 	if errs[1] == nil || !strings.Contains(errs[1].Error(), "rank 1 of 2") || !strings.Contains(errs[1].Error(), "injected transport failure") {
 		t.Errorf("rank 1: %v", errs[1])
 	}
-	if !errors.Is(errs[0], errLeft) || !strings.Contains(errs[0].Error(), "rank 0 of 2") {
+	if !errors.Is(errs[0], disttest.ErrLeft) || !strings.Contains(errs[0].Error(), "rank 0 of 2") {
 		t.Errorf("rank 0: %v, want the group's error", errs[0])
 	}
 	st, _ := rundir.ReadStatus(dirs[0])
