@@ -47,3 +47,14 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// SyncDir flushes a directory's entries to disk, so that a rename or a
+// new file in it survives a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

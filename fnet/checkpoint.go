@@ -88,7 +88,7 @@ func LoadModel(path string) (*LoadedModel, error) {
 			return nil, fmt.Errorf("%s: %w", side, err)
 		}
 	}
-	names := normalizedNames(f, cfg)
+	names := NormalizedNames(f, cfg)
 	heads := Heads{
 		MLM:        names[MLMDenseW] != "",
 		NSP:        names[NSPWeight] != "",
@@ -107,11 +107,11 @@ func LoadModel(path string) (*LoadedModel, error) {
 	return &LoadedModel{Config: cfg, Heads: heads, Params: params}, nil
 }
 
-// normalizedNames maps our parameter names to the file's: a bare FNetModel
+// NormalizedNames maps our parameter names to the file's: a bare FNetModel
 // or BertModel state dict ("embeddings.word_embeddings.weight") gets the
 // "fnet." prefix, a bert model's "bert." names become the engines' (HFName),
 // and the decoder bias alias stands in for cls.predictions.bias.
-func normalizedNames(f *safetensors.File, cfg Config) map[string]string {
+func NormalizedNames(f *safetensors.File, cfg Config) map[string]string {
 	out := map[string]string{}
 	for n := range f.Tensors {
 		canon := cfg.EngineName(n)
@@ -138,7 +138,7 @@ func ignorable(canon string) bool {
 // file, converting any float dtype to float32. Missing, unexpected and
 // misshaped tensors are reported together, by name.
 func ParamsFromFile(f *safetensors.File, cfg Config, heads Heads) (map[string][]float32, error) {
-	names := normalizedNames(f, cfg)
+	names := NormalizedNames(f, cfg)
 	specs := ParamSpecs(cfg, heads)
 	want := map[string]bool{}
 	out := make(map[string][]float32, len(specs))

@@ -125,7 +125,7 @@ func Export(out string, src Source, opt Options) (*Result, error) {
 	if err := write(CardFile, []byte(modelCard(src, class, files))); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fail(err)
 	}
 	if err := replaceDir(tmp, out); err != nil {
@@ -195,16 +195,7 @@ func replaceDir(tmp, out string) error {
 	if old != "" {
 		os.RemoveAll(old)
 	}
-	return syncDir(filepath.Dir(filepath.Clean(out)))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(filepath.Dir(filepath.Clean(out)))
 }
 
 func firstNonFinite(x []float32) int {

@@ -150,7 +150,7 @@ func Load(dir string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := canonicalNames(f, cfg)
+	names := fnet.NormalizedNames(f, cfg)
 	heads := fnet.Heads{
 		MLM:        names[fnet.MLMDenseW] != "",
 		NSP:        names[fnet.NSPWeight] != "",
@@ -192,27 +192,6 @@ func Load(dir string) (*Loaded, error) {
 		return nil, fmt.Errorf("%s: vocab_size %d is smaller than the tokenizer's %d pieces", cfgPath, cfg.VocabSize, tok.VocabSize())
 	}
 	return &Loaded{Dir: dir, Class: class, Model: &fnet.LoadedModel{Config: cfg, Heads: heads, Params: params}, Tokenizer: tok}, nil
-}
-
-// canonicalNames maps the engines' parameter names to the file's, as
-// fnet.ParamsFromFile does: "bert." names become "fnet.", a bare
-// FNetModel/BertModel state dict gets the prefix, and the decoder bias
-// alias stands in for cls.predictions.bias.
-func canonicalNames(f *safetensors.File, cfg fnet.Config) map[string]string {
-	out := map[string]string{}
-	for n := range f.Tensors {
-		canon := cfg.EngineName(n)
-		if strings.HasPrefix(n, "embeddings.") || strings.HasPrefix(n, "encoder.") || strings.HasPrefix(n, "pooler.") {
-			canon = "fnet." + n
-		}
-		out[canon] = n
-	}
-	if _, ok := out[fnet.MLMBias]; !ok {
-		if n, ok := out[fnet.MLMDecoderBias]; ok {
-			out[fnet.MLMBias] = n
-		}
-	}
-	return out
 }
 
 // readWeights reads model.safetensors, or the shards a

@@ -94,7 +94,7 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 	if err := atomicfile.Write(filepath.Join(tmp, TrainerFile), append(b, '\n'), 0o644); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fail(err)
 	}
 	// A checkpoint of this step may exist already (a resumed run saving the
@@ -108,7 +108,7 @@ func SaveCheckpoint(runDir string, eng fnet.Engine, tok tokenizer.Tokenizer, ts 
 	if err := os.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(ckDir); err != nil {
+	if err := atomicfile.SyncDir(ckDir); err != nil {
 		return "", err
 	}
 	if err := SetLink(ckDir, rundir.LatestLink, name); err != nil {
@@ -143,16 +143,7 @@ func SetLink(ckDir, link, target string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(ckDir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(ckDir)
 }
 
 func tokenizerFileName(tok tokenizer.Tokenizer) string {
