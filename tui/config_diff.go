@@ -105,7 +105,6 @@ func (d *configDiffView) view(st styles, w, h int) string {
 	var b strings.Builder
 	close := keyName(actBack, inRuns)
 	b.WriteString(st.header.Render("Config diff") + st.dim.Render("  ("+close+" closes)") + "\n")
-	nameW := max((w-4)/2, 10)
 	b.WriteString(st.dim.Render(truncate("A "+d.a.ID, w)) + "\n")
 	b.WriteString(st.dim.Render(truncate("B "+d.b.ID, w)) + "\n")
 	if d.err != nil {
@@ -122,7 +121,6 @@ func (d *configDiffView) view(st styles, w, h int) string {
 	}
 	keyW = min(keyW, w/3)
 	valW := max((w-keyW-4)/2, 6)
-	_ = nameW
 	b.WriteString(st.header.Render(pad("KEY", keyW)+"  "+pad("A", valW)+"  "+pad("B", valW)) + "\n")
 	rows := max(h-6, 1)
 	d.top = min(max(d.top, 0), max(len(d.rows)-rows, 0))

@@ -139,11 +139,7 @@ func (v *runView) export() tea.Cmd {
 			}
 		}
 	}
-	var ss []chartSeries
-	for _, f := range fig.Series {
-		ss = append(ss, chartSeries{xs: f.X})
-	}
-	if lo, hi := v.window(ss); finite(lo) {
+	if lo, hi := v.window(v.series(runs, metric)); finite(lo) { // the chart's own window
 		fig = fig.Window(lo, hi)
 	}
 	stamp := v.env.now().Format("20060102-150405")
