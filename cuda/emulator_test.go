@@ -253,7 +253,10 @@ func layerNormRow(v []float64, eps float32) float32 {
 	return float32(rs)
 }
 
-var emuKernels map[string]func(m *emu, a emuArgs, grid [3]uint32)
+// emuKernels maps a kernel's name to its Go twin. It is initialised
+// before any init function runs, so twins of kernels in other .cu files
+// register themselves from their own files' init (emulator_*_test.go).
+var emuKernels = map[string]func(m *emu, a emuArgs, grid [3]uint32){}
 
 func init() {
 	lnFwd := func(m *emu, a emuArgs, _ [3]uint32) {
@@ -340,7 +343,7 @@ func init() {
 			}
 		}
 	}
-	emuKernels = map[string]func(m *emu, a emuArgs, grid [3]uint32){
+	for name, twin := range map[string]func(m *emu, a emuArgs, grid [3]uint32){
 		"f32_to_g": func(m *emu, a emuArgs, _ [3]uint32) {
 			src, dst := m.f32(a.p(0)), m.g(a.p(2))
 			for i := 0; i < a.l(1); i++ {
@@ -774,6 +777,8 @@ func init() {
 				}
 			}
 		},
+	} {
+		emuKernels[name] = twin
 	}
 }
 

@@ -36,6 +36,8 @@ type Engine struct {
 	seqMajor bool
 	// attnChunk is Options.AttentionChunkPairs.
 	attnChunk int
+	// fuse is Options.Fuse: the optional fused paths the step takes.
+	fuse Fusion
 
 	s      *runtimeState
 	stream uintptr
@@ -115,6 +117,9 @@ type Options struct {
 	// attention layers compute at once (default: as many as 2^27 score
 	// elements hold); tests set it small to exercise the chunking.
 	AttentionChunkPairs int
+	// Fuse selects the optional fused paths (fusion.go); zero is the
+	// measured default sequence.
+	Fuse Fusion
 }
 
 // NewEngineWithOptions builds a CUDA engine; its parameters are o.Params
@@ -145,7 +150,7 @@ func NewEngineWithOptions(cfg fnet.Config, heads fnet.Heads, opt fnet.AdamWConfi
 	if mode == BF16 && s.info.CCMajor < 8 {
 		return nil, fmt.Errorf("cuda engine: bf16 needs compute capability 8.0 or newer (%s is %d.%d); use precision tf32 or fp32", s.info.Name, s.info.CCMajor, s.info.CCMinor)
 	}
-	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: mode == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, attnChunk: o.AttentionChunkPairs, s: s, tables: map[int]*dftTables{}}
+	e := &Engine{cfg: cfg, heads: heads, opt: opt, seed: seed, prec: mode, mixTF32: mode == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, attnChunk: o.AttentionChunkPairs, fuse: o.Fuse, s: s, tables: map[int]*dftTables{}}
 	unlock, err := e.enter()
 	if err != nil {
 		return nil, err

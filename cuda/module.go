@@ -2,20 +2,55 @@ package cuda
 
 import (
 	"crypto/sha256"
-	_ "embed"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/fnet-tui/fnet-tui/atomicfile"
 )
 
-//go:embed kernels/fnet.cu
-var fnetKernelSource string
+//go:embed kernels/*.cu
+var kernelFiles embed.FS
+
+// fnetKernelSource is every kernel file as one translation unit: fnet.cu
+// first (it defines the bf16 helpers, dropout hash and reductions the
+// others use), then the rest by name, each opened by a #line so that an
+// NVRTC or host-compiler message names the file it is about.
+var fnetKernelSource = joinKernelFiles(kernelFiles)
+
+func joinKernelFiles(fsys embed.FS) string {
+	entries, err := fsys.ReadDir("kernels")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); n != "fnet.cu" && strings.HasSuffix(n, ".cu") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range append([]string{"fnet.cu"}, names...) {
+		src, err := fsys.ReadFile("kernels/" + n)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(&b, "#line 1 \"%s\"\n", n)
+		b.Write(src)
+		if len(src) > 0 && src[len(src)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
 
 // kernelSource is the CUDA C compiled for one precision: the switch that
 // selects the GEMM storage type, then the embedded kernels.
