@@ -24,6 +24,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envString(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 // syntheticCorpus draws pretraining batches with learnable structure: a
 // Zipf unigram distribution and, half of the time, a fixed successor of the
 // previous token, so a model's MLM loss falls well below the unigram
@@ -98,6 +105,7 @@ type benchResult struct {
 	Device     string  `json:"device"`
 	Precision  string  `json:"precision"`
 	MixTF32    bool    `json:"mix_tf32"`
+	Fuse       string  `json:"fuse"`
 	BatchMajor bool    `json:"batch_major"`
 	B          int     `json:"batch"`
 	S          int     `json:"seq"`
@@ -161,6 +169,80 @@ func TestBenchTrainStep(t *testing.T) {
 	}
 }
 
+// TestBenchFusions times the fused paths of issue 16 (Options.Fuse) side
+// by side in one process, each against the default sequence measured just
+// before it, with the event profile of each, at FNet-Base (seq 512,
+// FNET_BENCH_BATCH, default 32) and at the mini preset (batch 128 × 128,
+// which must never get slower). FNET_BENCH_FUSE lists the variants,
+// separated by ";" (default: none, each path alone, all); FNET_BENCH_PRESETS
+// the presets ("base;mini"). Runs only with FNET_CUDA_BENCH=1
+// (scripts/gpu/mfu.sh): a measurement, not a unit test.
+func TestBenchFusions(t *testing.T) {
+	if os.Getenv("FNET_CUDA_BENCH") != "1" {
+		t.Skip("set FNET_CUDA_BENCH=1 to time the fused paths")
+	}
+	requireGPU(t)
+	variants, err := benchFusionVariants(os.Getenv("FNET_BENCH_FUSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	presets := strings.Split(envString("FNET_BENCH_PRESETS", "base;mini"), ";")
+	steps := envInt("FNET_BENCH_STEPS", 20)
+	for _, preset := range presets {
+		cfg, ok := fnet.Presets[preset]
+		if !ok {
+			t.Fatalf("FNET_BENCH_PRESETS: unknown preset %q", preset)
+		}
+		B, K := envInt("FNET_BENCH_BATCH", 32), envInt("FNET_BENCH_MASKED", 80)
+		if preset == "mini" {
+			B, K = 128, 20 // docs/GPU.md's mini run: batch 128 × 128, 15% masked
+		}
+		var base benchResult
+		for i, f := range variants {
+			r, prof, err := benchOnce(cfg, B, K, steps, BF16, Options{Fuse: f}, true)
+			if err != nil {
+				t.Errorf("%s fuse=%v: %v", preset, f, err)
+				continue
+			}
+			if i == 0 {
+				base = r
+			}
+			j, _ := json.Marshal(struct {
+				Preset string `json:"preset"`
+				benchResult
+				VsFirst float64 `json:"speedup_vs_first"`
+			}{preset, r, base.StepMs / r.StepMs})
+			fmt.Printf("RESULT_JSON %s\n", j)
+			t.Logf("%s fuse=%v B=%d: %.2f ms/step (%.3fx the first variant), %.0f tokens/s, MFU %.1f%%, loss %.4f → %.4f",
+				preset, f, B, r.StepMs, base.StepMs/r.StepMs, r.TokensPerS, 100*r.MFU, r.FirstLoss, r.LastLoss)
+			fmt.Printf("PROFILE_BEGIN %s fuse=%v\n", preset, f)
+			printProfile(prof, r.StepMs)
+		}
+	}
+}
+
+// benchFusionVariants reads FNET_BENCH_FUSE: fused-path sets separated by
+// ";", each as ParseFusion reads it. The default is the plain sequence,
+// each path on its own, then all of them.
+func benchFusionVariants(spec string) ([]Fusion, error) {
+	if strings.TrimSpace(spec) == "" {
+		v := []Fusion{0}
+		for _, n := range fusionNames {
+			v = append(v, n.f)
+		}
+		return append(v, FuseAll), nil
+	}
+	var v []Fusion
+	for _, part := range strings.Split(spec, ";") {
+		f, err := ParseFusion(part)
+		if err != nil {
+			return nil, fmt.Errorf("FNET_BENCH_FUSE: %w", err)
+		}
+		v = append(v, f)
+	}
+	return v, nil
+}
+
 // printProfile prints where a step's device time goes, per operation.
 func printProfile(prof []ProfileEntry, stepMs float64) {
 	if len(prof) == 0 {
@@ -191,7 +273,7 @@ func benchOnce(cfg fnet.Config, B, K, steps int, prec Precision, o Options, prof
 	for i := range batches {
 		batches[i] = corpus.batch(cfg, B, K)
 	}
-	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: e.mixTF32, BatchMajor: o.BatchMajor, B: B, S: cfg.SeqLen, K: K}
+	r := benchResult{What: "fnet-tui cuda train step", Device: e.Device(), Precision: prec.String(), MixTF32: e.mixTF32, Fuse: o.Fuse.String(), BatchMajor: o.BatchMajor, B: B, S: cfg.SeqLen, K: K}
 	var times, fwd []float64
 	for i := 0; i < steps+3; i++ {
 		t0 := time.Now()

@@ -32,3 +32,17 @@ func TestParseFusion(t *testing.T) {
 		t.Errorf("names: %v / %v", FuseAll, Fusion(0))
 	}
 }
+
+func TestBenchFusionVariants(t *testing.T) {
+	v, err := benchFusionVariants("")
+	if err != nil || len(v) != len(fusionNames)+2 || v[0] != 0 || v[len(v)-1] != FuseAll {
+		t.Fatalf("default variants %v, %v", v, err)
+	}
+	v, err = benchFusionVariants("none; ln-bwd,adamw ;all")
+	if err != nil || len(v) != 3 || v[1] != FuseLayerNormBackward|FuseOptimizer || v[2] != FuseAll {
+		t.Fatalf("parsed %v, %v", v, err)
+	}
+	if _, err := benchFusionVariants("none;lnbwd"); err == nil || !strings.Contains(err.Error(), "FNET_BENCH_FUSE") {
+		t.Fatalf("bad variant: %v", err)
+	}
+}
