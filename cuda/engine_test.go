@@ -151,8 +151,19 @@ func variantName(prec Precision, o Options) string {
 // weights (params) and dropout seed.
 type engineBuilder func(t *testing.T, cfg fnet.Config, heads fnet.Heads, seed uint64, params map[string][]float32) *Engine
 
+// testFusion is FNET_CUDA_FUSE for the GPU tests: scripts/gpu/mfu.sh runs
+// the engine and parity checks again with the fused paths on.
+func testFusion(t *testing.T) Fusion {
+	f, err := FusionFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func gpuEngine(prec Precision, o Options) engineBuilder {
 	return func(t *testing.T, cfg fnet.Config, heads fnet.Heads, seed uint64, params map[string][]float32) *Engine {
+		o.Fuse |= testFusion(t)
 		e, err := NewEngineWithOptions(cfg, heads, fnet.DefaultAdamW, seed, prec, o)
 		if err != nil {
 			t.Fatal(err)
@@ -411,7 +422,7 @@ func TestParityWithReferenceFixtures(t *testing.T) {
 			mode       Precision
 			mix, batch bool
 		}{{FP32, false, false}, {TF32, false, false}, {BF16, false, false}, {BF16, true, false}, {FP32, false, true}, {BF16, false, true}} {
-			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixBF16: v.mix, BatchMajor: v.batch})
+			rep, err := RunParityWithOptions(prefix+".weights.safetensors", prefix+".expect.safetensors", v.mode, Options{MixBF16: v.mix, BatchMajor: v.batch, Fuse: testFusion(t)})
 			var unsupported *fnet.UnsupportedArchitectureError
 			if errors.As(err, &unsupported) { // only a configuration past the engine's limits
 				t.Logf("%s: %v (checked on the CPU engine)", filepath.Base(prefix), err)

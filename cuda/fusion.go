@@ -96,3 +96,15 @@ func ParseFusion(s string) (Fusion, error) {
 	}
 	return f, nil
 }
+
+// FusionFromEnv reads FNET_CUDA_FUSE (unset: none), so that a user, the
+// trainer and the device scripts can turn fused paths on without a config
+// key while they are being measured; a bad value is an error naming the
+// variable.
+func FusionFromEnv(getenv func(string) string) (Fusion, error) {
+	f, err := ParseFusion(getenv("FNET_CUDA_FUSE"))
+	if err != nil {
+		return 0, fmt.Errorf("FNET_CUDA_FUSE: %w", err)
+	}
+	return f, nil
+}

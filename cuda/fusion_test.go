@@ -46,3 +46,23 @@ func TestBenchFusionVariants(t *testing.T) {
 		t.Fatalf("bad variant: %v", err)
 	}
 }
+
+func TestFusionFromEnv(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "FNET_CUDA_FUSE" {
+				return v
+			}
+			return ""
+		}
+	}
+	if f, err := FusionFromEnv(env("")); err != nil || f != 0 {
+		t.Errorf("unset: %v, %v", f, err)
+	}
+	if f, err := FusionFromEnv(env("gelu,ln-bwd")); err != nil || f != FuseGELU|FuseLayerNormBackward {
+		t.Errorf("gelu,ln-bwd: %v, %v", f, err)
+	}
+	if _, err := FusionFromEnv(env("fast")); err == nil || !strings.HasPrefix(err.Error(), "FNET_CUDA_FUSE: ") {
+		t.Errorf("bad value: %v", err)
+	}
+}

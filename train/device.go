@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/fnet-tui/fnet-tui/cuda"
 	"github.com/fnet-tui/fnet-tui/fnet"
@@ -20,7 +21,14 @@ func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][
 			if perr != nil {
 				return nil, fmt.Errorf("train.precision: %w", perr)
 			}
-			eng, err := cuda.NewEngineWithOptions(mc, heads, cfg.AdamW(), cfg.Train.Seed, prec, cuda.Options{Params: params})
+			fuse, ferr := cuda.FusionFromEnv(os.Getenv)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if fuse != 0 {
+				note("cuda: fused paths %v (FNET_CUDA_FUSE)", fuse)
+			}
+			eng, err := cuda.NewEngineWithOptions(mc, heads, cfg.AdamW(), cfg.Train.Seed, prec, cuda.Options{Params: params, Fuse: fuse})
 			if err == nil {
 				return gpuEngine{eng}, nil
 			}

@@ -298,7 +298,11 @@ func runBenchCell(spec, preset string, steps, warmup int, method kernels.MixMeth
 		if err != nil {
 			return err
 		}
-		eng, err := cuda.NewEngineWithOptions(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, 1, cuda.BF16, cuda.Options{})
+		fuse, err := cuda.FusionFromEnv(os.Getenv)
+		if err != nil {
+			return err
+		}
+		eng, err := cuda.NewEngineWithOptions(cfg, fnet.MaskedLMHeads, fnet.DefaultAdamW, 1, cuda.BF16, cuda.Options{Fuse: fuse})
 		if err != nil {
 			return err
 		}
