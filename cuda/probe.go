@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/fnet-tui/fnet-tui/dist"
 )
 
 // Minimum requirements: CUDA 11 drivers (cuBLAS GemmEx with compute types,
@@ -36,7 +38,7 @@ type Info struct {
 	DriverVersion int    // CUDA version the driver supports, e.g. 12040 for 12.4
 	DriverRelease string // the driver's own version from NVML, e.g. "550.54.15"
 	Devices       []DeviceInfo
-	Selected      int // ordinal the engine uses (FNET_CUDA_DEVICE, default 0)
+	Selected      int // ordinal the engine uses (selectedOrdinal: FNET_CUDA_DEVICE, else the launcher's local rank, else 0)
 	Libraries     map[string]string
 	CUBLASVersion int
 	NVRTCVersion  string
@@ -67,17 +69,49 @@ var (
 	rtErr  error
 )
 
-// selectedOrdinal is the device to use: FNET_CUDA_DEVICE or 0.
-func selectedOrdinal(env func(string) string) (int, error) {
-	v := env("FNET_CUDA_DEVICE")
-	if v == "" {
+// selectedOrdinal is the device this process trains on, among count
+// visible ones:
+//
+//   - FNET_CUDA_DEVICE when set (an explicit choice wins);
+//   - else, under a launcher with more than one rank (dist.FromEnv), the
+//     rank's local rank, so that the ranks of a node take one GPU each and
+//     the NCCL communicator (JoinNCCL) lands on the engine's device;
+//   - but 0 when only one device is visible: Slurm's per-task
+//     CUDA_VISIBLE_DEVICES (--gpus-per-task=1) leaves each rank its own GPU
+//     as ordinal 0, and several ranks sharing one GPU
+//     (NCCL_MULTI_RANK_GPU_ENABLE) all use it;
+//   - 0 without a launcher. A launcher environment that does not parse is
+//     reported where the ranks are read (dist.FromEnv in the command), not
+//     here: the device falls back to 0.
+//
+// A local rank beyond the visible devices is an error naming both.
+func selectedOrdinal(env func(string) string, count int) (int, error) {
+	if v := env("FNET_CUDA_DEVICE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("FNET_CUDA_DEVICE=%q is not a device ordinal", v)
+		}
+		if n >= count {
+			return 0, fmt.Errorf("FNET_CUDA_DEVICE=%d but the driver reports %d device(s)", n, count)
+		}
+		return n, nil
+	}
+	w, err := dist.FromEnv(env)
+	if err != nil {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("FNET_CUDA_DEVICE=%q is not a device ordinal", v)
+	return rankOrdinal(w, count)
+}
+
+// rankOrdinal is the device of a rank of w when FNET_CUDA_DEVICE is unset.
+func rankOrdinal(w dist.World, count int) (int, error) {
+	if w.IsSingle() || count == 1 {
+		return 0, nil
 	}
-	return n, nil
+	if w.LocalRank >= count {
+		return 0, fmt.Errorf("rank %d has local rank %d (%s) but %d CUDA device(s) are visible: give each rank of a node its own GPU, or set FNET_CUDA_DEVICE", w.Rank, w.LocalRank, w.Launcher, count)
+	}
+	return w.LocalRank, nil
 }
 
 func getRuntime() (*runtimeState, error) {
@@ -110,11 +144,8 @@ func initRuntime() (*runtimeState, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("no CUDA device: the driver is installed but reports no GPU")
 	}
-	if s.ordinal, err = selectedOrdinal(os.Getenv); err != nil {
+	if s.ordinal, err = selectedOrdinal(os.Getenv, n); err != nil {
 		return nil, err
-	}
-	if s.ordinal >= n {
-		return nil, fmt.Errorf("FNET_CUDA_DEVICE=%d but the driver reports %d device(s)", s.ordinal, n)
 	}
 	if s.info, err = describeDevice(d, s.ordinal); err != nil {
 		return nil, err
