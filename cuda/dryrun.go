@@ -28,6 +28,10 @@ type dryRun struct {
 	// exec, when set, carries out each launch, GEMM and memset after it
 	// is checked and recorded (a host emulation of the device, in tests).
 	exec func(op dryOp) error
+	// events counts the events handed out (grad_average.go's; their
+	// records and stream waits are ops "event_record", "stream_wait",
+	// with the all-reduces as "nccl_allreduce")
+	events int
 }
 
 // dryOp is one recorded operation: a kernel launch (name, grid, block,

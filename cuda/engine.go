@@ -71,6 +71,8 @@ type Engine struct {
 	allocs                   map[DevPtr]uint64
 	allocated, peakAllocated uint64
 	prof                     *profiler
+	// avg averages the gradients through an NCCL Collective (grad_average.go); nil until one is used
+	avg *gradAverage
 
 	closed bool
 }
@@ -261,6 +263,7 @@ func (e *Engine) isFixed(name string) bool { return e.offsets[name] >= e.nTraine
 
 // release frees what the engine holds (without the context dance).
 func (e *Engine) release() {
+	e.releaseAverage()
 	if e.act != nil {
 		_ = e.memFree(e.act.arena)
 		e.act = nil

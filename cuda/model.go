@@ -1,5 +1,7 @@
 package cuda
 
+import "fmt"
+
 // The model as a sequence of layers (llm.c style: each layer's forward
 // sits beside its backward in its own file): embeddings (layer_embed.go),
 // per encoder layer the token-mixing sublayer (layer_mix.go) and the
@@ -52,6 +54,11 @@ func (p *pass) backward() error {
 			return err
 		}
 	}
+	// gradientsFinal: each group's gradients are complete; on the step's
+	// last micro-batch its all-reduce starts now (grad_average.go)
+	if err := p.gradientsFinal("heads"); err != nil {
+		return err
+	}
 	for i := p.e.cfg.NumLayers - 1; i >= 0; i-- {
 		if err := p.ffnBackward(i); err != nil {
 			return err
@@ -59,7 +66,13 @@ func (p *pass) backward() error {
 		if err := p.mixingBackward(i); err != nil {
 			return err
 		}
+		if err := p.gradientsFinal(fmt.Sprintf("layer %d", i)); err != nil {
+			return err
+		}
 		a.dLayerOut, a.dLayerIn = a.dLayerIn, a.dLayerOut
 	}
-	return p.embeddingsBackward()
+	if err := p.embeddingsBackward(); err != nil {
+		return err
+	}
+	return p.gradientsFinal("embeddings")
 }
