@@ -37,3 +37,20 @@ func (p *pass) colsum(kind string, src, xhat DevPtr, d dropout, rows, C int, out
 	fgrid := [3]uint32{uint32((C + C2 + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
 	return e.l.launch("colsum_final", fgrid, block1D, 0, a.colsumPartials, int32(chunks), int32(ld), int32(C), float32(1), out, int32(C2), out2)
 }
+
+// lnColsumChunks splits rows into the chunks of the fused LayerNorm
+// backward (ln_bwd_colsum_K, one block per chunk): 32 rows per chunk (4 per
+// warp), so the partial row a block writes (2H floats) is 1/32 of what it
+// reads, and T = 16384 rows make 512 blocks, enough to fill the GPU where
+// colsumChunks' 128 would not. The chunks' partials must fit the scratch
+// (capFloats, the plan's colsumFloats ≥ colsumChunks(rows)·2H, so at least
+// colsumChunks' split always fits), and at most 1024 of them keep
+// ln_colsum_final's pass over them short.
+func lnColsumChunks(rows, H, capFloats int) (chunks, rowsPerChunk int) {
+	const rowsPerBlock, maxChunks = 32, 1024
+	chunks = min((rows+rowsPerBlock-1)/rowsPerBlock, maxChunks, capFloats/(2*H))
+	chunks = max(chunks, 1)
+	rowsPerChunk = (max(rows, 1) + chunks - 1) / chunks
+	chunks = (max(rows, 1) + rowsPerChunk - 1) / rowsPerChunk
+	return
+}

@@ -26,7 +26,8 @@ func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 	}
 	defer unlock()
 	n := int64(e.nTrained)
-	if err := e.l.launch("sumsq_partial", [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
+	sumsq, adamw := e.optimizerKernels()
+	if err := e.l.launch(sumsq, [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
 		return 0, err
 	}
 	c := e.opt.Step(lr, e.step+1)
@@ -35,7 +36,7 @@ func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 		pg = e.shadow
 	}
 	grid := [3]uint32{uint32(e.s.info.SMs * 8), 1, 1}
-	if err := e.l.launch("adamw", grid, block1D, 0, e.params, e.grads, e.m, e.v, pg, n,
+	if err := e.l.launch(adamw, grid, block1D, 0, e.params, e.grads, e.m, e.v, pg, n,
 		c.Beta1, c.Beta2, c.Eps, c.Decay, c.StepSize, c.InvSqrtBC2, e.normParts, int32(normPartials), float32(maxNorm), e.normOut); err != nil {
 		return 0, err
 	}
@@ -60,4 +61,16 @@ func (e *Engine) readNorm(norm *float32) error {
 		*norm = d.norm
 	}
 	return nil
+}
+
+// optimizerKernels are the sum-of-squares and AdamW kernels of the step:
+// with FuseOptimizer sumsq_vec and adamw_vec (kernels/optimizer.cu, the
+// same launches with 16-byte accesses), else sumsq_partial and adamw. Both
+// pairs take the same arguments; kernels/optimizer.cu says why there are
+// still two passes.
+func (e *Engine) optimizerKernels() (sumsq, adamw string) {
+	if e.fuse.Has(FuseOptimizer) {
+		return "sumsq_vec", "adamw_vec"
+	}
+	return "sumsq_partial", "adamw"
 }
