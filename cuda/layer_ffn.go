@@ -1,21 +1,44 @@
 package cuda
 
-import "github.com/fnet-tui/fnet-tui/fnet"
+import (
+	"fmt"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
+)
 
 // The feed-forward sublayer of layer i, forward beside backward:
 //
 //	ffnPre = mixLN·W1ᵀ, ffnGelu = gelu(ffnPre + b1)
 //	hidden[i+1] = LayerNorm(mixLN + dropout(ffnGelu·W2ᵀ + b2))
+//
+// Three ways to run the GELU (Options.Fuse), the same function each:
+//
+//	default        GEMM, bias_gelu; backward GEMM, gelu_bwd_colsum (2- or 4-byte accesses)
+//	FuseGELU       the same with bias_gelu_v16, gelu_bwd_colsum_v16 (16-byte accesses, kernels/ffn.cu)
+//	FuseEpilogue   the GEMMs with cuBLASLt epilogues: GELU_AUX_BIAS writes ffnGelu and
+//	               ffnPre = mixLN·W1ᵀ + b1 (the bias included); DGELU_BGRAD writes dFFNPre
+//	               and b1's gradient (cublaslt.go). When cuBLASLt cannot run them
+//	               (no library, no algorithm, an aux leading dimension F not a multiple
+//	               of 8) the engine says so once and takes the path above.
 
 func (p *pass) ffnForward(i int) error {
 	e, a := p.e, p.a
 	H, F, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, p.T
-	if err := p.linear(a.mixLNG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.ffnPre[i], e.prec.gemmType()); err != nil {
-		return err
-	}
-	if err := e.l.launch("bias_gelu", rowColGrid(T, F), block1D, 0, a.ffnPre[i], e.param(e.params, fnet.LayerParam(i, fnet.FFInB)),
-		int64(T), int32(F), a.ffnGelu[i]); err != nil {
-		return err
+	if p.ffnEpilogue() {
+		c, err := p.ffnInLt(i)
+		if err != nil {
+			return err
+		}
+		if err := e.ltMatmul(c); err != nil {
+			return err
+		}
+	} else {
+		if err := p.linear(a.mixLNG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.ffnPre[i], e.prec.gemmType()); err != nil {
+			return err
+		}
+		if err := p.biasGELU(a.ffnPre[i], e.param(e.params, fnet.LayerParam(i, fnet.FFInB)), T, F, a.ffnGelu[i]); err != nil {
+			return err
+		}
 	}
 	if err := p.linear(a.ffnGelu[i], T, F, H, fnet.LayerParam(i, fnet.FFOutW), a.branch, cudaR32F); err != nil {
 		return err
@@ -42,15 +65,63 @@ func (p *pass) ffnBackward(i int) error {
 	if err := p.colsum("f32", a.dMixLN, 0, d, T, H, e.param(e.grads, fnet.LayerParam(i, fnet.FFOutB)), 0, p.dB()); err != nil {
 		return err
 	}
-	if err := p.linearBackward(a.dBranch, a.ffnGelu[i], T, F, H, fnet.LayerParam(i, fnet.FFOutW), a.dFFNGelu, gt, false); err != nil {
-		return err
-	}
-	// ffnGelu = gelu(ffnPre + b1)
-	if err := p.geluBackward(a.dFFNGelu, a.ffnPre[i], fnet.LayerParam(i, fnet.FFInB), T, F, a.dFFNPre); err != nil {
-		return err
+	if p.ffnEpilogue() {
+		// dW2 += dzᵀ·ffnGelu; then dFFNPre = (dz·W2) ∘ gelu'(ffnPre) and db1 in one GEMM
+		if err := p.linearBackward(a.dBranch, a.ffnGelu[i], T, F, H, fnet.LayerParam(i, fnet.FFOutW), 0, gt, false); err != nil {
+			return err
+		}
+		c, err := p.ffnOutDataLt(i)
+		if err != nil {
+			return err
+		}
+		if err := e.ltMatmul(c); err != nil {
+			return err
+		}
+		// DGELU_BGRAD writes the bias gradient; the gradient buffers accumulate
+		if err := e.l.launch("axpy_f32", elementwiseGrid(int64(F)), block1D, 0, a.ltBiasGrad, float32(1), int64(F), e.param(e.grads, fnet.LayerParam(i, fnet.FFInB))); err != nil {
+			return err
+		}
+	} else {
+		if err := p.linearBackward(a.dBranch, a.ffnGelu[i], T, F, H, fnet.LayerParam(i, fnet.FFOutW), a.dFFNGelu, gt, false); err != nil {
+			return err
+		}
+		// ffnGelu = gelu(ffnPre + b1)
+		if err := p.geluBackward(a.dFFNGelu, a.ffnPre[i], fnet.LayerParam(i, fnet.FFInB), T, F, a.dFFNPre); err != nil {
+			return err
+		}
 	}
 	// ffnPre = mixLN·W1ᵀ: dMixLN += dFFNPre·W1
 	return p.linearBackward(a.dFFNPre, a.mixLNG[i], T, H, F, fnet.LayerParam(i, fnet.FFInW), a.dMixLN, cudaR32F, true)
+}
+
+// ffnVecBlock is the block of bias_gelu_v16: 128 threads of 8 bf16 columns
+// cover FNet-Base's F = 3072 in three blocks with no idle thread.
+const ffnVecBlock = 128
+
+// ffnVecOK reports whether the 16-byte kernels may run over [rows, C]
+// GEMM-typed tensors at ptrs: C a whole number of vectors, each pointer
+// 16-byte aligned (float32 biases included, read four at a time).
+func (e *Engine) ffnVecOK(C int, ptrs ...DevPtr) bool {
+	if !e.fuse.Has(FuseGELU) || C%(16/e.prec.gemmElemSize()) != 0 {
+		return false
+	}
+	for _, p := range ptrs {
+		if p%16 != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// biasGELU writes h = gelu(u + b) over [rows, C].
+func (p *pass) biasGELU(u, b DevPtr, rows, C int, h DevPtr) error {
+	e := p.e
+	if e.ffnVecOK(C, u, b, h) {
+		cv := C / (16 / e.prec.gemmElemSize())
+		grid := [3]uint32{uint32((cv + ffnVecBlock - 1) / ffnVecBlock), uint32(max(1, min(rows, 4096))), 1}
+		return e.l.launch("bias_gelu_v16", grid, [3]uint32{ffnVecBlock, 1, 1}, 0, u, b, int64(rows), int32(C), h)
+	}
+	return e.l.launch("bias_gelu", rowColGrid(rows, C), block1D, 0, u, b, int64(rows), int32(C), h)
 }
 
 // geluBackward writes du = dh·gelu'(u + b) and adds its column sums (in
@@ -58,10 +129,90 @@ func (p *pass) ffnBackward(i int) error {
 func (p *pass) geluBackward(dh, u DevPtr, bias string, rows, C int, du DevPtr) error {
 	e, a := p.e, p.a
 	chunks, rpc := colsumChunks(rows)
-	grid := [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}
-	if err := e.l.launch("gelu_bwd_colsum", grid, [3]uint32{32, 8, 1}, 0, dh, u, e.param(e.params, bias), int32(rows), int32(C), int32(rpc), du, a.colsumPartials); err != nil {
+	b := e.param(e.params, bias)
+	var err error
+	if e.ffnVecOK(C, dh, u, b, du) {
+		cv := C / (16 / e.prec.gemmElemSize())
+		grid := [3]uint32{uint32((cv + 31) / 32), uint32(chunks), 1}
+		err = e.l.launch("gelu_bwd_colsum_v16", grid, [3]uint32{32, 8, 1}, 0, dh, u, b, int32(rows), int32(C), int32(rpc), du, a.colsumPartials)
+	} else {
+		grid := [3]uint32{uint32((C + 31) / 32), uint32(chunks), 1}
+		err = e.l.launch("gelu_bwd_colsum", grid, [3]uint32{32, 8, 1}, 0, dh, u, b, int32(rows), int32(C), int32(rpc), du, a.colsumPartials)
+	}
+	if err != nil {
 		return err
 	}
 	fgrid := [3]uint32{uint32((C + threadsPerBlock - 1) / threadsPerBlock), 1, 1}
 	return e.l.launch("colsum_final", fgrid, block1D, 0, a.colsumPartials, int32(chunks), int32(C), int32(C), float32(1), e.param(e.grads, bias), int32(0), DevPtr(0))
+}
+
+// ffnInLt is layer i's FFN-in GEMM with GELU_AUX_BIAS: ffnGelu (D) =
+// gelu(mixLN·W1ᵀ + b1), ffnPre (aux) = mixLN·W1ᵀ + b1, b1 read in float32.
+func (p *pass) ffnInLt(i int) (ltCall, error) {
+	e, a := p.e, p.a
+	H, F, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, p.T
+	gt := e.prec.gemmType()
+	g := gemmCall{transB: true, m: T, n: F, k: H, alpha: 1,
+		a: gemmOperand{ptr: a.mixLNG[i], dtype: gt, ld: H}, b: gemmOperand{ptr: e.gparam(fnet.LayerParam(i, fnet.FFInW)), dtype: gt, ld: H},
+		c: gemmOperand{ptr: a.ffnGelu[i], dtype: gt, ld: F}, compute: e.prec.computeType()}
+	return ltFromGemm(g, ltEpilogueGELUAuxBias, e.param(e.params, fnet.LayerParam(i, fnet.FFInB)), cudaR32F, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+}
+
+// ffnOutDataLt is layer i's FFN-out data-gradient GEMM with DGELU_BGRAD:
+// dFFNPre (D) = (dBranch·W2) ∘ gelu'(ffnPre), ltBiasGrad = its column sums.
+func (p *pass) ffnOutDataLt(i int) (ltCall, error) {
+	e, a := p.e, p.a
+	H, F, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, p.T
+	gt := e.prec.gemmType()
+	g := gemmCall{m: T, n: F, k: H, alpha: 1,
+		a: gemmOperand{ptr: a.dBranch, dtype: gt, ld: H}, b: gemmOperand{ptr: e.gparam(fnet.LayerParam(i, fnet.FFOutW)), dtype: gt, ld: F},
+		c: gemmOperand{ptr: a.dFFNPre, dtype: gt, ld: F}, compute: e.prec.computeType()}
+	return ltFromGemm(g, ltEpilogueDGELUBGrad, a.ltBiasGrad, cudaR32F, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+}
+
+// ltState is whether an activation set's FFN takes the cuBLASLt epilogues.
+type ltState int8
+
+const (
+	ltUndecided ltState = iota
+	ltOn
+	ltOff
+)
+
+// ffnEpilogue reports whether this pass's FFN layers run with the cuBLASLt
+// epilogues: decided once per batch shape, for the forward and the backward
+// together (the forward's ffnPre holds the bias only on this path, so the
+// two must agree), by preparing both calls of layer 0; every layer has the
+// same shapes and alignments.
+func (p *pass) ffnEpilogue() bool {
+	e, a := p.e, p.a
+	if !e.fuse.Has(FuseEpilogue) {
+		return false
+	}
+	if a.ltFFN == ltUndecided {
+		a.ltFFN = ltOn
+		if err := p.probeFFNLt(); err != nil {
+			a.ltFFN = ltOff
+			ltNotice(fmt.Sprintf("cuda: the FFN's cuBLASLt epilogues (fuse=epilogue) cannot run for T=%d F=%d: %v; using the unfused GELU kernels", p.T, e.cfg.IntermediateSize, err))
+		}
+	}
+	return a.ltFFN == ltOn
+}
+
+func (p *pass) probeFFNLt() error {
+	if p.e.cfg.NumLayers == 0 {
+		return fmt.Errorf("no layers")
+	}
+	fwd, err := p.ffnInLt(0)
+	if err != nil {
+		return err
+	}
+	if err := p.e.ltProbe(fwd); err != nil {
+		return err
+	}
+	bwd, err := p.ffnOutDataLt(0)
+	if err != nil {
+		return err
+	}
+	return p.e.ltProbe(bwd)
 }
