@@ -94,6 +94,11 @@ type TrainSection struct {
 	Device       string  `toml:"device"`    // cpu, cuda, auto
 	Precision    string  `toml:"precision"` // cuda: bf16, tf32, fp32
 	Threads      int     `toml:"threads"`   // CPU threads; 0 = all cores
+	// GPUs is how many data-parallel ranks `fnet-tui pretrain|finetune`
+	// starts on this machine, one per visible GPU (--gpus overrides it);
+	// 1 trains in one process. Under torchrun, srun or mpirun the
+	// launcher's world decides and this key is not read.
+	GPUs int `toml:"gpus"`
 }
 
 // EvalSection is the periodic evaluation.
@@ -141,7 +146,7 @@ func DefaultConfig() Config {
 		Data: DataSection{Corpus: "gostd", Tokenizer: "auto", TokenizerSentences: 200000,
 			MaskRate: 0.15, HeldOut: 0.01, ShuffleBuffer: 1024},
 		Train: TrainSection{LR: 1e-4, Decay: "linear", GradAccum: 1, WeightDecay: 0.01,
-			AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-6, Seed: 1, Device: "cpu", Precision: "bf16"},
+			AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-6, Seed: 1, Device: "cpu", Precision: "bf16", GPUs: 1},
 		Eval:       EvalSection{Every: 0, Batches: 20},
 		Checkpoint: CkptSection{Keep: 3},
 		Log:        LogSection{Every: 10},
@@ -328,6 +333,9 @@ func (c *Config) validate() error {
 	}
 	if c.Train.GradAccum < 1 {
 		return bad("train.grad_accum", c.Train.GradAccum, "want at least 1")
+	}
+	if c.Train.GPUs < 1 {
+		return bad("train.gpus", c.Train.GPUs, "want at least 1 (ranks on this machine, one per GPU; 1 = one process)")
 	}
 	if c.Train.ClipGradNorm < 0 {
 		return bad("train.clip_grad_norm", c.Train.ClipGradNorm, "want 0 (off) or a positive norm")

@@ -83,3 +83,30 @@ func TestTOMLWithAnOddPath(t *testing.T) {
 		t.Fatalf("re-parse: %v (kind %q)", err, back.Kind)
 	}
 }
+
+// TestTrainGPUs: train.gpus (the local ranks `--gpus` overrides) is 1 by
+// default, taken from the file or --set, and refused below 1 or when not an
+// integer, naming the key.
+func TestTrainGPUs(t *testing.T) {
+	c, err := ParseConfig([]byte(minimal), nil)
+	if err != nil || c.Train.GPUs != 1 {
+		t.Fatalf("default: train.gpus = %d, %v; want 1", c.Train.GPUs, err)
+	}
+	c, err = ParseConfig([]byte(strings.Replace(minimal, "[train]\n", "[train]\ngpus = 4\n", 1)), nil)
+	if err != nil || c.Train.GPUs != 4 {
+		t.Fatalf("gpus = 4 in the file: train.gpus = %d, %v", c.Train.GPUs, err)
+	}
+	if c, err = ParseConfig([]byte(minimal), []string{"train.gpus=8"}); err != nil || c.Train.GPUs != 8 {
+		t.Fatalf("--set train.gpus=8: train.gpus = %d, %v", c.Train.GPUs, err)
+	}
+	for _, tc := range []struct{ set, want string }{
+		{"train.gpus=0", "train.gpus = 0: want at least 1"},
+		{"train.gpus=-2", "train.gpus = -2: want at least 1"},
+		{"train.gpus=2.5", "--set train.gpus=2.5"},
+		{"train.gpus=\"two\"", "--set train.gpus"},
+	} {
+		if _, err := ParseConfig([]byte(minimal), []string{tc.set}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--set %s: error %v, want %q", tc.set, err, tc.want)
+		}
+	}
+}
