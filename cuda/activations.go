@@ -103,6 +103,11 @@ type activations struct {
 	attnDProbs             DevPtr // [NC, S, S] f32 the gradient at P̃ (dctx·vᵀ)
 	attnDCtx               DevPtr // [T, H] gemm the gradient at ctx
 	attnDQ, attnDK, attnDV DevPtr // [T, H] gemm the gradients at q, k, v
+
+	// the FFN's cuBLASLt epilogues (Options.Fuse has FuseEpilogue, layer_ffn.go), planned only then
+	ltWorkspace DevPtr // [ltWorkspaceBytes] cuBLASLt's workspace
+	ltBiasGrad  DevPtr // [F] f32 the bias gradient DGELU_BGRAD writes (added into the gradient after)
+	ltFFN       ltState
 }
 
 // planActivations lays out every buffer for batch shape (B, S, K); the
@@ -229,6 +234,10 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 		p.add("attnDK", &a.attnDK, g(T*H))
 		p.add("attnDV", &a.attnDV, g(T*H))
 	}
+	if cfg.fuseEpilogue {
+		p.add("ltWorkspace", &a.ltWorkspace, ltWorkspaceBytes)
+		p.add("ltBiasGrad", &a.ltBiasGrad, f32(F))
+	}
 	return a
 }
 
@@ -242,6 +251,7 @@ type planShape struct {
 	embProj           bool           // the embeddings end in a projection (every architecture but bert)
 	seqMajor          bool           // token rows s·B + b
 	attnChunk         int            // Options.AttentionChunkPairs (0: by attnScratchElems)
+	fuseEpilogue      bool           // the FFN GEMMs may run with cuBLASLt epilogues (workspace, bias gradient)
 }
 
 // attnScratchElems bounds the attention's S×S scratch: a chunk of pairs
@@ -275,7 +285,7 @@ func (e *Engine) planShape() planShape {
 	return planShape{H: e.cfg.HiddenSize, F: e.cfg.IntermediateSize, L: e.cfg.NumLayers, V: e.cfg.VocabSize,
 		gemmSize: e.prec.gemmElemSize(), mixSize: mix, separateG: e.prec == BF16,
 		mix: e.cfg.Mixings(), heads: e.cfg.AttentionHeads(), embProj: e.cfg.HasEmbeddingProjection(),
-		seqMajor: e.seqMajor, attnChunk: e.attnChunk}
+		seqMajor: e.seqMajor, attnChunk: e.attnChunk, fuseEpilogue: e.fuse.Has(FuseEpilogue)}
 }
 
 // bind points the buffers into the arena at base and fills in the aliases.
