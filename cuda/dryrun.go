@@ -35,8 +35,10 @@ type dryRun struct {
 }
 
 // dryOp is one recorded operation: a kernel launch (name, grid, block,
-// args), a GEMM (name "gemm …", gemm), or a memory operation ("memset",
-// "htod", "dtoh"; args: address, then value and words or bytes).
+// args), a GEMM (name "gemm …", gemm), a cuBLASLt GEMM with an epilogue
+// (name "cublasLt <epilogue>", args: the one ltCall with every operand,
+// layout and epilogue pointer, cublaslt.go), or a memory operation
+// ("memset", "htod", "dtoh"; args: address, then value and words or bytes).
 type dryOp struct {
 	name        string
 	grid, block [3]uint32
