@@ -56,6 +56,9 @@ type Status struct {
 	EndedAt     *time.Time `json:"ended_at"`
 	Error       string     `json:"error"`
 	ResumedFrom string     `json:"resumed_from"`
+	// WorldSize is the number of data-parallel ranks (rank 0 writes the
+	// status); omitted for one process.
+	WorldSize int `json:"world_size,omitempty"`
 }
 
 // Metric is one line of metrics.jsonl: "t", "step", "split" and any number

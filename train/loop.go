@@ -101,6 +101,9 @@ func (l *loop) runLoop(ctx context.Context) error {
 	l.run.SetStatus(func(s *rundir.Status) {
 		s.State = rundir.StateRunning
 		s.Step, s.TotalSteps = l.st.step, total
+		if n := l.par.size(); n > 1 {
+			s.WorldSize = n
+		}
 	})
 	save := func() error {
 		if checkpointed == l.st.step || !l.par.leader() {
@@ -134,6 +137,11 @@ func (l *loop) runLoop(ctx context.Context) error {
 			if l.par != nil {
 				if b, err = dist.SliceBatch(b, l.par.rank(), l.par.size()); err != nil {
 					return fmt.Errorf("rank %d: %w", l.par.rank(), err)
+				}
+			}
+			if a == accum-1 {
+				if err := l.par.lastMicroBatch(l.eng); err != nil {
+					return err
 				}
 			}
 			s, err := l.eng.ForwardBackward(b, l.par.dropoutStep(l.st.microSteps), float32(1)/float32(accum))
@@ -172,9 +180,10 @@ func (l *loop) runLoop(ctx context.Context) error {
 			l.logTrain(win, winSteps, winNorm/float64(winSteps), lr, wall, blocked-winBlocked)
 			win, winSteps, winNorm, winStart, winBlocked = fnet.Stats{}, 0, 0, time.Now(), blocked
 		}
-		if time.Since(lastSys) > 10*time.Second && l.par.leader() {
-			l.logSystem()
-			lastSys = time.Now()
+		if l.par.systemTick(&lastSys) {
+			if err := l.logSystem(); err != nil {
+				return err
+			}
 		}
 		if cfg.Eval.Every > 0 && l.st.step%cfg.Eval.Every == 0 && l.st.step < total && l.par.leader() {
 			if err := l.evaluate(ctx, lastState, lastLR, &checkpointed); err != nil {
@@ -302,8 +311,23 @@ func (l *loop) logTrain(s fnet.Stats, steps int, norm, lr float64, wall, blocked
 }
 
 // logSystem writes CPU/RSS (and GPU, when the engine reports it) usage.
-func (l *loop) logSystem() {
+// In data parallel every rank calls it at the same step (systemTick): the
+// ranks' GPU readings are gathered (gatherGPU), and rank 0 writes the line
+// with its own CPU and memory and every rank's GPU.
+func (l *loop) logSystem() error {
 	vals := map[string]float64{}
+	if l.par != nil && l.par.size() > 1 {
+		if err := l.par.gatherGPU(l.eng, vals); err != nil {
+			return err
+		}
+	} else if u, ok := l.eng.(gpuUsage); ok {
+		if util, mem, err := u.GPUUsage(); err == nil {
+			vals["gpu_util"], vals["gpu_mem_gib"] = util, mem
+		}
+	}
+	if !l.par.leader() {
+		return nil
+	}
 	if rss, err := rssGiB(); err == nil {
 		vals["rss_gib"] = rss
 	}
@@ -312,12 +336,8 @@ func (l *loop) logSystem() {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		vals["cpu_util"] = cpu.Seconds() / time.Since(processStart).Seconds() // cores in use, averaged
 	}
-	if u, ok := l.eng.(gpuUsage); ok {
-		if util, mem, err := u.GPUUsage(); err == nil {
-			vals["gpu_util"], vals["gpu_mem_gib"] = util, mem
-		}
-	}
 	l.run.Metric(rundir.Metric{T: time.Now(), Step: l.st.step, Split: "system", Values: vals})
+	return nil
 }
 
 var processStart = time.Now()

@@ -29,6 +29,43 @@ import (
 type parallel struct {
 	coll    dist.Collective
 	buckets dist.Buckets
+	// rank 0's clock for the system metrics, and whether this step logs
+	// them: rank 0 decides in the step's reduction, so every rank joins
+	// the GPU gather at the same step (gatherGPU)
+	lastSystem time.Time
+	systemDue  bool
+}
+
+// systemEvery is how often rank 0 writes a "system" metrics line.
+const systemEvery = 10 * time.Second
+
+// deviceAverager is an engine that averages its own gradients over the
+// ranks where they live, through a Collective that reaches them (the CUDA
+// engine with the NCCL Collective: cuda/grad_average.go). ok false: this
+// Collective cannot, and the host path (fnet.GradientTensors) is taken.
+type deviceAverager interface {
+	// ArmGradientAverage makes the next ForwardBackward (the step's last
+	// micro-batch) start each layer's reduction as soon as the backward
+	// has finished its gradients.
+	ArmGradientAverage(c dist.Collective) (ok bool, err error)
+	// AverageGradients completes the average (or, unarmed, does it all)
+	// before the optimizer step.
+	AverageGradients(c dist.Collective) (ok bool, err error)
+}
+
+// lastMicroBatch is called before the step's last ForwardBackward: an
+// engine that averages on the device is armed to overlap the reductions
+// with that backward.
+func (p *parallel) lastMicroBatch(eng fnet.Engine) error {
+	if p == nil {
+		return nil
+	}
+	if da, ok := eng.(deviceAverager); ok {
+		if _, err := da.ArmGradientAverage(p.coll); err != nil {
+			return fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err)
+		}
+	}
+	return nil
 }
 
 func (p *parallel) rank() int {
@@ -98,27 +135,100 @@ func (p *parallel) startTime() (time.Time, error) {
 // statistics (st, in place) and stop requests; it reports whether any
 // rank asked to stop.
 func (p *parallel) reduce(eng fnet.Engine, st *fnet.Stats, stop bool) (bool, error) {
-	ge, ok := eng.(fnet.GradientTensors)
-	if !ok {
-		return false, fmt.Errorf("rank %d: the %s engine cannot hand its gradients over for averaging (data parallel runs on the CPU engine so far)", p.rank(), eng.Device())
-	}
-	grads, err := ge.AccumulatedGradients()
-	if err != nil {
+	if err := p.averageGradients(eng); err != nil {
 		return false, err
 	}
-	if err := p.buckets.AllReduceAvg(p.coll, grads); err != nil {
-		return false, err
-	}
-	v := []float64{float64(st.Examples), st.MLMLossSum, st.MLMCount, st.MLMCorrect, st.NSPLossSum, st.NSPCorrect, st.TaskLossSum, st.TaskCorrect, 0}
+	v := []float64{float64(st.Examples), st.MLMLossSum, st.MLMCount, st.MLMCorrect, st.NSPLossSum, st.NSPCorrect, st.TaskLossSum, st.TaskCorrect, 0, 0}
 	if stop {
 		v[8] = 1
+	}
+	if p.leader() && time.Since(p.lastSystem) > systemEvery {
+		v[9] = 1
 	}
 	if err := p.coll.AllReduceSum(v); err != nil {
 		return false, fmt.Errorf("rank %d of %d: summing the step's losses: %w", p.rank(), p.size(), err)
 	}
 	*st = fnet.Stats{Examples: int(math.Round(v[0])), MLMLossSum: v[1], MLMCount: v[2], MLMCorrect: v[3],
 		NSPLossSum: v[4], NSPCorrect: v[5], TaskLossSum: v[6], TaskCorrect: v[7]}
+	p.systemDue = v[9] > 0
 	return v[8] > 0, nil
+}
+
+// averageGradients averages the step's gradients over the ranks: on the
+// device when the engine and the Collective can (deviceAverager), else
+// through host copies in buckets (fnet.GradientTensors, the CPU engine).
+func (p *parallel) averageGradients(eng fnet.Engine) error {
+	if da, ok := eng.(deviceAverager); ok {
+		done, err := da.AverageGradients(p.coll)
+		if err != nil {
+			return fmt.Errorf("rank %d of %d: averaging the gradients: %w", p.rank(), p.size(), err)
+		}
+		if done {
+			return nil
+		}
+	}
+	ge, ok := eng.(fnet.GradientTensors)
+	if !ok {
+		return fmt.Errorf("rank %d: the %s engine's gradients are out of this Collective's reach (a CUDA engine averages through the NCCL Collective, cuda.JoinNCCL)", p.rank(), eng.Device())
+	}
+	grads, err := ge.AccumulatedGradients()
+	if err != nil {
+		return err
+	}
+	return p.buckets.AllReduceAvg(p.coll, grads)
+}
+
+// systemTick reports whether this step writes a system metrics line:
+// for one process, every systemEvery by its clock (last is the loop's);
+// for data parallel, when rank 0 said so in this step's reduction (every
+// rank then joins gatherGPU).
+func (p *parallel) systemTick(last *time.Time) bool {
+	now := time.Now()
+	if p == nil {
+		if now.Sub(*last) > systemEvery {
+			*last = now
+			return true
+		}
+		return false
+	}
+	if p.systemDue && p.leader() {
+		p.lastSystem = now
+	}
+	return p.systemDue
+}
+
+// gatherGPU collects every rank's GPU utilisation and memory in one
+// AllReduceSum (rank k fills slot k of each third; the last third says
+// which ranks had a reading): rank 0's system line gets gpu_util_r<k> and
+// gpu_mem_gib_r<k> per rank, gpu_util the mean and gpu_mem_gib the maximum
+// over the ranks that reported. Every rank must call it at the same step.
+func (p *parallel) gatherGPU(eng fnet.Engine, vals map[string]float64) error {
+	n := p.size()
+	v := make([]float64, 3*n)
+	if u, ok := eng.(gpuUsage); ok {
+		if util, mem, err := u.GPUUsage(); err == nil {
+			k := p.rank()
+			v[k], v[n+k], v[2*n+k] = util, mem, 1
+		}
+	}
+	if err := p.coll.AllReduceSum(v); err != nil {
+		return fmt.Errorf("rank %d of %d: gathering the ranks' GPU metrics: %w", p.rank(), p.size(), err)
+	}
+	reported, sum, peak := 0, 0.0, 0.0
+	for k := range n {
+		if v[2*n+k] == 0 {
+			continue
+		}
+		vals[fmt.Sprintf("gpu_util_r%d", k)] = v[k]
+		vals[fmt.Sprintf("gpu_mem_gib_r%d", k)] = v[n+k]
+		reported++
+		sum += v[k]
+		peak = math.Max(peak, v[n+k])
+	}
+	if reported > 0 {
+		vals["gpu_util"], vals["gpu_mem_gib"] = sum/float64(reported), peak
+	}
+	return nil
 }
 
 // follow is the closing of a rank other than 0: the engine and the job,
