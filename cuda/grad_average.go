@@ -234,6 +234,16 @@ func (e *Engine) AverageGradients(c dist.Collective) (bool, error) {
 	return true, nc.wait(func() (bool, error) { return nc.dev.eventDone(a.done) })
 }
 
+// averagePending refuses an optimizer step on gradients an armed average
+// has not finished (AverageGradients makes the compute stream wait for it;
+// without that call Step would read gradients NCCL is still writing).
+func (e *Engine) averagePending() error {
+	if a := e.avg; a != nil && (a.armed || a.issued > 0) {
+		return fmt.Errorf("cuda engine: rank %d: Step before AverageGradients: the gradients are still being averaged", a.c.rank)
+	}
+	return nil
+}
+
 // gradientsFinal is the backward's hook: the gradients of the named group
 // (as gradGroups names it) are final on the compute stream. On an armed
 // pass it enqueues that group's reduction; the hooks must come in issue

@@ -272,9 +272,13 @@ func TestGradientAverageRefusals(t *testing.T) {
 	if _, err := e.AverageGradients(c); err == nil || !strings.Contains(err.Error(), "rank 3: the armed backward enqueued 0 of the 4 gradient groups") {
 		t.Fatalf("no backward since arming: %v", err)
 	}
-	// the state is reset: the next step arms again
+	// the state is reset: the next step arms again; a Step before the
+	// average is refused
 	if _, err := e.ArmGradientAverage(c); err != nil {
 		t.Fatalf("after the failed average: %v", err)
+	}
+	if _, err := e.Step(1e-3, 1); err == nil || !strings.Contains(err.Error(), "rank 3: Step before AverageGradients") {
+		t.Fatalf("Step while armed: %v", err)
 	}
 	closed := dryCollective(0, 2)
 	closed.closed = true

@@ -25,6 +25,9 @@ func (e *Engine) Step(lr float64, maxNorm float64) (float64, error) {
 		return 0, err
 	}
 	defer unlock()
+	if err := e.averagePending(); err != nil { // grad_average.go
+		return 0, err
+	}
 	n := int64(e.nTrained)
 	sumsq, adamw := e.optimizerKernels()
 	if err := e.l.launch(sumsq, [3]uint32{normPartials, 1, 1}, block1D, 0, e.grads, n, e.normParts); err != nil {
