@@ -1,0 +1,317 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// buildFakeCUBLASLt compiles testdata/fakecublaslt into dir/name (extra
+// compiler flags: -DFAKE_NO_HEURISTIC) and returns its path.
+func buildFakeCUBLASLt(t *testing.T, dir, name string, flags ...string) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		if cc, err = exec.LookPath("gcc"); err != nil {
+			t.Skip("no C compiler to build the fake cuBLASLt")
+		}
+	}
+	lib := filepath.Join(dir, name)
+	args := append([]string{"-shared", "-fPIC", "-O1", "-Wall", "-o", lib}, flags...)
+	out, err := exec.Command(cc, append(args, "testdata/fakecublaslt/fakecublaslt.c")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the fake cuBLASLt: %v\n%s", err, out)
+	}
+	return lib
+}
+
+// fakeLt is the fake library bound as the engine binds cuBLASLt.
+type fakeLt struct {
+	t   *testing.T
+	api *cublasLtAPI
+}
+
+func openFakeLt(t *testing.T) *fakeLt {
+	t.Helper()
+	dir := t.TempDir()
+	buildFakeCUBLASLt(t, dir, "libcublasLt.so.13")
+	// found beside the cuBLAS that was opened, as on a device
+	api, err := openCUBLASLt(filepath.Join(dir, "libcublas.so.13"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "libcublasLt.so.13"); api.lib.path != want {
+		t.Fatalf("opened %s, want %s", api.lib.path, want)
+	}
+	f := &fakeLt{t: t, api: api}
+	f.call("fakeLtReset")
+	return f
+}
+
+func (f *fakeLt) call(name string, args ...uintptr) uintptr {
+	f.t.Helper()
+	p, err := purego.Dlsym(f.api.lib.handle, name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	r, _, _ := purego.SyscallN(p, args...)
+	return r
+}
+
+func (f *fakeLt) log() []string {
+	s := strings.TrimSpace(goStringLong(f.call("fakeLtLog")))
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// goStringLong is goString without its 4 KiB cap (the fake's log is longer).
+func goStringLong(p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	base := *(*unsafe.Pointer)(unsafe.Pointer(&p))
+	var b []byte
+	for i := 0; i < 1<<16; i++ {
+		c := *(*byte)(unsafe.Add(base, i))
+		if c == 0 {
+			break
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func (f *fakeLt) failNext(fn string, status int) {
+	name := cString(fn)
+	f.call("fakeLtFail", uintptr(unsafe.Pointer(&name[0])), uintptr(status))
+}
+
+// fnetBaseForward is the FFN-in call of FNet-Base (T = 16384, H 768, F 3072)
+// at made-up, aligned addresses.
+func fnetBaseLtCalls(t *testing.T) (fwd, bwd ltCall) {
+	t.Helper()
+	const T, H, F = 32 * 512, 768, 3072
+	base := DevPtr(1 << 40)
+	x, w1, pre, gl, b1, ws := base, base+1<<30, base+2<<30, base+3<<30, base+4<<30, base+5<<30
+	fwd, err := ltFromGemm(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1,
+		a: gemmOperand{ptr: x, dtype: cudaR16BF, ld: H}, b: gemmOperand{ptr: w1, dtype: cudaR16BF, ld: H},
+		c: gemmOperand{ptr: gl, dtype: cudaR16BF, ld: F}, compute: computeF32}, ltEpilogueGELUAuxBias, b1, cudaR32F, pre, F, ws, ltWorkspaceBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dz, w2, dpre, bg := base+6<<30, base+7<<30, base+8<<30, base+9<<30
+	bwd, err = ltFromGemm(gemmCall{m: T, n: F, k: H, alpha: 1,
+		a: gemmOperand{ptr: dz, dtype: cudaR16BF, ld: H}, b: gemmOperand{ptr: w2, dtype: cudaR16BF, ld: F},
+		c: gemmOperand{ptr: dpre, dtype: cudaR16BF, ld: F}, compute: computeF32}, ltEpilogueDGELUBGrad, bg, cudaR32F, pre, F, ws, ltWorkspaceBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fwd, bwd
+}
+
+// Every binding through purego into a C library with cuBLASLt's
+// signatures: the descriptor's attributes (id, byte size, value) for
+// FNet-Base's forward and backward epilogue GEMMs, the three layouts in
+// column-major terms, the workspace preference, the heuristic's
+// arguments in order, the 16-argument cublasLtMatmul with the algorithm
+// the heuristic returned, and every descriptor destroyed.
+func TestCUBLASLtBindingsAgainstAFakeLibrary(t *testing.T) {
+	f := openFakeLt(t)
+	if n := f.call("fakeLtResultSize"); n != ltHeuristicResultSize || unsafe.Sizeof(ltHeuristicResult{}) != ltHeuristicResultSize {
+		t.Fatalf("cublasLtMatmulHeuristicResult_t is %d bytes in C, %d in Go, want %d", n, unsafe.Sizeof(ltHeuristicResult{}), ltHeuristicResultSize)
+	}
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, bwd := fnetBaseLtCalls(t)
+	for i, tc := range []struct {
+		c      ltCall
+		transA int
+		la     string
+	}{{fwd, opT, "rows=768 cols=3072 ld=768"}, {bwd, opN, "rows=3072 cols=768 ld=3072"}} {
+		f.call("fakeLtReset")
+		p, err := f.api.prepare(h, tc.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.algo.algo[0] != 0xA160 || p.algo.algo[7] != 0x7777 || p.algo.workspaceSize != 1<<20 || p.algo.wavesCount != 1.5 {
+			t.Errorf("heuristic result read back as %+v", p.algo)
+		}
+		if err := f.api.run(h, p, tc.c, 0xBEEF); err != nil {
+			t.Fatal(err)
+		}
+		f.api.release(p)
+		c := tc.c
+		want := []string{
+			"descCreate D1 compute=68 scale=0",
+			fmt.Sprintf("descAttr D1 3 size=4 value=%d", tc.transA),
+			"descAttr D1 4 size=4 value=0",
+			fmt.Sprintf("descAttr D1 7 size=4 value=%d", c.epilogue),
+			fmt.Sprintf("descAttr D1 8 size=8 value=%d", uint64(c.bias)),
+			"descAttr D1 26 size=4 value=0",
+			fmt.Sprintf("descAttr D1 11 size=8 value=%d", uint64(c.aux)),
+			"descAttr D1 12 size=8 value=3072",
+			"layout L1 type=14 " + tc.la,
+			"layout L2 type=14 rows=768 cols=16384 ld=768",
+			"layout L3 type=14 rows=3072 cols=16384 ld=3072",
+			"prefCreate P1",
+			"prefAttr P1 1 size=8 value=33554432",
+			"heuristic H1 D1 L1 L2 L3 L3 P1 requested=1",
+			fmt.Sprintf("matmul H1 D1 alpha=1 A=%#x L1 B=%#x L2 beta=0 C=%#x L3 D=%#x L3 algo=a160/7777 ws=%#x wsSize=33554432 stream=0xbeef",
+				uint64(c.a), uint64(c.b), uint64(c.c), uint64(c.c), uint64(c.workspace)),
+			"prefDestroy P1", "layoutDestroy L1", "layoutDestroy L2", "layoutDestroy L3", "descDestroy D1",
+		}
+		got := f.log()
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("call %d (%s):\n got\n  %s\n want\n  %s", i, c.label(), strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+	f.api.destroyHandle(h)
+}
+
+// The library's answers mapped to errors: no algorithm or NOT_SUPPORTED
+// is errLtUnsupported (the engine's fallback), a status names the
+// function, its status and the attribute, a greedy algorithm names the
+// workspace; whatever was created before a failure is destroyed.
+func TestCUBLASLtErrors(t *testing.T) {
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, _ := fnetBaseLtCalls(t)
+	destroyedAll := func(what string) {
+		t.Helper()
+		log := strings.Join(f.log(), "\n")
+		for _, o := range []string{"D1", "L1", "L2", "L3", "P1"} {
+			if strings.Contains(log, " "+o+" ") && !strings.Contains(log, "Destroy "+o) {
+				t.Errorf("%s: %s created and not destroyed:\n%s", what, o, log)
+			}
+		}
+	}
+
+	f.call("fakeLtReset")
+	f.call("fakeLtSetHeuristic", 0, 1<<20)
+	_, err = f.api.prepare(h, fwd)
+	if !errors.Is(err, errLtUnsupported) || !strings.Contains(err.Error(), "returned 0 algorithms") || !strings.Contains(err.Error(), "cublasLt gelu_aux_bias 3072x16384x768") {
+		t.Errorf("no algorithm: %v", err)
+	}
+	destroyedAll("no algorithm")
+
+	f.call("fakeLtReset")
+	f.call("fakeLtSetHeuristic", 1, 64<<20)
+	if _, err = f.api.prepare(h, fwd); err == nil || !strings.Contains(err.Error(), "wants 67108864 workspace bytes, 33554432 planned") {
+		t.Errorf("greedy workspace: %v", err)
+	}
+	destroyedAll("greedy workspace")
+
+	f.call("fakeLtReset")
+	f.failNext("cublasLtMatmulDescSetAttribute", 7)
+	_, err = f.api.prepare(h, fwd)
+	var le *Error
+	if !errors.As(err, &le) || le.Lib != "cuBLASLt" || le.Code != 7 || !strings.Contains(err.Error(), "cublasLtMatmulDescSetAttribute failed: CUBLAS_STATUS_INVALID_VALUE (7)") ||
+		!strings.Contains(err.Error(), "(attribute 3, 4 bytes)") || errors.Is(err, errLtUnsupported) {
+		t.Errorf("attribute refused: %v", err)
+	}
+	destroyedAll("attribute refused")
+
+	f.call("fakeLtReset")
+	f.failNext("cublasLtMatmulAlgoGetHeuristic", 15)
+	if _, err = f.api.prepare(h, fwd); !errors.Is(err, errLtUnsupported) || !strings.Contains(err.Error(), "CUBLAS_STATUS_NOT_SUPPORTED") {
+		t.Errorf("heuristic NOT_SUPPORTED: %v", err)
+	}
+
+	f.call("fakeLtReset")
+	p, err := f.api.prepare(h, fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.failNext("cublasLtMatmul", 13)
+	if err := f.api.run(h, p, fwd, 0); err == nil || !strings.Contains(err.Error(), "cublasLtMatmul failed: CUBLAS_STATUS_EXECUTION_FAILED (13)") || !strings.Contains(err.Error(), "gelu_aux_bias") {
+		t.Errorf("matmul failure: %v", err)
+	}
+	f.api.release(p)
+
+	// an invalid call never reaches the library
+	f.call("fakeLtReset")
+	bad := fwd
+	bad.auxLD = 3074
+	if _, err := f.api.prepare(h, bad); err == nil || !strings.Contains(err.Error(), "multiple of 8") || len(f.log()) != 0 {
+		t.Errorf("invalid call: %v, library saw %q", err, f.log())
+	}
+}
+
+// A call is prepared once (descriptors and heuristic), then only run; the
+// cache is bounded.
+func TestCUBLASLtPlansAreCached(t *testing.T) {
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &ltRuntime{api: f.api, handle: h, plans: map[ltCall]*ltPlan{}}
+	fwd, bwd := fnetBaseLtCalls(t)
+	f.call("fakeLtReset")
+	for i := 0; i < 3; i++ {
+		for _, c := range []ltCall{fwd, bwd} {
+			p, err := rt.plan(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.api.run(rt.handle, p, c, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n := map[string]int{}
+	for _, l := range f.log() {
+		n[strings.Fields(l)[0]]++
+	}
+	if n["heuristic"] != 2 || n["descCreate"] != 2 || n["matmul"] != 6 {
+		t.Errorf("two calls three times: %v", n)
+	}
+	for i := 0; len(rt.plans) < maxLtPlans; i++ {
+		c := fwd
+		c.workspace += DevPtr(256 * (i + 1))
+		if _, err := rt.plan(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := rt.plan(fwd); err != nil || len(rt.plans) > maxLtPlans {
+		t.Errorf("after the bound: %d plans, %v", len(rt.plans), err)
+	}
+}
+
+// cuBLASLt is looked for beside the cuBLAS that was opened, then by
+// soname; a library without a function the engine calls is refused by name.
+func TestCUBLASLtLibrary(t *testing.T) {
+	if got := ltLibraryCandidates("/usr/local/cuda/lib64/libcublas.so.13"); strings.Join(got, " ") != "/usr/local/cuda/lib64/libcublasLt.so.13 libcublasLt.so.13" {
+		t.Errorf("beside a path: %v", got)
+	}
+	if got := ltLibraryCandidates("libcublas.so.12"); strings.Join(got, " ") != "libcublasLt.so.12" {
+		t.Errorf("a soname: %v", got)
+	}
+	dir := t.TempDir()
+	buildFakeCUBLASLt(t, dir, "libcublasLt.so.11", "-DFAKE_NO_HEURISTIC")
+	_, err := openCUBLASLt(filepath.Join(dir, "libcublas.so.11"))
+	if err == nil || !strings.Contains(err.Error(), "cuBLASLt too old") || !strings.Contains(err.Error(), "no symbol cublasLtMatmulAlgoGetHeuristic") {
+		t.Errorf("without the heuristic: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "libcublas.so.99")
+	if _, err := openCUBLASLt(missing); err == nil || !strings.Contains(err.Error(), "cuBLASLt not found beside "+missing) {
+		t.Errorf("nothing there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "libcublasLt.so.11")); err != nil {
+		t.Fatal(err)
+	}
+}
