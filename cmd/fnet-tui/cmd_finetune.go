@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/train"
 )
 
@@ -15,7 +12,7 @@ func init() {
 	register(&command{
 		name:    "finetune",
 		summary: "finetune on a GLUE task from a pretraining checkpoint (or from scratch)",
-		usage:   "-c configs/glue-TASK.toml [--from CHECKPOINT] [--set key=value ...] [--resume RUN_DIR] [--runs DIR] [--name RUN_ID]",
+		usage:   "-c configs/glue-TASK.toml [--from CHECKPOINT] [--set key=value ...] [--resume RUN_DIR] [--runs DIR] [--name RUN_ID] [--gpus N]",
 		run:     runFinetune,
 	})
 }
@@ -29,6 +26,7 @@ func runFinetune(args []string) error {
 	resume := fs.String("resume", "", "continue a finetuning run directory or checkpoint")
 	runs := fs.String("runs", os.Getenv("FNET_RUNS"), "runs folder (overrides run.dir; env FNET_RUNS)")
 	name := fs.String("name", "", "run id (overrides run.name)")
+	gpus := gpusFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -39,19 +37,8 @@ func runFinetune(args []string) error {
 	if *cfgPath == "" && *resume == "" {
 		return usagef("give -c CONFIG or --resume RUN_DIR")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	dir, err := train.Finetune(ctx, train.Options{ConfigPath: *cfgPath, Overrides: sets, Resume: *resume, RunsDir: *runs, RunName: *name, Out: os.Stdout}, *from)
-	if errors.Is(err, train.ErrStopped) {
-		fmt.Printf("run %s stopped; resume with: fnet-tui finetune --resume %s\n", dir, dir)
-		return nil
-	}
-	if err != nil {
-		if dir != "" {
-			return fmt.Errorf("%w (run directory %s)", err, dir)
-		}
-		return err
-	}
-	fmt.Printf("run %s done\n", dir)
-	return nil
+	req := trainRequest{command: "finetune", fs: fs, args: args, configPath: *cfgPath, resume: *resume, overrides: sets, gpus: *gpus, gpusSet: flagSet(fs, "gpus")}
+	return trainAsPlanned(req, func(ctx context.Context, coll dist.Collective) (string, error) {
+		return train.Finetune(ctx, train.Options{ConfigPath: *cfgPath, Overrides: sets, Resume: *resume, RunsDir: *runs, RunName: *name, Out: os.Stdout, Collective: coll}, *from)
+	})
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
+	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/train"
 )
 
@@ -16,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "pretrain",
 		summary: "pretrain FNet (masked LM + next-sentence prediction) from a TOML config",
-		usage:   "-c CONFIG [--set key=value ...] [--resume RUN_DIR|CHECKPOINT] [--runs DIR] [--name RUN_ID]",
+		usage:   "-c CONFIG [--set key=value ...] [--resume RUN_DIR|CHECKPOINT] [--runs DIR] [--name RUN_ID] [--gpus N]",
 		run:     runPretrain,
 	})
 }
@@ -35,6 +32,7 @@ func runPretrain(args []string) error {
 	resume := fs.String("resume", "", "continue a run directory (from its latest checkpoint) or a checkpoint directory")
 	runs := fs.String("runs", os.Getenv("FNET_RUNS"), "runs folder (overrides run.dir; env FNET_RUNS)")
 	name := fs.String("name", "", "run id (overrides run.name)")
+	gpus := gpusFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -45,19 +43,8 @@ func runPretrain(args []string) error {
 	if *cfgPath == "" && *resume == "" {
 		return usagef("give -c CONFIG or --resume RUN_DIR")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	dir, err := train.Pretrain(ctx, train.Options{ConfigPath: *cfgPath, Overrides: sets, Resume: *resume, RunsDir: *runs, RunName: *name, Out: os.Stdout})
-	if errors.Is(err, train.ErrStopped) {
-		fmt.Printf("run %s stopped; resume with: fnet-tui pretrain --resume %s\n", dir, dir)
-		return nil
-	}
-	if err != nil {
-		if dir != "" {
-			return fmt.Errorf("%w (run directory %s)", err, dir)
-		}
-		return err
-	}
-	fmt.Printf("run %s done\n", dir)
-	return nil
+	req := trainRequest{command: "pretrain", fs: fs, args: args, configPath: *cfgPath, resume: *resume, overrides: sets, gpus: *gpus, gpusSet: flagSet(fs, "gpus")}
+	return trainAsPlanned(req, func(ctx context.Context, coll dist.Collective) (string, error) {
+		return train.Pretrain(ctx, train.Options{ConfigPath: *cfgPath, Overrides: sets, Resume: *resume, RunsDir: *runs, RunName: *name, Out: os.Stdout, Collective: coll})
+	})
 }
