@@ -28,6 +28,7 @@ type fixtureSpec struct {
 	evalEvery int
 	ckptEvery int
 	gpu       bool
+	ranks     int // > 1: a data-parallel run of that many ranks (with gpu)
 	start     time.Time
 	stepTime  time.Duration
 	seed      int64
@@ -86,6 +87,16 @@ func writeFixtureRun(tb testing.TB, root string, f fixtureSpec) string {
 			if f.gpu {
 				sys["gpu_util"], sys["gpu_mem_gib"] = 0.93, 31.2
 			}
+			if f.gpu && f.ranks > 1 { // as rank 0 logs them: each rank, the mean and the largest
+				var sum float64
+				for k := range f.ranks {
+					u := 0.95 - 0.03*float64(k)
+					sys[fmt.Sprintf("gpu_util_r%d", k)] = u
+					sys[fmt.Sprintf("gpu_mem_gib_r%d", k)] = 31.2 - 0.1*float64(k)
+					sum += u
+				}
+				sys["gpu_util"] = sum / float64(f.ranks)
+			}
 			enc(rundir.Metric{T: t, Step: step, Split: "system", Values: sys})
 		}
 		if f.ckptEvery > 0 && step%f.ckptEvery == 0 {
@@ -113,6 +124,9 @@ func writeFixtureRun(tb testing.TB, root string, f fixtureSpec) string {
 		State: f.state, Kind: f.kind, Task: f.task, Config: "configs/" + f.kind + ".toml",
 		Host: host, Device: device, Step: f.steps, TotalSteps: f.total,
 		StartedAt: f.start, UpdatedAt: t, Error: f.errText,
+	}
+	if f.ranks > 1 {
+		st.WorldSize = f.ranks
 	}
 	if f.live {
 		st.PID = os.Getpid()

@@ -26,6 +26,7 @@ type RunRow struct {
 	TokensPerS float64 `json:"-"`
 	ETASeconds float64 `json:"-"`
 	Device     string  `json:"device"`
+	WorldSize  int     `json:"world_size"` // ranks of a data-parallel run; 1 for one process
 	AgeSeconds float64 `json:"age_s"`
 	Error      string  `json:"error,omitempty"`
 }
@@ -77,7 +78,7 @@ func rowOf(r *runData, now time.Time) RunRow {
 		ID: r.ID, Dir: r.Dir, State: r.state(), Kind: r.Status.Kind, Task: r.Status.Task,
 		Step: r.step(), TotalSteps: r.Status.TotalSteps, Loss: r.lastLoss(),
 		TokensPerS: metricValue(r.lastTrain, "tokens_per_s"), ETASeconds: math.NaN(),
-		Device: r.Status.Device, AgeSeconds: r.age(now).Seconds(), Error: r.Status.Error,
+		Device: r.Status.Device, WorldSize: worldSize(r.Status, r.system), AgeSeconds: r.age(now).Seconds(), Error: r.Status.Error,
 	}
 	if d, ok := r.eta(); ok {
 		row.ETASeconds = d.Seconds()
@@ -105,7 +106,7 @@ func WriteRunsTable(w io.Writer, rows []RunRow) error {
 		if finite(r.ETASeconds) {
 			eta = fmtDuration(secondsDuration(r.ETASeconds))
 		}
-		dev := r.Device
+		dev := withWorld(r.Device, r.WorldSize)
 		if dev == "" {
 			dev = "-"
 		}

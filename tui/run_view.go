@@ -310,7 +310,8 @@ func (v *runView) header(r *runData, w int) string {
 		prog = fmt.Sprintf("step %d/%d %s %3.0f%%", step, total, v.st.bar.Render(progressBar(float64(step)/float64(total), 10)), pct)
 		short = fmt.Sprintf("step %d/%d %.0f%%", step, total, pct)
 	}
-	device, short2 := r.Status.Device, shortDevice(r.Status.Device) // cuda:0 (NVIDIA H100 …) → cuda:0
+	device := withWorld(r.Status.Device, worldSize(r.Status, r.system)) // cuda:0 ×8 (NVIDIA H100 …) of a data-parallel run
+	short2 := shortDevice(device)                                       // → cuda:0 ×8
 	eta := ""
 	if d, ok := r.eta(); ok {
 		eta = "ETA " + fmtDuration(d)
@@ -538,7 +539,7 @@ func (v *runView) side(r *runData, w, h int) string {
 	kv := func(k, val string) string { return " " + pad(k, 11) + padLeft(val, w-12) }
 	lines := []string{
 		v.st.header.Render("Throughput"),
-		kv("tokens/s", fmtSI(tp.TokensPerS)),
+		kv("tokens/s", fmtSI(tp.TokensPerS)), // of every rank: the header shows the world size
 		kv("examples/s", fmtSI(tp.ExamplesPerS)),
 		kv("ms/step", fmtSI(tp.StepMs)),
 		kv("data wait", fmtPercent(tp.DataWait)),
@@ -549,9 +550,26 @@ func (v *runView) side(r *runData, w, h int) string {
 	case !r.hasSystem:
 		lines = append(lines, v.st.dim.Render(" no system metrics yet"))
 	case finite(metricValue(sys, "gpu_util")) || finite(metricValue(sys, "gpu_mem_gib")):
+		ranks := ranksOf(sys)
+		if len(ranks) <= 1 {
+			lines = append(lines,
+				kv("GPU util", fmtPercent(metricValue(sys, "gpu_util"))),
+				kv("GPU mem", fmtAxis(metricValue(sys, "gpu_mem_gib"))+" GiB"))
+			break
+		}
+		// A data-parallel run: the mean and the largest, then each rank
+		// while the panel has room (the optimizer's three lines follow),
+		// else the spread, whose low end is the rank to worry about.
 		lines = append(lines,
-			kv("GPU util", fmtPercent(metricValue(sys, "gpu_util"))),
-			kv("GPU mem", fmtAxis(metricValue(sys, "gpu_mem_gib"))+" GiB"))
+			kv("GPU util", fmtPercent(metricValue(sys, "gpu_util"))+" mean"),
+			kv("GPU mem", fmtAxis(metricValue(sys, "gpu_mem_gib"))+" GiB max"))
+		if len(lines)+len(ranks)+3 <= h {
+			for _, rk := range ranks {
+				lines = append(lines, kv(fmt.Sprintf("  rank %d", rk.Rank), fmtPercent(rk.Util)+" "+padLeft(fmtAxis(rk.MemGiB), 5)+" GiB"))
+			}
+		} else if len(lines)+1+3 <= h {
+			lines = append(lines, kv("rank util", utilSpread(ranks)))
+		}
 	default:
 		lines = append(lines,
 			kv("CPU", fmtAxis(metricValue(sys, "cpu_util"))+" cores"),

@@ -313,7 +313,7 @@ func runsCell(c runsColumn, r *runData, now time.Time, barW int) string {
 		}
 		return "-"
 	case colDevice:
-		return r.Status.Device
+		return withWorld(r.Status.Device, worldSize(r.Status, r.system))
 	case colAge:
 		return fmtDuration(r.age(now))
 	}
