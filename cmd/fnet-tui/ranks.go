@@ -174,7 +174,7 @@ func checkLocalGPUs(cfg train.Config, n int, source string) error {
 		return fmt.Errorf("%s with FNET_CUDA_DEVICE=%s: every rank takes the GPU of its local rank, and FNET_CUDA_DEVICE would put them all on one; unset it and choose the GPUs with CUDA_VISIBLE_DEVICES", source, v)
 	}
 	// Probe sees the devices CUDA_VISIBLE_DEVICES leaves visible, as the ranks will
-	info := cuda.Probe()
+	info := probeGPUs()
 	if len(info.Devices) < n {
 		return fmt.Errorf("%s but %s visible (%s)", source, gpuCount(len(info.Devices)), visibility(info))
 	}
@@ -205,29 +205,49 @@ func visibility(info cuda.Info) string {
 	return strings.Join(why, "; ")
 }
 
+// probeGPUs is how the local launcher counts the GPUs: cuda.Probe (a test
+// of the launch on a host without GPUs replaces it).
+var probeGPUs = cuda.Probe
+
+// rankProgram is what every local rank runs: this program, and arguments
+// before the command's own (a test re-executes its test binary).
+var rankProgram = func() (string, []string, error) {
+	self, err := os.Executable()
+	return self, nil, err
+}
+
 // launchLocal is the local launcher: N ranks of this program with the
 // same arguments minus --gpus. Its signals go to rank 0 (dist.Launch), so
 // it must not also take them as a trainer would.
 func launchLocal(req trainRequest, plan rankPlan) error {
-	self, err := os.Executable()
+	self, lead, err := rankProgram()
 	if err != nil {
 		return fmt.Errorf("%s: finding this program to start the ranks: %w", plan.source, err)
 	}
+	port, err := dist.FreePort()
+	if err != nil {
+		return err
+	}
+	runID, err := dist.NewRunID()
+	if err != nil {
+		return err
+	}
+	// said before any rank starts, so it comes before their lines
+	fmt.Fprintf(os.Stderr, "fnet-tui %s: %d ranks, one per GPU (cuda:0-%d), rendezvous %s:%d, run %s; rank 0 prints here and writes the run directory, the others' lines are marked [rank N]. Ctrl-C checkpoints and stops them all; a second Ctrl-C kills them.\n",
+		req.command, plan.launch, plan.launch-1, dist.LocalMasterAddr, port, runID)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	err = dist.Launch(context.Background(), dist.LaunchSpec{
-		Path:    self,
-		Args:    append([]string{req.command}, withoutFlag(req.fs, req.args, "gpus")...),
-		Env:     os.Environ(),
-		Ranks:   plan.launch,
-		Stdout:  os.Stdout,
-		Stderr:  os.Stderr,
-		Signals: sigs,
-		Started: func(port int, runID string) {
-			fmt.Fprintf(os.Stderr, "fnet-tui %s: %d ranks, one per GPU (cuda:0-%d), rendezvous %s:%d, run %s; rank 0 prints here and writes the run directory, the others' lines are marked [rank N]. Ctrl-C checkpoints and stops them all; a second Ctrl-C kills them.\n",
-				req.command, plan.launch, plan.launch-1, dist.LocalMasterAddr, port, runID)
-		},
+		Path:       self,
+		Args:       append(append(lead, req.command), withoutFlag(req.fs, req.args, "gpus")...),
+		Env:        os.Environ(),
+		Ranks:      plan.launch,
+		MasterPort: port,
+		RunID:      runID,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Signals:    sigs,
 	})
 	var le *dist.LaunchError
 	if errors.As(err, &le) {

@@ -242,3 +242,63 @@ func TestWithoutFlagDropsOnlyGPUs(t *testing.T) {
 		}
 	}
 }
+
+// rankChildEnv makes the test binary a rank of a launch the test started:
+// TestRankHelperProcess then runs the command line after "--" as main would.
+const rankChildEnv = "FNET_RANK_TEST_CHILD"
+
+func TestRankHelperProcess(t *testing.T) {
+	if os.Getenv(rankChildEnv) == "" {
+		return
+	}
+	i := slices.Index(os.Args, "--")
+	if i < 0 {
+		os.Exit(99)
+	}
+	os.Exit(run(os.Args[i+1:]))
+}
+
+// The whole local launch on a host without GPUs: the launcher (its GPU
+// count stood in for, since none is visible here) starts the ranks, which
+// are this command line minus --gpus with torchrun's variables, so each
+// takes the rank path and, finding no GPU, fails naming itself; the
+// launcher reports a failed rank with its exit status and creates nothing.
+func TestGPUsLaunchStartsRanksThatTakeTheRankPath(t *testing.T) {
+	if cuda.Available() == nil {
+		t.Skip("a usable GPU here would let the ranks go on to train; this test checks the launch on a host without one")
+	}
+	cfg, runs := rankConfig(t, "")
+	launcherEnv(t)
+	t.Setenv(rankChildEnv, "1")
+	oldProbe, oldProgram := probeGPUs, rankProgram
+	defer func() { probeGPUs, rankProgram = oldProbe, oldProgram }()
+	probeGPUs = func() cuda.Info {
+		return cuda.Info{Devices: []cuda.DeviceInfo{{Ordinal: 0, Name: "stand-in"}, {Ordinal: 1, Name: "stand-in"}}}
+	}
+	rankProgram = func() (string, []string, error) {
+		return os.Args[0], []string{"-test.run=^TestRankHelperProcess$", "--"}, nil
+	}
+	code, stdout, stderr := runCLI(t, "pretrain", "--gpus", "2", "-c", cfg, "--set", "train.device=cuda")
+	t.Logf("the launcher's stderr:\n%s", stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (the ranks' own status)", code)
+	}
+	for _, want := range []string{
+		"fnet-tui pretrain: 2 ranks, one per GPU (cuda:0-1), rendezvous 127.0.0.1:",
+		// rank 0's error unprefixed, rank 1's marked; neither saw --gpus
+		"\nfnet-tui pretrain: rank 0 of 2: torchrun's RANK=0, WORLD_SIZE=2 make this a 2-rank world, which needs a GPU for every rank",
+		"\n[rank 1] fnet-tui pretrain: rank 1 of 2: torchrun's RANK=1, WORLD_SIZE=2 make this a 2-rank world, which needs a GPU for every rank",
+		"of 2 failed: exit status 1",
+	} {
+		if !strings.Contains("\n"+stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "under torchrun") {
+		t.Errorf("a rank was given --gpus:\n%s", stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q; the ranks failed before printing anything", stdout)
+	}
+	assertNothingWritten(t, runs)
+}
