@@ -75,7 +75,7 @@ verdict() { # name rc seconds
 	local v=ok
 	[ "$2" -ne 0 ] && v="FAILED rc=$2"
 	[ "$2" -eq 124 ] && v="TIMED OUT"
-	grep -q -- '--- SKIP' "$LOGS/$1.log" 2>/dev/null && ! grep -q -- '--- PASS' "$LOGS/$1.log" && v="skipped ($(grep -m1 -A1 -- '--- SKIP' "$LOGS/$1.log" | tail -1 | sed 's/^ *//'))"
+	grep -q -- '--- SKIP' "$LOGS/$1.log" 2>/dev/null && ! grep -q -- '--- PASS' "$LOGS/$1.log" && v="skipped: $(grep -m1 -B1 -- '--- SKIP' "$LOGS/$1.log" | head -1 | sed 's/^ *//' | cut -c1-100)"
 	SUMMARY+=("$(printf '%-10s %-14s %4ss' "$1" "$v" "$3")")
 	tail -n "${TAIL:-15}" "$LOGS/$1.log"
 	publish
