@@ -93,9 +93,14 @@ func planRanks(req trainRequest) (rankPlan, error) {
 	}
 	n, source := req.gpus, fmt.Sprintf("--gpus %d", req.gpus)
 	if !req.gpusSet {
-		if launched || cfgErr != nil {
-			// under a launcher of one rank train.gpus is not read; a config
-			// that does not load is the trainer's to report, in its words
+		if cfgErr != nil {
+			// a config that does not load is the trainer's to report, in its words
+			return rankPlan{world: w}, nil
+		}
+		if launched {
+			if cfg.Train.GPUs > 1 {
+				fmt.Fprintf(os.Stderr, "note: train.gpus = %d is not read under %s, whose world is one rank (%s): this process trains alone\n", cfg.Train.GPUs, w.Launcher, launcherVars(w))
+			}
 			return rankPlan{world: w}, nil
 		}
 		n, source = cfg.Train.GPUs, fmt.Sprintf("train.gpus = %d", cfg.Train.GPUs)

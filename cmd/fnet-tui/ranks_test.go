@@ -302,3 +302,22 @@ func TestGPUsLaunchStartsRanksThatTakeTheRankPath(t *testing.T) {
 	}
 	assertNothingWritten(t, runs)
 }
+
+// Under a launcher's world of one rank, train.gpus is not read (the
+// launcher decides), and the process says so rather than start ranks.
+func TestTrainGPUsUnderAOneRankLauncherIsANote(t *testing.T) {
+	cfg, _ := rankConfig(t, "gpus = 4")
+	launcherEnv(t, "SLURM_PROCID", "0", "SLURM_NTASKS", "1", "SLURM_LOCALID", "0")
+	plan, err := planRanks(trainRequest{command: "pretrain", configPath: cfg})
+	if err != nil || plan.launch != 0 || !plan.world.IsSingle() {
+		t.Fatalf("planRanks = %+v, %v; want one process", plan, err)
+	}
+	launcherEnv(t)
+	plan, err = planRanks(trainRequest{command: "pretrain", configPath: cfg, overrides: []string{"train.device=cuda"}})
+	if err == nil && plan.launch != 4 {
+		t.Fatalf("without a launcher, train.gpus = 4 planned %+v", plan)
+	}
+	if err != nil && !strings.Contains(err.Error(), "train.gpus = 4 but") {
+		t.Fatalf("without a launcher, train.gpus = 4: %v", err)
+	}
+}
