@@ -74,7 +74,7 @@ func RankEnv(base []string, r, size, port int, runID string) []string {
 	env := make([]string, 0, len(base)+len(set))
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ours := set[k]; ours || k == "TORCHELASTIC_RUN_ID" || k == "GROUP_RANK" {
+		if _, ours := set[k]; ours || torchrunWorkerVar(k) {
 			continue
 		}
 		env = append(env, kv)
@@ -83,6 +83,17 @@ func RankEnv(base []string, r, size, port int, runID string) []string {
 		env = append(env, k+"="+set[k])
 	}
 	return env
+}
+
+// torchrunWorkerVar reports whether k is one of the other variables
+// torchrun gives its workers (TORCHELASTIC_RUN_ID, TORCHELASTIC_USE_AGENT_STORE,
+// GROUP_RANK, ...): left over in a shell, they would describe another job.
+func torchrunWorkerVar(k string) bool {
+	switch k {
+	case "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK", "ROLE_WORLD_SIZE", "ROLE_NAME":
+		return true
+	}
+	return strings.HasPrefix(k, "TORCHELASTIC_")
 }
 
 // FreePort is a TCP port no process listens on now (on any interface, as

@@ -83,6 +83,9 @@ func planRanks(req trainRequest) (rankPlan, error) {
 	}
 	cfg, cfgErr := requestConfig(req)
 	if !w.IsSingle() {
+		if err := checkTorchrunStore(w); err != nil {
+			return rankPlan{}, &exitError{code: 2, err: err}
+		}
 		if cfgErr != nil {
 			return rankPlan{}, fmt.Errorf("rank %d of %d: %w", w.Rank, w.Size, cfgErr)
 		}
@@ -155,6 +158,21 @@ func launcherVars(w dist.World) string {
 		parts[i] = n + "=" + os.Getenv(n)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// checkTorchrunStore refuses the TCP rendezvous at an address torchrun's
+// own agent serves: with TORCHELASTIC_USE_AGENT_STORE=True (what torchrun
+// sets for its default static rendezvous, and for c10d in recent
+// releases), MASTER_ADDR:MASTER_PORT is the agent's c10d TCPStore, already listening,
+// so rank 0 could not listen there and the peers would talk to the store.
+// Every rank fails at once, saying what to do, rather than rank 0 on a bind
+// error and the others after the rendezvous timeout.
+func checkTorchrunStore(w dist.World) error {
+	if w.Launcher != dist.Torchrun || w.RendezvousFile != "" || !strings.EqualFold(os.Getenv("TORCHELASTIC_USE_AGENT_STORE"), "true") {
+		return nil
+	}
+	return &dist.EnvError{Launcher: dist.Torchrun, Var: "MASTER_PORT",
+		Msg: fmt.Sprintf("= %d is torchrun's own store (TORCHELASTIC_USE_AGENT_STORE=True), which the NCCL id rendezvous cannot share: set FNET_RENDEZVOUS_FILE to a file every rank sees (one node: under /tmp; several: a shared filesystem), e.g. FNET_RENDEZVOUS_FILE=/shared/fnet-job42.rdzv torchrun --no-python … (or launch with srun or fnet-tui --gpus)", w.MasterPort)}
 }
 
 // checkRankDevice refuses a rank of a multi-rank world that would not

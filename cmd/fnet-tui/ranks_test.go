@@ -321,3 +321,29 @@ func TestTrainGPUsUnderAOneRankLauncherIsANote(t *testing.T) {
 		t.Fatalf("without a launcher, train.gpus = 4: %v", err)
 	}
 }
+
+// Under torchrun's agent store, MASTER_PORT is torchrun's: every rank is
+// refused at once (exit 2) and told to use a rendezvous file, with which
+// the rank goes on (here, to the CPU refusal).
+func TestTorchrunAgentStoreNeedsARendezvousFile(t *testing.T) {
+	cfg, runs := rankConfig(t, "")
+	torchrun := []string{"RANK", "1", "WORLD_SIZE", "2", "LOCAL_RANK", "1", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "29500",
+		"TORCHELASTIC_USE_AGENT_STORE", "True"}
+	launcherEnv(t, torchrun...)
+	code, _, stderr := runCLI(t, "pretrain", "-c", cfg)
+	want := "fnet-tui pretrain: torchrun environment: MASTER_PORT = 29500 is torchrun's own store (TORCHELASTIC_USE_AGENT_STORE=True)"
+	if code != 2 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "set FNET_RENDEZVOUS_FILE") {
+		t.Errorf("exit %d, stderr:\n%s\nwant 2 and %q", code, stderr, want)
+	}
+	launcherEnv(t, append(torchrun, "FNET_RENDEZVOUS_FILE", filepath.Join(t.TempDir(), "rdzv"))...)
+	code, _, stderr = runCLI(t, "pretrain", "-c", cfg)
+	if code != 1 || !strings.Contains(stderr, `this run has train.device = "cpu"`) {
+		t.Errorf("with a rendezvous file: exit %d, stderr:\n%s\nwant the device refusal", code, stderr)
+	}
+	launcherEnv(t, append(torchrun[:len(torchrun)-2], "TORCHELASTIC_USE_AGENT_STORE", "False")...)
+	code, _, stderr = runCLI(t, "pretrain", "-c", cfg)
+	if code != 1 || !strings.Contains(stderr, `this run has train.device = "cpu"`) {
+		t.Errorf("without the agent store: exit %d, stderr:\n%s\nwant the device refusal", code, stderr)
+	}
+	assertNothingWritten(t, runs)
+}
