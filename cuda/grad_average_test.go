@@ -82,9 +82,10 @@ func TestGradGroupsTileTheTrainedBuffer(t *testing.T) {
 
 // averagedStep runs one data-parallel step's device side on a dry engine:
 // arm (when overlap), the last micro-batch, the average, the optimizer step.
-func averagedStep(t *testing.T, cfg fnet.Config, heads fnet.Heads, c *Collective, overlap bool) (*Engine, *dryRun) {
+func averagedStep(t *testing.T, cfg fnet.Config, heads fnet.Heads, c *Collective, overlap bool, o Options) (*Engine, *dryRun) {
 	t.Helper()
-	e, d := dryEngine(t, cfg, heads, BF16, Options{})
+	e, d := dryEngine(t, cfg, heads, BF16, o)
+	e.fuse = o.Fuse
 	e.seed = 0x5eed
 	d.norm = 1
 	b := randomBatch(rand.New(rand.NewPCG(5, 6)), cfg, 3, 6, 0)
@@ -106,14 +107,27 @@ func averagedStep(t *testing.T, cfg fnet.Config, heads fnet.Heads, c *Collective
 }
 
 // touches reports whether op writes (or may write: any device address
-// argument, the GEMM's output) the range [lo, hi).
+// argument, the GEMM's output, a cuBLASLt call's output, bias and aux) the
+// range [lo, hi).
 func touches(op dryOp, lo, hi DevPtr) bool {
-	if op.gemm != nil && op.gemm.c.ptr >= lo && op.gemm.c.ptr < hi {
+	in := func(p DevPtr) bool { return p >= lo && p < hi }
+	if op.gemm != nil && in(op.gemm.c.ptr) {
 		return true
 	}
 	for _, a := range op.args {
-		if p, ok := a.(DevPtr); ok && p >= lo && p < hi {
-			return true
+		switch v := a.(type) {
+		case DevPtr:
+			if in(v) {
+				return true
+			}
+		case ltCall:
+			if in(v.c) || in(v.bias) || in(v.aux) {
+				return true
+			}
+		case *ltCall:
+			if in(v.c) || in(v.bias) || in(v.aux) {
+				return true
+			}
 		}
 	}
 	return false
@@ -131,13 +145,15 @@ func TestOverlappedAverageIsPlacedAfterEachGroup(t *testing.T) {
 	for _, h := range []struct {
 		name  string
 		heads fnet.Heads
-	}{{"pretraining", fnet.PretrainingHeads}, {"maskedlm", fnet.MaskedLMHeads}, {"classifier", fnet.ClassifierHeads}} {
+		o     Options
+	}{{"pretraining", fnet.PretrainingHeads, Options{}}, {"maskedlm", fnet.MaskedLMHeads, Options{}}, {"classifier", fnet.ClassifierHeads, Options{}},
+		{"pretraining/fused", fnet.PretrainingHeads, Options{Fuse: FuseAll}}, {"classifier/fused", fnet.ClassifierHeads, Options{Fuse: FuseAll}}} {
 		labels := 0
 		if h.heads.Classifier {
 			labels = 3
 		}
 		cfg := smallConfig(labels)
-		e, d := averagedStep(t, cfg, h.heads, dryCollective(0, 2), true)
+		e, d := averagedStep(t, cfg, h.heads, dryCollective(0, 2), true, h.o)
 		groups, _ := e.gradGroups()
 		optimizer := -1
 		for i, op := range d.ops {
@@ -220,13 +236,13 @@ func ncclCalls(e *Engine, d *dryRun) []string {
 // same calls, after the backward.
 func TestAverageIsTheSameOnEveryRank(t *testing.T) {
 	cfg := smallConfig(0)
-	e0, d0 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(0, 2), true)
-	e1, d1 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(1, 2), true)
+	e0, d0 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(0, 2), true, Options{})
+	e1, d1 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(1, 2), true, Options{})
 	c0, c1 := ncclCalls(e0, d0), ncclCalls(e1, d1)
 	if len(c0) != cfg.NumLayers+2 || fmt.Sprint(c0) != fmt.Sprint(c1) {
 		t.Fatalf("rank 0: %v\nrank 1: %v", c0, c1)
 	}
-	e2, d2 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(1, 2), false)
+	e2, d2 := averagedStep(t, cfg, fnet.PretrainingHeads, dryCollective(1, 2), false, Options{})
 	if c2 := ncclCalls(e2, d2); fmt.Sprint(c2) != fmt.Sprint(c0) {
 		t.Fatalf("unarmed: %v, armed: %v", c2, c0)
 	}
@@ -294,7 +310,7 @@ func TestGradientAverageRefusals(t *testing.T) {
 //
 //	go test ./cuda/ -run TestDryRunNCCLGolden -update
 func TestDryRunNCCLGolden(t *testing.T) {
-	e, d := averagedStep(t, smallConfig(0), fnet.PretrainingHeads, dryCollective(0, 2), true)
+	e, d := averagedStep(t, smallConfig(0), fnet.PretrainingHeads, dryCollective(0, 2), true, Options{})
 	var b strings.Builder
 	b.WriteString("# The step's last micro-batch with the gradient average armed (rank 0 of 2): ArmGradientAverage,\n" +
 		"# ForwardBackward(batch, dropout step 3, scale 0.5), AverageGradients, Step(1e-3, clip 1), on smallConfig\n" +
