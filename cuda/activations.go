@@ -107,7 +107,8 @@ type activations struct {
 	// the FFN's cuBLASLt epilogues (Options.Fuse has FuseEpilogue, layer_ffn.go), planned only then
 	ltWorkspace DevPtr // [ltWorkspaceBytes] cuBLASLt's workspace
 	ltBiasGrad  DevPtr // [F] f32 the bias gradient DGELU_BGRAD writes (added into the gradient after)
-	ltFFN       ltState
+	ltBiasGradG DevPtr // [F] gemm the same when cuBLASLt writes it only in the GEMM type (widened into ltBiasGrad)
+	ltFFN       ffnLt  // which epilogue variants this batch shape runs (layer_ffn.go)
 }
 
 // planActivations lays out every buffer for batch shape (B, S, K); the
@@ -237,6 +238,7 @@ func planActivations(cfg planShape, B, S, K int) *activations {
 	if cfg.fuseEpilogue {
 		p.add("ltWorkspace", &a.ltWorkspace, ltWorkspaceBytes)
 		p.add("ltBiasGrad", &a.ltBiasGrad, f32(F))
+		p.add("ltBiasGradG", &a.ltBiasGradG, g(F))
 	}
 	return a
 }

@@ -46,6 +46,7 @@ const (
 	ltEpilogueDefault     = 1
 	ltEpilogueGELUAuxBias = 164 // GELU_AUX | BIAS = 32 | 128 | 4
 	ltEpilogueDGELUBGrad  = 208 // DGELU | 16 = 64 | 128 | 16
+	ltEpilogueDGELU       = 192 // 64 | 128: the GELU gradient alone (the bias gradient summed by the engine)
 
 	// ltAuxLDMultiple is the documented constraint on CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD.
 	ltAuxLDMultiple = 8
@@ -77,6 +78,8 @@ func ltEpilogueName(ep uint32) string {
 		return "gelu_aux_bias"
 	case ltEpilogueDGELUBGrad:
 		return "dgelu_bgrad"
+	case ltEpilogueDGELU:
+		return "dgelu"
 	}
 	return fmt.Sprintf("epilogue_%d", ep)
 }
@@ -147,12 +150,17 @@ func (c ltCall) validate() error {
 	name := ltEpilogueName(c.epilogue)
 	switch c.epilogue {
 	case ltEpilogueGELUAuxBias, ltEpilogueDGELUBGrad:
+		if c.bias == 0 {
+			return fmt.Errorf("cublasLt %s: no bias vector", name)
+		}
+	case ltEpilogueDGELU:
+		if c.bias != 0 {
+			return fmt.Errorf("cublasLt %s: a bias vector, which this epilogue does not use", name)
+		}
 	default:
-		return fmt.Errorf("cublasLt %s: only gelu_aux_bias and dgelu_bgrad are used", name)
+		return fmt.Errorf("cublasLt %s: only gelu_aux_bias, dgelu_bgrad and dgelu are used", name)
 	}
 	switch {
-	case c.bias == 0:
-		return fmt.Errorf("cublasLt %s: no bias vector", name)
 	case c.aux == 0:
 		return fmt.Errorf("cublasLt %s: no aux (GELU input) matrix", name)
 	case c.auxLD < int64(c.m) || c.auxLD%ltAuxLDMultiple != 0:
@@ -289,19 +297,21 @@ func (l *cublasLtAPI) prepare(h uintptr, c ltCall) (*ltPlan, error) {
 	}
 	transA, transB, epilogue := c.transA, c.transB, c.epilogue
 	bias, aux, auxLD, biasType := uint64(c.bias), uint64(c.aux), c.auxLD, c.biasType
-	for _, a := range []struct {
+	type attr struct {
 		attr int
 		p    unsafe.Pointer
 		size uintptr
-	}{
+	}
+	attrs := []attr{
 		{ltDescTransA, unsafe.Pointer(&transA), 4},
 		{ltDescTransB, unsafe.Pointer(&transB), 4},
 		{ltDescEpilogue, unsafe.Pointer(&epilogue), 4},
-		{ltDescBiasPointer, unsafe.Pointer(&bias), 8},
-		{ltDescBiasDataType, unsafe.Pointer(&biasType), 4},
-		{ltDescAuxPointer, unsafe.Pointer(&aux), 8},
-		{ltDescAuxLD, unsafe.Pointer(&auxLD), 8},
-	} {
+	}
+	if c.bias != 0 { // DGELU has none
+		attrs = append(attrs, attr{ltDescBiasPointer, unsafe.Pointer(&bias), 8}, attr{ltDescBiasDataType, unsafe.Pointer(&biasType), 4})
+	}
+	attrs = append(attrs, attr{ltDescAuxPointer, unsafe.Pointer(&aux), 8}, attr{ltDescAuxLD, unsafe.Pointer(&auxLD), 8})
+	for _, a := range attrs {
 		if err := l.descAttr(p.desc, a.attr, a.p, a.size); err != nil {
 			return fail(err)
 		}
@@ -463,7 +473,10 @@ func (e *Engine) ltProbe(c ltCall) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if e.dry() != nil {
+	if d := e.dry(); d != nil {
+		if d.ltRefuse != nil {
+			return d.ltRefuse(c)
+		}
 		return nil
 	}
 	rt, err := getCUBLASLt(e.s)

@@ -179,6 +179,37 @@ func TestCUBLASLtBindingsAgainstAFakeLibrary(t *testing.T) {
 	f.api.destroyHandle(h)
 }
 
+// DGELU alone (the last backward variant) sets no bias attributes.
+func TestCUBLASLtDGELUWithoutBias(t *testing.T) {
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bwd := fnetBaseLtCalls(t)
+	bwd.epilogue, bwd.bias, bwd.biasType = ltEpilogueDGELU, 0, 0
+	f.call("fakeLtReset")
+	p, err := f.api.prepare(h, bwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.api.release(p)
+	var attrs []string
+	for _, l := range f.log() {
+		if fs := strings.Fields(l); fs[0] == "descAttr" {
+			attrs = append(attrs, fs[2]+"="+strings.TrimPrefix(fs[4], "value="))
+		}
+	}
+	if got := strings.Join(attrs, " "); got != "3=0 4=0 7=192 11="+fmt.Sprint(uint64(bwd.aux))+" 12=3072" {
+		t.Errorf("attributes %s", got)
+	}
+	withBias := bwd
+	withBias.bias = bwd.aux
+	if err := withBias.validate(); err == nil || !strings.Contains(err.Error(), "does not use") {
+		t.Errorf("dgelu with a bias: %v", err)
+	}
+}
+
 // The library's answers mapped to errors: no algorithm or NOT_SUPPORTED
 // is errLtUnsupported (the engine's fallback), a status names the
 // function, its status and the attribute, a greedy algorithm names the

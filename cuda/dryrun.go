@@ -28,6 +28,10 @@ type dryRun struct {
 	// exec, when set, carries out each launch, GEMM and memset after it
 	// is checked and recorded (a host emulation of the device, in tests).
 	exec func(op dryOp) error
+	// ltRefuse, when set, stands in for cuBLASLt's heuristic when the
+	// engine probes a call (Engine.ltProbe): a non-nil error refuses it,
+	// as a library without an algorithm would (tests of the fallbacks).
+	ltRefuse func(c ltCall) error
 	// events counts the events handed out (grad_average.go's; their
 	// records and stream waits are ops "event_record", "stream_wait",
 	// with the all-reduces as "nccl_allreduce")

@@ -22,6 +22,7 @@ import (
 //
 //	GELU_AUX_BIAS  z = α·op(A)·op(B) + β·C + bias[row]; aux = z; D = gelu(z)
 //	DGELU_BGRAD    g = α·op(A)·op(B) + β·C; D = g·gelu'(aux); bias[row] = Σ_columns D
+//	DGELU          the same without the bias gradient
 //
 // (rows of the column-major D are the row-major columns), computed in
 // float32 after the float64 product, each store rounded to its buffer's type.
@@ -55,7 +56,14 @@ func init() {
 			}
 		}
 	}
-	for _, ep := range []uint32{ltEpilogueGELUAuxBias, ltEpilogueDGELUBGrad} {
+	emuKernels["g_to_f32"] = func(m *emu, a emuArgs, _ [3]uint32) {
+		// src, n, dst
+		src, dst := m.g(a.p(0)), m.f32(a.p(2))
+		for i := 0; i < a.l(1); i++ {
+			dst[i] = src.get(i)
+		}
+	}
+	for _, ep := range []uint32{ltEpilogueGELUAuxBias, ltEpilogueDGELUBGrad, ltEpilogueDGELU} {
 		emuKernels["cublasLt "+ltEpilogueName(ep)] = func(m *emu, a emuArgs, _ [3]uint32) {
 			if err := m.ltMatmul(a[0].(ltCall)); err != nil {
 				panic("emulator: " + err.Error())
@@ -113,7 +121,11 @@ func (m *emu) ltMatmul(c ltCall) error {
 	}
 	bf := func(t int32) bool { return t == cudaR16BF }
 	A, B, D := m.view(c.a, bf(c.la.dtype)), m.view(c.b, bf(c.lb.dtype)), m.view(c.c, bf(c.lc.dtype))
-	aux, bias := m.view(c.aux, bf(c.lc.dtype)), m.view(c.bias, bf(c.biasType))
+	aux := m.view(c.aux, bf(c.lc.dtype))
+	var bias typed
+	if c.bias != 0 {
+		bias = m.view(c.bias, bf(c.biasType))
+	}
 	at := make([]float64, c.m*c.k) // op(A) row i
 	for i := 0; i < c.m; i++ {
 		for kk := 0; kk < c.k; kk++ {
@@ -152,7 +164,7 @@ func (m *emu) ltMatmul(c ltCall) error {
 				z := float32(r) + bias.get(i)
 				aux.set(xi, z)
 				D.set(di, geluF(z))
-			case ltEpilogueDGELUBGrad:
+			case ltEpilogueDGELUBGrad, ltEpilogueDGELU:
 				d := float32(r) * geluGradF(aux.get(xi))
 				D.set(di, d)
 				bsum[i] += float64(d)
@@ -503,5 +515,83 @@ func TestEmulatorLtEpilogues(t *testing.T) {
 			}
 			near(fmt.Sprintf("bias grad[%d]", j), float64(m.f32(bg)[j]), db)
 		}
+	}
+}
+
+// The epilogue variants the engine falls back to when cuBLASLt refuses a
+// more precise one (dryRun.ltRefuse stands in for the heuristic): a bias
+// read from the GEMM-typed weight copy, the bias gradient written in the
+// GEMM type and widened, DGELU alone with colsum_g; and the whole unfused
+// path when no forward variant runs. Each against the CPU engine with the
+// unfused path's bounds, and the operations each records.
+func TestEmulatedFFNEpilogueVariants(t *testing.T) {
+	refuse := func(ep uint32, biasType int) func(ltCall) error {
+		return func(c ltCall) error {
+			if c.epilogue == ep && (biasType < 0 || int(c.biasType) == biasType) {
+				return fmt.Errorf("%w: refused by the test (%s, bias type %d)", errLtUnsupported, c.label(), c.biasType)
+			}
+			return nil
+		}
+	}
+	var notices bytes.Buffer
+	ltNoticeMu.Lock()
+	old := ltNoticeOut
+	ltNoticeOut, ltNoticeSeen = &notices, map[string]bool{}
+	ltNoticeMu.Unlock()
+	defer func() { ltNoticeMu.Lock(); ltNoticeOut = old; ltNoticeMu.Unlock() }()
+	for _, tc := range []struct {
+		name   string
+		prec   Precision
+		refuse func(ltCall) error
+		want   []string // operations that must appear
+		absent []string // and must not
+		tol    float64
+	}{
+		{"bf16/f32-bias-refused", BF16, refuse(ltEpilogueGELUAuxBias, cudaR32F), []string{"cublasLt gelu_aux_bias", "cublasLt dgelu_bgrad"}, []string{"bias_gelu"}, 2e-2},
+		{"fp32/f32-bias-refused", FP32, refuse(ltEpilogueGELUAuxBias, cudaR32F), []string{"bias_gelu", "gelu_bwd_colsum"}, []string{"cublasLt gelu_aux_bias"}, 1e-3},
+		{"bf16/f32-bgrad-refused", BF16, refuse(ltEpilogueDGELUBGrad, cudaR32F), []string{"cublasLt dgelu_bgrad", "g_to_f32"}, []string{"cublasLt dgelu", "gelu_bwd_colsum"}, 2e-2},
+		{"fp32/f32-bgrad-refused", FP32, refuse(ltEpilogueDGELUBGrad, cudaR32F), []string{"cublasLt dgelu", "colsum_g_partial"}, []string{"cublasLt dgelu_bgrad"}, 1e-3},
+		{"bf16/bgrad-refused", BF16, refuse(ltEpilogueDGELUBGrad, -1), []string{"cublasLt gelu_aux_bias", "cublasLt dgelu", "colsum_g_partial"}, []string{"cublasLt dgelu_bgrad", "g_to_f32"}, 2e-2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d *dryRun
+			var e *Engine
+			matchCPUEngine(t, smallConfig(0), fnet.PretrainingHeads, 0, tc.prec, tc.tol, false,
+				func(t *testing.T, cfg fnet.Config, heads fnet.Heads, seed uint64, params map[string][]float32) *Engine {
+					var m *emu
+					e, m = ffnEmuEngine(t, cfg, heads, tc.prec, Options{}, FuseEpilogue, seed, params)
+					d = m.d
+					d.ltRefuse = tc.refuse
+					return e
+				})
+			n := map[string]int{}
+			for _, op := range d.ops {
+				n[op.name]++
+			}
+			for _, w := range tc.want {
+				if n[w] == 0 {
+					t.Errorf("no %s", w)
+				}
+			}
+			for _, w := range tc.absent {
+				if n[w] != 0 {
+					t.Errorf("%d × %s", n[w], w)
+				}
+			}
+			if bt := e.act.ltFFN.biasType; tc.name == "bf16/f32-bias-refused" && bt != cudaR16BF {
+				t.Errorf("forward bias type %d", bt)
+			}
+		})
+	}
+	// one notice per batch shape (matchCPUEngine runs two), only for the fp32 case without a forward variant
+	msg := strings.TrimSpace(notices.String())
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines {
+		if !strings.Contains(l, "refused by the test (cublasLt gelu_aux_bias 200x") || !strings.Contains(l, "bias type 0)") || !strings.HasSuffix(l, "using the unfused GELU kernels") {
+			t.Errorf("notice %q", l)
+		}
+	}
+	if msg == "" || len(lines) > 2 {
+		t.Errorf("the notices:\n%s", msg)
 	}
 }

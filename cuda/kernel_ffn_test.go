@@ -249,4 +249,53 @@ func testLtEpilogues(t *testing.T, d *testDevice, prec Precision, T, H, F int) {
 			}
 		}
 	}
+
+	// the fallback variants (layer_ffn.go's ffnLt), each where cuBLASLt has
+	// it: the bias from the GEMM-typed copy, the bias gradient in the GEMM
+	// type, DGELU alone. A refused variant is logged: the engine probes
+	// the next one.
+	dpl := d.gOut(T * F)
+	gemm := func(c gemmOperand) gemmCall {
+		return gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F}, c: c, compute: compute}
+	}
+	variant := func(what string, c ltCall, err error) bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.emu == nil {
+			if _, err := ltPrepareOnDevice(d, c); err != nil {
+				t.Logf("%s: refused: %v", what, err)
+				return false
+			}
+		}
+		d.ltRun(c)
+		return true
+	}
+	c, err := ltFromGemm(gemm(gemmOperand{ptr: dpl, dtype: gt, ld: F}), ltEpilogueDGELU, 0, 0, aux, F, ws, ltWorkspaceBytes)
+	if variant("dgelu", c, err) {
+		relErr(t, "dgelu D", d.readG(dpl, T*F), d.readG(dpre, T*F), tol)
+	}
+	if bf {
+		bgG := d.gOut(F)
+		c, err := ltFromGemm(gemm(gemmOperand{ptr: dpl, dtype: gt, ld: F}), ltEpilogueDGELUBGrad, bgG, gt, aux, F, ws, ltWorkspaceBytes)
+		if variant("dgelu_bgrad, bf16 bias gradient", c, err) {
+			relErr(t, "dgelu_bgrad bf16 bias gradient", d.readG(bgG, F), d.read(db, F), tol)
+		}
+		b1G, hG, auxG := d.g(b1h), d.gOut(T*F), d.gOut(T*F)
+		c, err = ltFromGemm(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
+			c: gemmOperand{ptr: hG, dtype: gt, ld: F}, compute: compute}, ltEpilogueGELUAuxBias, b1G, gt, auxG, F, ws, ltWorkspaceBytes)
+		if variant("gelu_aux_bias, bf16 bias", c, err) {
+			relErr(t, "gelu_aux_bias (bf16 bias) D", d.readG(hG, T*F), d.readG(h, T*F), tol)
+		}
+	}
+}
+
+// ltPrepareOnDevice asks the device's cuBLASLt for c (the engine's probe).
+func ltPrepareOnDevice(d *testDevice, c ltCall) (*ltPlan, error) {
+	rt, err := getCUBLASLt(d.s)
+	if err != nil {
+		return nil, err
+	}
+	return rt.plan(c)
 }

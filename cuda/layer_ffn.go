@@ -1,7 +1,9 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
 )
@@ -17,9 +19,12 @@ import (
 //	FuseGELU       the same with bias_gelu_v16, gelu_bwd_colsum_v16 (16-byte accesses, kernels/ffn.cu)
 //	FuseEpilogue   the GEMMs with cuBLASLt epilogues: GELU_AUX_BIAS writes ffnGelu and
 //	               ffnPre = mixLN·W1ᵀ + b1 (the bias included); DGELU_BGRAD writes dFFNPre
-//	               and b1's gradient (cublaslt.go). When cuBLASLt cannot run them
-//	               (no library, no algorithm, an aux leading dimension F not a multiple
-//	               of 8) the engine says so once and takes the path above.
+//	               and b1's gradient (cublaslt.go). Variants, the first that cuBLASLt
+//	               accepts (ffnLt): the bias read in float32, else from the GEMM-typed
+//	               weight copy; the bias gradient written in float32, else in the GEMM
+//	               type, else DGELU alone and colsum_g over dFFNPre. When none runs (no
+//	               library, no algorithm, an aux leading dimension F not a multiple of 8)
+//	               the engine says so once and takes the path above.
 
 func (p *pass) ffnForward(i int) error {
 	e, a := p.e, p.a
@@ -77,8 +82,7 @@ func (p *pass) ffnBackward(i int) error {
 		if err := e.ltMatmul(c); err != nil {
 			return err
 		}
-		// DGELU_BGRAD writes the bias gradient; the gradient buffers accumulate
-		if err := e.l.launch("axpy_f32", elementwiseGrid(int64(F)), block1D, 0, a.ltBiasGrad, float32(1), int64(F), e.param(e.grads, fnet.LayerParam(i, fnet.FFInB))); err != nil {
+		if err := p.ffnBiasGradLt(i); err != nil {
 			return err
 		}
 	} else {
@@ -147,7 +151,8 @@ func (p *pass) geluBackward(dh, u DevPtr, bias string, rows, C int, du DevPtr) e
 }
 
 // ffnInLt is layer i's FFN-in GEMM with GELU_AUX_BIAS: ffnGelu (D) =
-// gelu(mixLN·W1ᵀ + b1), ffnPre (aux) = mixLN·W1ᵀ + b1, b1 read in float32.
+// gelu(mixLN·W1ᵀ + b1), ffnPre (aux) = mixLN·W1ᵀ + b1, b1 read in
+// float32 or from the GEMM-typed weight copy (ffnLt.biasType).
 func (p *pass) ffnInLt(i int) (ltCall, error) {
 	e, a := p.e, p.a
 	H, F, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, p.T
@@ -155,11 +160,16 @@ func (p *pass) ffnInLt(i int) (ltCall, error) {
 	g := gemmCall{transB: true, m: T, n: F, k: H, alpha: 1,
 		a: gemmOperand{ptr: a.mixLNG[i], dtype: gt, ld: H}, b: gemmOperand{ptr: e.gparam(fnet.LayerParam(i, fnet.FFInW)), dtype: gt, ld: H},
 		c: gemmOperand{ptr: a.ffnGelu[i], dtype: gt, ld: F}, compute: e.prec.computeType()}
-	return ltFromGemm(g, ltEpilogueGELUAuxBias, e.param(e.params, fnet.LayerParam(i, fnet.FFInB)), cudaR32F, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+	bias := e.param(e.params, fnet.LayerParam(i, fnet.FFInB))
+	if a.ltFFN.biasType != cudaR32F {
+		bias = e.gparam(fnet.LayerParam(i, fnet.FFInB))
+	}
+	return ltFromGemm(g, ltEpilogueGELUAuxBias, bias, a.ltFFN.biasType, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
 }
 
-// ffnOutDataLt is layer i's FFN-out data-gradient GEMM with DGELU_BGRAD:
-// dFFNPre (D) = (dBranch·W2) ∘ gelu'(ffnPre), ltBiasGrad = its column sums.
+// ffnOutDataLt is layer i's FFN-out data-gradient GEMM: dFFNPre (D) =
+// (dBranch·W2) ∘ gelu'(ffnPre) with DGELU_BGRAD writing the bias gradient
+// into ltBiasGrad (float32) or ltBiasGradG (GEMM type), or with DGELU alone.
 func (p *pass) ffnOutDataLt(i int) (ltCall, error) {
 	e, a := p.e, p.a
 	H, F, T := e.cfg.HiddenSize, e.cfg.IntermediateSize, p.T
@@ -167,7 +177,30 @@ func (p *pass) ffnOutDataLt(i int) (ltCall, error) {
 	g := gemmCall{m: T, n: F, k: H, alpha: 1,
 		a: gemmOperand{ptr: a.dBranch, dtype: gt, ld: H}, b: gemmOperand{ptr: e.gparam(fnet.LayerParam(i, fnet.FFOutW)), dtype: gt, ld: F},
 		c: gemmOperand{ptr: a.dFFNPre, dtype: gt, ld: F}, compute: e.prec.computeType()}
+	switch a.ltFFN.bwd {
+	case ltBGradG:
+		return ltFromGemm(g, ltEpilogueDGELUBGrad, a.ltBiasGradG, gt, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+	case ltDGELU:
+		return ltFromGemm(g, ltEpilogueDGELU, 0, 0, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+	}
 	return ltFromGemm(g, ltEpilogueDGELUBGrad, a.ltBiasGrad, cudaR32F, a.ffnPre[i], F, a.ltWorkspace, ltWorkspaceBytes)
+}
+
+// ffnBiasGradLt adds b1's gradient after ffnOutDataLt's GEMM into the
+// gradient buffer (which accumulates; the epilogue writes).
+func (p *pass) ffnBiasGradLt(i int) error {
+	e, a := p.e, p.a
+	F, T := e.cfg.IntermediateSize, p.T
+	db := e.param(e.grads, fnet.LayerParam(i, fnet.FFInB))
+	switch a.ltFFN.bwd {
+	case ltDGELU:
+		return p.colsum("g", a.dFFNPre, 0, noDropout, T, F, db, 0, 0)
+	case ltBGradG:
+		if err := e.l.launch("g_to_f32", elementwiseGrid(int64(F)), block1D, 0, a.ltBiasGradG, int64(F), a.ltBiasGrad); err != nil {
+			return err
+		}
+	}
+	return e.l.launch("axpy_f32", elementwiseGrid(int64(F)), block1D, 0, a.ltBiasGrad, float32(1), int64(F), db)
 }
 
 // ltState is whether an activation set's FFN takes the cuBLASLt epilogues.
@@ -179,6 +212,23 @@ const (
 	ltOff
 )
 
+// ltBackward is how the backward epilogue delivers b1's gradient.
+type ltBackward int8
+
+const (
+	ltBGradF32 ltBackward = iota // DGELU_BGRAD into ltBiasGrad (float32), as the unfused path sums it
+	ltBGradG                     // DGELU_BGRAD into ltBiasGradG (the GEMM type), widened by g_to_f32
+	ltDGELU                      // DGELU; colsum_g sums the GEMM-typed dFFNPre (rounded terms)
+)
+
+// ffnLt is what an activation set's FFN runs: decided once per batch
+// shape by probing the variants in order of precision.
+type ffnLt struct {
+	state    ltState
+	biasType int // the forward bias: cudaR32F (master weights) or the GEMM type (weight copy)
+	bwd      ltBackward
+}
+
 // ffnEpilogue reports whether this pass's FFN layers run with the cuBLASLt
 // epilogues: decided once per batch shape, for the forward and the backward
 // together (the forward's ffnPre holds the bias only on this path, so the
@@ -189,30 +239,59 @@ func (p *pass) ffnEpilogue() bool {
 	if !e.fuse.Has(FuseEpilogue) {
 		return false
 	}
-	if a.ltFFN == ltUndecided {
-		a.ltFFN = ltOn
+	if a.ltFFN.state == ltUndecided {
+		a.ltFFN.state = ltOn
 		if err := p.probeFFNLt(); err != nil {
-			a.ltFFN = ltOff
+			a.ltFFN = ffnLt{state: ltOff}
 			ltNotice(fmt.Sprintf("cuda: the FFN's cuBLASLt epilogues (fuse=epilogue) cannot run for T=%d F=%d: %v; using the unfused GELU kernels", p.T, e.cfg.IntermediateSize, err))
 		}
 	}
-	return a.ltFFN == ltOn
+	return a.ltFFN.state == ltOn
 }
 
+// probeFFNLt picks the first forward and the first backward variant that
+// cuBLASLt accepts for layer 0, or says why none runs.
 func (p *pass) probeFFNLt() error {
-	if p.e.cfg.NumLayers == 0 {
+	e, lt := p.e, &p.a.ltFFN
+	if e.cfg.NumLayers == 0 {
 		return fmt.Errorf("no layers")
 	}
-	fwd, err := p.ffnInLt(0)
-	if err != nil {
-		return err
+	try := func(call func(int) (ltCall, error)) error {
+		c, err := call(0)
+		if err != nil {
+			return err
+		}
+		return e.ltProbe(c)
 	}
-	if err := p.e.ltProbe(fwd); err != nil {
-		return err
+	var refused []string
+	biasTypes := []int{cudaR32F}
+	if gt := e.prec.gemmType(); gt != cudaR32F {
+		biasTypes = append(biasTypes, gt)
 	}
-	bwd, err := p.ffnOutDataLt(0)
-	if err != nil {
-		return err
+	fwdOK := false
+	for _, bt := range biasTypes {
+		lt.biasType = bt
+		err := try(p.ffnInLt)
+		if err == nil {
+			fwdOK = true
+			break
+		}
+		refused = append(refused, err.Error())
 	}
-	return p.e.ltProbe(bwd)
+	if !fwdOK {
+		return errors.New(strings.Join(refused, "; "))
+	}
+	bwds := []ltBackward{ltBGradF32, ltDGELU}
+	if e.prec.gemmType() != cudaR32F {
+		bwds = []ltBackward{ltBGradF32, ltBGradG, ltDGELU}
+	}
+	for _, b := range bwds {
+		lt.bwd = b
+		err := try(p.ffnOutDataLt)
+		if err == nil {
+			return nil
+		}
+		refused = append(refused, err.Error())
+	}
+	return errors.New(strings.Join(refused, "; "))
 }
