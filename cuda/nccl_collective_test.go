@@ -363,3 +363,15 @@ func merge(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TestQueryResult: a stream or event query's CUDA_ERROR_NOT_READY is "not
+// yet", not an error (the waits poll on it); CUDA_SUCCESS is "done".
+func TestQueryResult(t *testing.T) {
+	var d driverAPI // neither result reaches the driver's error strings
+	if done, err := queryResult(&d, "cuStreamQuery", cudaErrorNotReady); done || err != nil {
+		t.Fatalf("not ready: %v %v", done, err)
+	}
+	if done, err := queryResult(&d, "cuEventQuery", 0); !done || err != nil {
+		t.Fatalf("success: %v %v", done, err)
+	}
+}
