@@ -28,10 +28,13 @@ import (
 // float32 after the float64 product, each store rounded to its buffer's type.
 
 func init() {
-	emuKernels["bias_gelu_v16"] = func(m *emu, a emuArgs, _ [3]uint32) {
+	emuKernels["bias_gelu_v16"] = func(m *emu, a emuArgs, grid [3]uint32) {
 		// u, b, rows, C, h
 		u, b, rows, C, h := m.g(a.p(0)), m.f32(a.p(1)), a.l(2), a.i(3), m.g(a.p(4))
 		m.checkVec("bias_gelu_v16", C, a.p(0), a.p(1), a.p(4))
+		if vec := 16 / m.gemmBytes(); int(grid[0])*ffnVecBlock*vec < C || grid[1] < 1 {
+			panic(fmt.Sprintf("emulator: bias_gelu_v16 grid %v does not cover %d columns", grid, C))
+		}
 		for i := 0; i < rows*C; i++ {
 			h.set(i, geluF(u.get(i)+b[i%C]))
 		}

@@ -197,67 +197,8 @@ func testLtEpilogues(t *testing.T, d *testDevice, prec Precision, T, H, F int) {
 	dz, w2 := d.g(randn(rng, T*H, 1)), d.g(randn(rng, H*F, 1/math.Sqrt(float64(F))))
 	ws := d.alloc(ltWorkspaceBytes)
 	compute := int(prec.computeType())
-
-	// forward, plain: pre = x·W1ᵀ, h = gelu(pre + b1)
-	pre, h := d.gOut(T*F), d.gOut(T*F)
-	d.gemmRun(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
-		c: gemmOperand{ptr: pre, dtype: gt, ld: F}, compute: compute})
-	d.launch("bias_gelu", rowColGrid(T, F), block1D, pre, b1, int64(T), int32(F), h)
-	// forward, fused
-	aux, hl := d.gOut(T*F), d.gOut(T*F)
-	fwd, err := ltFromGemm(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
-		c: gemmOperand{ptr: hl, dtype: gt, ld: F}, compute: compute}, ltEpilogueGELUAuxBias, b1, cudaR32F, aux, F, ws, ltWorkspaceBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.ltRun(fwd)
-	relErr(t, "gelu_aux_bias D", d.readG(hl, T*F), d.readG(h, T*F), tol)
-	preH := d.readG(pre, T*F)
-	for i := range preH {
-		preH[i] += b1h[i%F]
-	}
-	relErr(t, "gelu_aux_bias aux (pre-activation with bias)", d.readG(aux, T*F), preH, tol)
-
-	// backward, plain: dh = dz·W2, dpre = dh·gelu'(pre + b1), db = Σ rows
-	dh, dpre := d.gOut(T*F), d.gOut(T*F)
-	d.gemmRun(gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F},
-		c: gemmOperand{ptr: dh, dtype: gt, ld: F}, compute: compute})
-	chunks, rpc := colsumChunks(T)
-	part, db := d.alloc(4*chunks*F), d.f32(make([]float32, F))
-	d.launch("gelu_bwd_colsum", [3]uint32{uint32((F + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, dh, pre, b1, int32(T), int32(F), int32(rpc), dpre, part)
-	d.launch("colsum_final", [3]uint32{uint32((F + threadsPerBlock - 1) / threadsPerBlock), 1, 1}, block1D, part, int32(chunks), int32(F), int32(F), float32(1), db, int32(0), DevPtr(0))
-	// backward, fused (aux from the fused forward: the bias is in it)
-	var first []float32
-	for run := 0; run < 2; run++ {
-		dpl, bg := d.gOut(T*F), d.alloc(4*F)
-		bwd, err := ltFromGemm(gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F},
-			c: gemmOperand{ptr: dpl, dtype: gt, ld: F}, compute: compute}, ltEpilogueDGELUBGrad, bg, cudaR32F, aux, F, ws, ltWorkspaceBytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.ltRun(bwd)
-		got, gotB := d.readG(dpl, T*F), d.read(bg, F)
-		if run == 0 {
-			relErr(t, "dgelu_bgrad D", got, d.readG(dpre, T*F), tol)
-			relErr(t, "dgelu_bgrad bias gradient", gotB, d.read(db, F), tol)
-			first = append(got, gotB...)
-			continue
-		}
-		for i, v := range append(got, gotB...) {
-			if math.Float32bits(v) != math.Float32bits(first[i]) {
-				t.Fatalf("dgelu_bgrad is not deterministic: value %d %v then %v", i, first[i], v)
-			}
-		}
-	}
-
-	// the fallback variants (layer_ffn.go's ffnLt), each where cuBLASLt has
-	// it: the bias from the GEMM-typed copy, the bias gradient in the GEMM
-	// type, DGELU alone. A refused variant is logged: the engine probes
-	// the next one.
-	dpl := d.gOut(T * F)
-	gemm := func(c gemmOperand) gemmCall {
-		return gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F}, c: c, compute: compute}
-	}
+	// variant runs c where cuBLASLt has it and says so; a refused variant
+	// is logged (the engine probes the next one), a failed run is fatal.
 	variant := func(what string, c ltCall, err error) bool {
 		t.Helper()
 		if err != nil {
@@ -270,24 +211,105 @@ func testLtEpilogues(t *testing.T, d *testDevice, prec Precision, T, H, F int) {
 			}
 		}
 		d.ltRun(c)
+		t.Logf("%s: runs", what)
 		return true
 	}
-	c, err := ltFromGemm(gemm(gemmOperand{ptr: dpl, dtype: gt, ld: F}), ltEpilogueDGELU, 0, 0, aux, F, ws, ltWorkspaceBytes)
-	if variant("dgelu", c, err) {
-		relErr(t, "dgelu D", d.readG(dpl, T*F), d.readG(dpre, T*F), tol)
+
+	// forward, plain: pre = x·W1ᵀ, h = gelu(pre + b1)
+	pre, h := d.gOut(T*F), d.gOut(T*F)
+	d.gemmRun(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
+		c: gemmOperand{ptr: pre, dtype: gt, ld: F}, compute: compute})
+	d.launch("bias_gelu", rowColGrid(T, F), block1D, pre, b1, int64(T), int32(F), h)
+	preB := d.readG(pre, T*F)
+	for i := range preB {
+		preB[i] += b1h[i%F]
+	}
+	// forward, fused: the bias in float32, then from a GEMM-typed copy
+	biases := []struct {
+		name string
+		p    DevPtr
+		typ  int
+	}{{"float32 bias", b1, cudaR32F}}
+	if bf {
+		biases = append(biases, struct {
+			name string
+			p    DevPtr
+			typ  int
+		}{"bf16 bias", d.g(b1h), gt})
+	}
+	var aux DevPtr
+	for _, b := range biases {
+		a, hl := d.gOut(T*F), d.gOut(T*F)
+		c, err := ltFromGemm(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
+			c: gemmOperand{ptr: hl, dtype: gt, ld: F}, compute: compute}, ltEpilogueGELUAuxBias, b.p, b.typ, a, F, ws, ltWorkspaceBytes)
+		if !variant("gelu_aux_bias, "+b.name, c, err) {
+			continue
+		}
+		relErr(t, "gelu_aux_bias D, "+b.name, d.readG(hl, T*F), d.readG(h, T*F), tol)
+		relErr(t, "gelu_aux_bias aux (pre-activation with bias), "+b.name, d.readG(a, T*F), preB, tol)
+		if aux == 0 {
+			aux = a
+		}
+	}
+	if aux == 0 {
+		t.Fatal("cuBLASLt runs no GELU_AUX_BIAS variant: the engine would take the unfused path")
+	}
+
+	// backward, plain: dh = dz·W2, dpre = dh·gelu'(pre + b1), db = Σ rows
+	dh, dpre := d.gOut(T*F), d.gOut(T*F)
+	d.gemmRun(gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F},
+		c: gemmOperand{ptr: dh, dtype: gt, ld: F}, compute: compute})
+	chunks, rpc := colsumChunks(T)
+	part, db := d.alloc(4*chunks*F), d.f32(make([]float32, F))
+	d.launch("gelu_bwd_colsum", [3]uint32{uint32((F + 31) / 32), uint32(chunks), 1}, [3]uint32{32, 8, 1}, dh, pre, b1, int32(T), int32(F), int32(rpc), dpre, part)
+	d.launch("colsum_final", [3]uint32{uint32((F + threadsPerBlock - 1) / threadsPerBlock), 1, 1}, block1D, part, int32(chunks), int32(F), int32(F), float32(1), db, int32(0), DevPtr(0))
+	wantD, wantB := d.readG(dpre, T*F), d.read(db, F)
+	gemm := func(c DevPtr) gemmCall {
+		return gemmCall{m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: dz, dtype: gt, ld: H}, b: gemmOperand{ptr: w2, dtype: gt, ld: F},
+			c: gemmOperand{ptr: c, dtype: gt, ld: F}, compute: compute}
+	}
+	// backward, fused (aux from the fused forward: the bias is in it):
+	// DGELU_BGRAD with a float32 bias gradient (run twice: the same bits),
+	// with a bf16 one, DGELU alone
+	ran := 0
+	var first []float32
+	for run := 0; run < 2; run++ {
+		dpl, bg := d.gOut(T*F), d.alloc(4*F)
+		c, err := ltFromGemm(gemm(dpl), ltEpilogueDGELUBGrad, bg, cudaR32F, aux, F, ws, ltWorkspaceBytes)
+		if !variant("dgelu_bgrad, float32 bias gradient", c, err) {
+			break
+		}
+		got := append(d.readG(dpl, T*F), d.read(bg, F)...)
+		if run == 0 {
+			ran++
+			relErr(t, "dgelu_bgrad D", got[:T*F], wantD, tol)
+			relErr(t, "dgelu_bgrad float32 bias gradient", got[T*F:], wantB, tol)
+			first = got
+			continue
+		}
+		for i, v := range got {
+			if math.Float32bits(v) != math.Float32bits(first[i]) {
+				t.Fatalf("dgelu_bgrad is not deterministic: value %d %v then %v", i, first[i], v)
+			}
+		}
 	}
 	if bf {
-		bgG := d.gOut(F)
-		c, err := ltFromGemm(gemm(gemmOperand{ptr: dpl, dtype: gt, ld: F}), ltEpilogueDGELUBGrad, bgG, gt, aux, F, ws, ltWorkspaceBytes)
+		dpl, bgG := d.gOut(T*F), d.gOut(F)
+		c, err := ltFromGemm(gemm(dpl), ltEpilogueDGELUBGrad, bgG, gt, aux, F, ws, ltWorkspaceBytes)
 		if variant("dgelu_bgrad, bf16 bias gradient", c, err) {
-			relErr(t, "dgelu_bgrad bf16 bias gradient", d.readG(bgG, F), d.read(db, F), tol)
+			ran++
+			relErr(t, "dgelu_bgrad D (bf16 bias gradient)", d.readG(dpl, T*F), wantD, tol)
+			relErr(t, "dgelu_bgrad bf16 bias gradient", d.readG(bgG, F), wantB, tol)
 		}
-		b1G, hG, auxG := d.g(b1h), d.gOut(T*F), d.gOut(T*F)
-		c, err = ltFromGemm(gemmCall{transB: true, m: T, n: F, k: H, alpha: 1, a: gemmOperand{ptr: x, dtype: gt, ld: H}, b: gemmOperand{ptr: w1, dtype: gt, ld: H},
-			c: gemmOperand{ptr: hG, dtype: gt, ld: F}, compute: compute}, ltEpilogueGELUAuxBias, b1G, gt, auxG, F, ws, ltWorkspaceBytes)
-		if variant("gelu_aux_bias, bf16 bias", c, err) {
-			relErr(t, "gelu_aux_bias (bf16 bias) D", d.readG(hG, T*F), d.readG(h, T*F), tol)
-		}
+	}
+	dpl := d.gOut(T * F)
+	c, err := ltFromGemm(gemm(dpl), ltEpilogueDGELU, 0, 0, aux, F, ws, ltWorkspaceBytes)
+	if variant("dgelu", c, err) {
+		ran++
+		relErr(t, "dgelu D", d.readG(dpl, T*F), wantD, tol)
+	}
+	if ran == 0 {
+		t.Fatal("cuBLASLt runs no DGELU variant: the engine would take the unfused path")
 	}
 }
 
