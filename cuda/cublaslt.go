@@ -461,9 +461,16 @@ func (e *Engine) ltMatmul(c ltCall) error {
 	timed := e.prof != nil && e.prof.begin()
 	err = rt.api.run(rt.handle, p, c, e.stream)
 	if timed {
-		e.prof.end(c.label())
+		e.prof.end(c.profileLabel())
 	}
 	return err
+}
+
+// profileLabel names the call in the event profile as a GEMM (the
+// benchmark sums "gemm…" entries as GEMM time), row-major M×N×K as
+// gemmLabel writes them, with its epilogue.
+func (c ltCall) profileLabel() string {
+	return fmt.Sprintf("gemm %dx%dx%d lt %s", c.n, c.m, c.k, ltEpilogueName(c.epilogue))
 }
 
 // ltProbe reports whether cuBLASLt can run c: in a dry run whether the

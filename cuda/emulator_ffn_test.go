@@ -436,6 +436,9 @@ func TestLtCallLayoutsForFNetBase(t *testing.T) {
 	if err := bad.validate(); err == nil || !strings.Contains(err.Error(), "aux at") || !strings.Contains(err.Error(), "16-byte aligned") {
 		t.Errorf("misaligned aux: %v", err)
 	}
+	if got := fwd.profileLabel(); got != "gemm 16384x3072x768 lt gelu_aux_bias" {
+		t.Errorf("profile label %q (row-major M×N×K, counted with the GEMMs)", got)
+	}
 	bad = fwd
 	bad.bias = 0
 	if err := bad.validate(); err == nil || !strings.Contains(err.Error(), "no bias") {
