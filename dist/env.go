@@ -201,11 +201,17 @@ func (p *envParser) master(w *World) error {
 	if w.MasterAddr == "" && w.Launcher == Slurm {
 		w.MasterAddr = strings.TrimSpace(p.get("SLURM_LAUNCH_NODE_IPADDR"))
 	}
+	// FNET_MASTER_PORT, when set, is the rendezvous port instead of
+	// MASTER_PORT, which torchrun's agent may already serve its own store on.
+	portVar := "MASTER_PORT"
+	if p.has("FNET_MASTER_PORT") {
+		portVar = "FNET_MASTER_PORT"
+	}
 	if w.RendezvousFile != "" {
 		// the file replaces the address; a port that is set must still be valid
-		if p.has("MASTER_PORT") {
-			w.MasterPort = p.int("MASTER_PORT", false)
-			return p.portErr(w.MasterPort)
+		if p.has(portVar) {
+			w.MasterPort = p.int(portVar, false)
+			return p.portErr(portVar, w.MasterPort)
 		}
 		return nil
 	}
@@ -216,19 +222,19 @@ func (p *envParser) master(w *World) error {
 		}
 		return &EnvError{w.Launcher, "MASTER_ADDR", msg}
 	}
-	if !p.has("MASTER_PORT") {
-		return &EnvError{w.Launcher, "MASTER_PORT", "is not set: rank 0 serves the rendezvous on it (export MASTER_PORT=29500, a free port on rank 0's node, or set FNET_RENDEZVOUS_FILE)"}
+	if !p.has(portVar) {
+		return &EnvError{w.Launcher, portVar, "is not set: rank 0 serves the rendezvous on it (export MASTER_PORT=29500, a free port on rank 0's node, or set FNET_RENDEZVOUS_FILE)"}
 	}
-	w.MasterPort = p.int("MASTER_PORT", true)
-	return p.portErr(w.MasterPort)
+	w.MasterPort = p.int(portVar, true)
+	return p.portErr(portVar, w.MasterPort)
 }
 
-func (p *envParser) portErr(port int) error {
+func (p *envParser) portErr(portVar string, port int) error {
 	if p.err != nil {
 		return p.err
 	}
 	if port < 1 || port > 65535 {
-		return &EnvError{p.launcher, "MASTER_PORT", fmt.Sprintf("= %d is not a TCP port (1-65535)", port)}
+		return &EnvError{p.launcher, portVar, fmt.Sprintf("= %d is not a TCP port (1-65535)", port)}
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ func TestFromEnv(t *testing.T) {
 			"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29400",
 			"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "0",
 		}, World{Rank: 5, Size: 8, LocalRank: 1, MasterAddr: "10.0.0.1", MasterPort: 29400, Launcher: Torchrun}},
+		{"torchrun with FNET_MASTER_PORT: our port, not the agent's store", map[string]string{
+			"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "node1", "MASTER_PORT": "29500", "FNET_MASTER_PORT": "29511",
+		}, World{Rank: 1, Size: 2, LocalRank: 1, MasterAddr: "node1", MasterPort: 29511, Launcher: Torchrun}},
 		{"slurm with SLURM_LAUNCH_NODE_IPADDR", map[string]string{
 			"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0", "SLURM_LAUNCH_NODE_IPADDR": "10.1.2.3",
 			"MASTER_PORT": "29500", "SLURM_JOB_ID": "1234", "SLURM_STEP_ID": "0",
@@ -96,6 +99,7 @@ func TestFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"port out of range", torch(map[string]string{"MASTER_PORT": "70000"}), "MASTER_PORT", "not a TCP port"},
 		{"port zero", torch(map[string]string{"MASTER_PORT": "0"}), "MASTER_PORT", "not a TCP port"},
 		{"port not a number", torch(map[string]string{"MASTER_PORT": "http"}), "MASTER_PORT", "not an integer"},
+		{"a bad FNET_MASTER_PORT is named", torch(map[string]string{"FNET_MASTER_PORT": "70000"}), "FNET_MASTER_PORT", "not a TCP port"},
 		{"a bad port is refused with a file too", torch(map[string]string{"MASTER_PORT": "99999", "FNET_RENDEZVOUS_FILE": "/x"}), "MASTER_PORT", "not a TCP port"},
 		{"slurm without any address", map[string]string{"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_LOCALID": "0", "MASTER_PORT": "1"},
 			"MASTER_ADDR", "SLURM_LAUNCH_NODE_IPADDR"},

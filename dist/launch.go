@@ -74,7 +74,9 @@ func RankEnv(base []string, r, size, port int, runID string) []string {
 	env := make([]string, 0, len(base)+len(set))
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ours := set[k]; ours || torchrunWorkerVar(k) {
+		// FNET_MASTER_PORT would send the ranks to another port than the
+		// one this launch picked
+		if _, ours := set[k]; ours || torchrunWorkerVar(k) || k == "FNET_MASTER_PORT" {
 			continue
 		}
 		env = append(env, kv)

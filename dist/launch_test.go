@@ -358,7 +358,7 @@ func TestLinePrefixerSplitsWritesIntoLines(t *testing.T) {
 
 func TestRankEnvReplacesLauncherVariables(t *testing.T) {
 	env := RankEnv([]string{"HOME=/h", "RANK=5", "MASTER_ADDR=10.0.0.1", "FNET_RUN_ID=old", "TORCHELASTIC_RUN_ID=x",
-		"TORCHELASTIC_USE_AGENT_STORE=True", "GROUP_RANK=1", "PATH=/bin"}, 1, 4, 29511, "local-1")
+		"TORCHELASTIC_USE_AGENT_STORE=True", "GROUP_RANK=1", "FNET_MASTER_PORT=29600", "PATH=/bin"}, 1, 4, 29511, "local-1")
 	want := []string{"HOME=/h", "PATH=/bin", "RANK=1", "LOCAL_RANK=1", "WORLD_SIZE=4", "LOCAL_WORLD_SIZE=4",
 		"MASTER_ADDR=127.0.0.1", "MASTER_PORT=29511", "FNET_RUN_ID=local-1"}
 	if !slices.Equal(env, want) {

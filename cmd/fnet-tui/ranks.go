@@ -168,11 +168,11 @@ func launcherVars(w dist.World) string {
 // Every rank fails at once, saying what to do, rather than rank 0 on a bind
 // error and the others after the rendezvous timeout.
 func checkTorchrunStore(w dist.World) error {
-	if w.Launcher != dist.Torchrun || w.RendezvousFile != "" || !strings.EqualFold(os.Getenv("TORCHELASTIC_USE_AGENT_STORE"), "true") {
+	if w.Launcher != dist.Torchrun || w.RendezvousFile != "" || os.Getenv("FNET_MASTER_PORT") != "" || !strings.EqualFold(os.Getenv("TORCHELASTIC_USE_AGENT_STORE"), "true") {
 		return nil
 	}
 	return &dist.EnvError{Launcher: dist.Torchrun, Var: "MASTER_PORT",
-		Msg: fmt.Sprintf("= %d is torchrun's own store (TORCHELASTIC_USE_AGENT_STORE=True), which the NCCL id rendezvous cannot share: set FNET_RENDEZVOUS_FILE to a file every rank sees (one node: under /tmp; several: a shared filesystem), e.g. FNET_RENDEZVOUS_FILE=/shared/fnet-job42.rdzv torchrun --no-python … (or launch with srun or fnet-tui --gpus)", w.MasterPort)}
+		Msg: fmt.Sprintf("= %d is torchrun's own store (TORCHELASTIC_USE_AGENT_STORE=True), which the NCCL id rendezvous cannot share: set FNET_MASTER_PORT to another free port on the master node (e.g. FNET_MASTER_PORT=29501 torchrun --no-python …), or FNET_RENDEZVOUS_FILE to a file every rank sees (one node: under /tmp; several: a shared filesystem), or launch with srun or fnet-tui --gpus", w.MasterPort)}
 }
 
 // checkRankDevice refuses a rank of a multi-rank world that would not

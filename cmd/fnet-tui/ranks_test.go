@@ -19,7 +19,7 @@ var launcherVariables = []string{
 	"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID",
 	"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
 	"OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_LOCALID",
-	"SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_LAUNCH_NODE_IPADDR", "FNET_RUN_ID", "FNET_RENDEZVOUS_FILE", "FNET_CUDA_DEVICE",
+	"SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_LAUNCH_NODE_IPADDR", "FNET_RUN_ID", "FNET_RENDEZVOUS_FILE", "FNET_CUDA_DEVICE", "FNET_MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE",
 }
 
 func launcherEnv(t *testing.T, kv ...string) {
@@ -325,15 +325,20 @@ func TestTrainGPUsUnderAOneRankLauncherIsANote(t *testing.T) {
 // Under torchrun's agent store, MASTER_PORT is torchrun's: every rank is
 // refused at once (exit 2) and told to use a rendezvous file, with which
 // the rank goes on (here, to the CPU refusal).
-func TestTorchrunAgentStoreNeedsARendezvousFile(t *testing.T) {
+func TestTorchrunAgentStoreNeedsAPortOrFileOfOurOwn(t *testing.T) {
 	cfg, runs := rankConfig(t, "")
 	torchrun := []string{"RANK", "1", "WORLD_SIZE", "2", "LOCAL_RANK", "1", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "29500",
 		"TORCHELASTIC_USE_AGENT_STORE", "True"}
 	launcherEnv(t, torchrun...)
 	code, _, stderr := runCLI(t, "pretrain", "-c", cfg)
 	want := "fnet-tui pretrain: torchrun environment: MASTER_PORT = 29500 is torchrun's own store (TORCHELASTIC_USE_AGENT_STORE=True)"
-	if code != 2 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "set FNET_RENDEZVOUS_FILE") {
+	if code != 2 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "FNET_RENDEZVOUS_FILE to a file") || !strings.Contains(stderr, "set FNET_MASTER_PORT") {
 		t.Errorf("exit %d, stderr:\n%s\nwant 2 and %q", code, stderr, want)
+	}
+	launcherEnv(t, append(torchrun, "FNET_MASTER_PORT", "29501")...) // a port of our own lifts it too
+	code, _, stderr = runCLI(t, "pretrain", "-c", cfg)
+	if code != 1 || !strings.Contains(stderr, `this run has train.device = "cpu"`) {
+		t.Errorf("with FNET_MASTER_PORT: exit %d, stderr:\n%s\nwant the device refusal", code, stderr)
 	}
 	launcherEnv(t, append(torchrun, "FNET_RENDEZVOUS_FILE", filepath.Join(t.TempDir(), "rdzv"))...)
 	code, _, stderr = runCLI(t, "pretrain", "-c", cfg)
