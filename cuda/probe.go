@@ -197,6 +197,22 @@ func Available() error {
 	return err
 }
 
+// CountDevices is how many GPUs this process may use (those
+// CUDA_VISIBLE_DEVICES leaves), read without creating a context: the local
+// launcher of --gpus N counts its ranks' GPUs with it, and a context of its
+// own would hold memory on GPU 0 for the whole run (and, in
+// exclusive-process mode, keep rank 0 off that GPU).
+func CountDevices() (int, error) {
+	d, err := loadDriver()
+	if err != nil {
+		return 0, err
+	}
+	if err := d.init(); err != nil {
+		return 0, fmt.Errorf("no usable CUDA device: %w", err)
+	}
+	return d.deviceCount()
+}
+
 // Probe gathers everything `fnet-tui doctor` shows. It never fails: what it
 // could not find is in Info.Err and Info.Notes.
 func Probe() Info {

@@ -196,13 +196,12 @@ func checkLocalGPUs(cfg train.Config, n int, source string) error {
 	if v := os.Getenv("FNET_CUDA_DEVICE"); v != "" {
 		return fmt.Errorf("%s with FNET_CUDA_DEVICE=%s: every rank takes the GPU of its local rank, and FNET_CUDA_DEVICE would put them all on one; unset it and choose the GPUs with CUDA_VISIBLE_DEVICES", source, v)
 	}
-	// Probe sees the devices CUDA_VISIBLE_DEVICES leaves visible, as the ranks will
-	info := probeGPUs()
-	if len(info.Devices) < n {
-		return fmt.Errorf("%s but %s visible (%s)", source, gpuCount(len(info.Devices)), visibility(info))
-	}
-	if info.Err != nil {
-		return fmt.Errorf("%s: the CUDA engine cannot run here: %w (run `fnet-tui doctor`)", source, info.Err)
+	// the devices CUDA_VISIBLE_DEVICES leaves visible, as the ranks will see
+	// them; whether the engine runs on them (NVRTC, cuBLAS) each rank
+	// checks, and a rank that cannot fails the launch naming itself
+	visible, err := countGPUs()
+	if visible < n {
+		return fmt.Errorf("%s but %s visible (%s)", source, gpuCount(visible), visibility(err))
 	}
 	return nil
 }
@@ -214,23 +213,25 @@ func gpuCount(n int) string {
 	return fmt.Sprintf("%d GPUs are", n)
 }
 
-// visibility says why the GPUs visible are what they are.
-func visibility(info cuda.Info) string {
+// visibility says why the GPUs visible are what they are (err: why none
+// could be counted).
+func visibility(err error) string {
 	var why []string
 	if v, ok := os.LookupEnv("CUDA_VISIBLE_DEVICES"); ok {
 		why = append(why, fmt.Sprintf("CUDA_VISIBLE_DEVICES=%q", v))
 	} else {
 		why = append(why, "CUDA_VISIBLE_DEVICES is not set")
 	}
-	if info.Err != nil && len(info.Devices) == 0 {
-		why = append(why, info.Err.Error())
+	if err != nil {
+		why = append(why, err.Error())
 	}
 	return strings.Join(why, "; ")
 }
 
-// probeGPUs is how the local launcher counts the GPUs: cuda.Probe (a test
-// of the launch on a host without GPUs replaces it).
-var probeGPUs = cuda.Probe
+// countGPUs is how the local launcher counts the GPUs: cuda.CountDevices,
+// which creates no CUDA context in the launcher (a test of the launch on a
+// host without GPUs replaces it).
+var countGPUs = cuda.CountDevices
 
 // rankProgram is what every local rank runs: this program, and arguments
 // before the command's own (a test re-executes its test binary).

@@ -270,11 +270,9 @@ func TestGPUsLaunchStartsRanksThatTakeTheRankPath(t *testing.T) {
 	cfg, runs := rankConfig(t, "")
 	launcherEnv(t)
 	t.Setenv(rankChildEnv, "1")
-	oldProbe, oldProgram := probeGPUs, rankProgram
-	defer func() { probeGPUs, rankProgram = oldProbe, oldProgram }()
-	probeGPUs = func() cuda.Info {
-		return cuda.Info{Devices: []cuda.DeviceInfo{{Ordinal: 0, Name: "stand-in"}, {Ordinal: 1, Name: "stand-in"}}}
-	}
+	oldCount, oldProgram := countGPUs, rankProgram
+	defer func() { countGPUs, rankProgram = oldCount, oldProgram }()
+	countGPUs = func() (int, error) { return 2, nil }
 	rankProgram = func() (string, []string, error) {
 		return os.Args[0], []string{"-test.run=^TestRankHelperProcess$", "--"}, nil
 	}
