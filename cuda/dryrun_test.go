@@ -18,7 +18,7 @@ const drySMs = 3
 // whole forward, backward and optimizer sequence runs here without a GPU.
 func dryEngine(t *testing.T, cfg fnet.Config, heads fnet.Heads, prec Precision, o Options) (*Engine, *dryRun) {
 	t.Helper()
-	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: prec == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, attnChunk: o.AttentionChunkPairs,
+	e := &Engine{cfg: cfg, heads: heads, opt: fnet.DefaultAdamW, prec: prec, mixTF32: prec == BF16 && !o.MixBF16, seqMajor: !o.BatchMajor, attnChunk: o.AttentionChunkPairs, fuse: o.Fuse,
 		s: &runtimeState{info: DeviceInfo{Name: "dry run", SMs: drySMs}}, tables: map[int]*dftTables{}}
 	d := &dryRun{next: 16 << 40}
 	e.l = &launcher{dry: d}

@@ -102,6 +102,9 @@ var engineKernelNames = []string{
 	"pooler_fwd", "seq_head_fwd", "seq_head_bwd_w", "seq_head_bwd_x", "pooler_bwd_w", "pooler_bwd_x",
 	"sumsq_partial", "adamw", "ln_fwd_reg", "ln_bwd_reg", "gelu_bwd_colsum",
 	"embed_ln_drop_fwd", "axpy_f32", "attn_softmax_fwd", "attn_softmax_bwd",
+	// the fused paths (Options.Fuse)
+	"bias_gelu_v16", "gelu_bwd_colsum_v16", "ln_bwd_colsum_8", "ln_bwd_colsum_16", "ln_bwd_colsum_24", "ln_bwd_colsum_32",
+	"ln_colsum_final", "ln_fwd_vec", "sumsq_vec", "adamw_vec",
 }
 
 // Options tune an Engine beyond NewEngine's arguments.

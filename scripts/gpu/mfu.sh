@@ -6,24 +6,28 @@
 #
 # then on the device, from the repository root, carrying .device-carry:
 #
-#   scripts/gpu/mfu.sh                     (~6 min on an H100/H200)
+#   scripts/gpu/mfu.sh                     (~6 min on an H100/H200; limits add to 17)
 #
 # Stages, each with its own time limit; a failing stage does not stop the
 # later ones, and $OUT/summary.txt is rewritten after every stage so a
 # lease cut short still returns what ran:
 #   kernels   every kernel test, the new fused kernels against the ones they
 #             replace (TestKernel*: NaN-poisoned outputs, awkward shapes)
-#   engine    the CUDA engine against the CPU engine with every fused path on
-#             (FNET_CUDA_FUSE=all; pretraining, classifier, regression heads)
-#   parity    every PyTorch reference fixture with every fused path on: the
-#             bf16 bound ≤ 2e-2 must keep holding (fp32 ≤ 1e-3, tf32 ≤ 5e-3)
+#   engine-*  the CUDA engine against the CPU engine with the fused paths on
+#             (pretraining, classifier, regression heads): engine-all with
+#             FNET_CUDA_FUSE=all (the FFN on cuBLASLt epilogues), engine-gelu
+#             with every path but the epilogue (the FFN on the 16-byte kernels)
+#   parity-*  every PyTorch reference fixture, the same two ways: the bf16
+#             bound ≤ 2e-2 must keep holding (fp32 ≤ 1e-3, tf32 ≤ 5e-3)
 #   fusions   TestBenchFusions: FNet-Base seq 512 batch 32 and the mini preset
 #             (batch 128 × 128), the plain sequence, each path alone and all
 #             of them, with the event profile of each (the docs/GPU.md table)
 #   batch64   the plain sequence and all paths at batch 64
 #   hf        Hugging Face FNetForPreTraining in the same session (the ≥ 4x
 #             target), when torch and transformers are installed
-# FNET_MFU_ONLY="fusions hf" runs only the named stages; FNET_BENCH_FUSE
+# If a lease is short, split it: FNET_MFU_ONLY="kernels engine-all
+# parity-all engine-gelu parity-gelu", then FNET_MFU_ONLY="fusions
+# batch64 hf". FNET_MFU_ONLY names the stages to run; FNET_BENCH_FUSE
 # picks the variants (see cuda/bench_test.go).
 set -u
 OUT=${OUT:-gpu-out}
@@ -45,7 +49,7 @@ summarise() {
 		printf '%s\n' "${SUMMARY[@]}"
 		echo
 		grep -h -- '--- FAIL' "$LOGS"/*.log 2>/dev/null | head -40
-		grep -hE 'worst|relative L2 error [0-9.e+-]+ >' "$LOGS/parity.log" 2>/dev/null | head -40
+		grep -hE 'worst|relative L2 error [0-9.e+-]+ >' "$LOGS"/parity-*.log 2>/dev/null | head -40
 		grep -h '^RESULT_JSON' "$LOGS"/fusions.log "$LOGS"/batch64.log "$LOGS"/hf.log 2>/dev/null >"$OUT/results.jsonl"
 		python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
@@ -84,8 +88,13 @@ stage() { # name timeout command...
 }
 
 stage kernels 90 "${CT[@]}" -test.v -test.run 'TestKernel|TestGemm|TestLt'
-stage engine 120 env FNET_CUDA_FUSE=all "${CT[@]}" -test.v -test.run '^TestEngineMatchesCPUEngine$'
-stage parity 150 env FNET_CUDA_FUSE=all "${CT[@]}" -test.v -test.run '^TestParityWithReferenceFixtures$'
+# all: the FFN takes the cuBLASLt epilogues; gelu: the 16-byte GELU kernels
+# (the epilogue wins when both are on, so each needs its own run)
+for pair in all:all gelu:ln-bwd,ln-fwd,gelu,adamw; do
+	tag=${pair%%:*} fuse=${pair#*:}
+	stage "engine-$tag" 120 env FNET_CUDA_FUSE=$fuse "${CT[@]}" -test.v -test.run '^TestEngineMatchesCPUEngine$'
+	stage "parity-$tag" 150 env FNET_CUDA_FUSE=$fuse "${CT[@]}" -test.v -test.run '^TestParityWithReferenceFixtures$'
+done
 TAIL=20 stage fusions 200 env FNET_CUDA_BENCH=1 FNET_BENCH_BATCH="$BATCH" "${CT[@]}" -test.v -test.run '^TestBenchFusions$'
 TAIL=6 stage batch64 90 env FNET_CUDA_BENCH=1 FNET_BENCH_BATCH=$((2 * BATCH)) FNET_BENCH_PRESETS=base FNET_BENCH_FUSE='none;all' \
 	"${CT[@]}" -test.v -test.run '^TestBenchFusions$'
