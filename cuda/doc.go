@@ -34,8 +34,13 @@
 //	memops.go           the stream's memory operations (on the device, or in a dry run)
 //	dryrun.go           the dry run: a host-only stand-in for the device, for tests
 //	                    (emulator_test.go carries its operations out on the host)
-//	kernels/fnet.cu     every kernel (signature.go checks each launch against it)
-//	nccl.go             NCCL for data parallel (communicators, all-reduce, async errors; not yet driven by the engine)
+//	kernels/fnet.cu     the kernels of the default step (signature.go checks each launch against the sources)
+//	kernels/ffn.cu, layernorm.cu, optimizer.cu
+//	                    the optional fused paths (fusion.go: Options.Fuse, FNET_CUDA_FUSE)
+//	cublaslt.go         cuBLASLt for the FFN's GELU epilogues (the "epilogue" fused path)
+//	nccl.go             NCCL bindings (communicators, all-reduce, async errors)
+//	nccl_collective.go  JoinNCCL and the NCCL-backed dist.Collective
+//	grad_average.go     the data-parallel gradient average on the device, overlapped with the backward
 //
 // See docs/GPU.md for the design, the reasons for not using gorgonia's CUDA
 // engine or gorgonia.org/cu, and the measurements.
