@@ -33,6 +33,9 @@ func TestScreenshots(t *testing.T) {
 	best := filepath.Join(dir, rundir.CheckpointsDir, "step-000000250")
 	os.WriteFile(filepath.Join(best, rundir.TrainerFile), []byte(`{"step":250,"metric":"accuracy","score":0.8333}`), 0o644)
 	os.Symlink("step-000000250", filepath.Join(dir, rundir.CheckpointsDir, rundir.BestLink))
+	const dataParallel = "pretrain-pretrain-base-20250601-080000" // 4 ranks (docs/SCALING.md)
+	writeFixtureRun(t, root, fixtureSpec{id: dataParallel, kind: "pretrain", state: rundir.StateDone, steps: 400, total: 400,
+		evalEvery: 100, ckptEvery: 100, gpu: true, ranks: 4, start: fixtureNow.Add(-4 * time.Hour), stepTime: time.Second, seed: 8})
 	for _, id := range []string{"pretrain-pretrain-mini-20250601-100000", liveRun} {
 		arch := map[bool]string{true: "fnet", false: "bert"}[id == liveRun]
 		os.WriteFile(filepath.Join(root, id, rundir.ConfigFile), []byte(fmt.Sprintf(
@@ -75,6 +78,10 @@ func TestScreenshots(t *testing.T) {
 			press(m, "space")
 			rv.cursor = indexOf(rv.visible(), liveRun)
 			press(m, "c")
+		}},
+		{"run-ranks", func(m *Model) {
+			runsOf(m).cursor = indexOf(runsOf(m).visible(), dataParallel)
+			press(m, "enter")
 		}},
 		{"launch", func(m *Model) { press(m, "n") }},
 		{"repl", func(m *Model) { m.focus(viewREPL) }},
