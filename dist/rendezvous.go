@@ -49,6 +49,7 @@ const (
 	DefaultRetry   = 250 * time.Millisecond
 	// handshake: one exchange on a connection may take this long
 	exchangeTimeout = 30 * time.Second
+	acceptRetry     = 50 * time.Millisecond // after a failed Accept
 	maxRunID        = 1024
 )
 
@@ -125,7 +126,11 @@ type Server struct {
 // Listen opens rank 0's rendezvous port (w.MasterPort; 0 picks a free one,
 // for tests: see Port).
 func Listen(w World, o Options) (*Server, error) {
-	addr := net.JoinHostPort(o.Bind, strconv.Itoa(w.MasterPort))
+	bind := o.Bind
+	if ip := net.ParseIP(w.MasterAddr); bind == "" && ip != nil && ip.IsLoopback() {
+		bind = w.MasterAddr // every rank is on this machine (--gpus): nobody else needs the port
+	}
+	addr := net.JoinHostPort(bind, strconv.Itoa(w.MasterPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("rank 0: serving the rendezvous on %s: %w (is another job using MASTER_PORT=%d? choose another)", addr, err, w.MasterPort)
@@ -176,10 +181,22 @@ func (s *Server) Serve(ctx context.Context, runID string, id ID) error {
 		<-ctx.Done()
 		s.ln.Close() // unblocks Accept
 	}()
+	var acceptErr error // the last failed Accept, for the timeout's message
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			break
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				break
+			}
+			// Out of file descriptors, a connection reset before it was
+			// accepted: the listener still works, and the ranks still to
+			// come must not be told they never joined.
+			acceptErr = err
+			select {
+			case <-ctx.Done():
+			case <-time.After(acceptRetry):
+			}
+			continue
 		}
 		conns.Add(1)
 		go func() {
@@ -237,6 +254,9 @@ func (s *Server) Serve(ctx context.Context, runID string, id ID) error {
 	if len(refusals) > 0 {
 		msg += "; " + strings.Join(refusals, "; ")
 	}
+	if acceptErr != nil {
+		msg += fmt.Sprintf("; accepting connections failed: %v", acceptErr)
+	}
 	return errors.New(msg)
 }
 
@@ -266,10 +286,15 @@ func (s *Server) exchange(c net.Conn, runID string, id ID, taken func(int) strin
 	}
 	rank := int(hdr.Rank)
 	switch {
+	// The peer is told what of its own was wrong, never rank 0's values: a
+	// stray client must not learn the run id (and then the NCCL id) by
+	// asking with a wrong one. Rank 0's error keeps both sides.
 	case string(peerRun) != runID:
-		return -1, refuse(c, rank, fmt.Sprintf("run id %q, but rank 0 serves run %q: ranks of two different jobs met at one MASTER_ADDR:MASTER_PORT", peerRun, runID))
+		return -1, refuseSaying(c, rank, fmt.Sprintf("run id %q is not the run rank 0 serves: ranks of two different jobs met at one MASTER_ADDR:MASTER_PORT", peerRun),
+			fmt.Sprintf("run id %q, but rank 0 serves run %q: ranks of two different jobs met at one MASTER_ADDR:MASTER_PORT", peerRun, runID))
 	case int(hdr.Size) != s.w.Size:
-		return -1, refuse(c, rank, fmt.Sprintf("world size %d, but rank 0's is %d", hdr.Size, s.w.Size))
+		return -1, refuseSaying(c, rank, fmt.Sprintf("world size %d is not rank 0's", hdr.Size),
+			fmt.Sprintf("world size %d, but rank 0's is %d", hdr.Size, s.w.Size))
 	case rank < 1 || rank >= s.w.Size:
 		return -1, refuse(c, rank, fmt.Sprintf("rank %d is not a peer's rank in a world of %d", rank, s.w.Size))
 	}
@@ -287,6 +312,13 @@ func (s *Server) exchange(c net.Conn, runID string, id ID, taken func(int) strin
 		return -1, fmt.Errorf("rank %d answered %#x, not the acknowledgement", rank, b[0])
 	}
 	return rank, nil
+}
+
+// refuseSaying refuses a peer with told, and returns the refusal with
+// what rank 0 knows (kept for its own error).
+func refuseSaying(c net.Conn, rank int, told, reason string) error {
+	refuse(c, rank, told)
+	return &RefusedError{Rank: rank, Reason: reason}
 }
 
 func refuse(c net.Conn, rank int, reason string) error {

@@ -84,18 +84,21 @@ func TestTCPRendezvousRefusesAnotherRun(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(context.Background(), "run-a", id) }()
 
-	// a process of another job dials the same port: refused at once, with
-	// both run ids in the reason, and rank 0 keeps serving
+	// a process of another job dials the same port: refused at once, told
+	// its own run id is wrong but not rank 0's, and rank 0 keeps serving
 	t0 := time.Now()
 	_, err = Fetch(context.Background(), world(2, 3, port), "run-b", local)
 	var ref *RefusedError
 	if !errors.As(err, &ref) {
 		t.Fatalf("a peer of another run got %v, want a refusal", err)
 	}
-	for _, want := range []string{"rank 2", "refused", `run id "run-b"`, `serves run "run-a"`} {
+	for _, want := range []string{"rank 2", "refused", `run id "run-b" is not the run rank 0 serves`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "run-a") {
+		t.Errorf("the refusal gives rank 0's run id away: %q", err)
 	}
 	if time.Since(t0) > 5*time.Second {
 		t.Errorf("a refusal should not be retried until the timeout (%s)", time.Since(t0))
@@ -128,7 +131,7 @@ func TestTCPRendezvousRefusals(t *testing.T) {
 		w    World
 		want string
 	}{
-		{World{Rank: 1, Size: 4, MasterAddr: "127.0.0.1", MasterPort: port}, "world size 4, but rank 0's is 3"},
+		{World{Rank: 1, Size: 4, MasterAddr: "127.0.0.1", MasterPort: port}, "world size 4 is not rank 0's"},
 		{World{Rank: 0, Size: 3, MasterAddr: "127.0.0.1", MasterPort: port}, "rank 0 is not a peer's rank"},
 		{World{Rank: 7, Size: 3, MasterAddr: "127.0.0.1", MasterPort: port}, "rank 7 is not a peer's rank"},
 	}
@@ -157,7 +160,7 @@ func TestTCPRendezvousRefusals(t *testing.T) {
 	if err == nil {
 		t.Fatal("rank 0 finished without rank 2")
 	}
-	for _, want := range []string{"rank 0", "rank 2 of 3 did not join within 2s", "world size 4", "already joined"} {
+	for _, want := range []string{"rank 0", "rank 2 of 3 did not join within 2s", "world size 4, but rank 0's is 3", "already joined"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("rank 0's error %q does not say %q", err, want)
 		}
