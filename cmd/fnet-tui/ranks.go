@@ -78,7 +78,10 @@ func planRanks(req trainRequest) (rankPlan, error) {
 		return rankPlan{}, usagef("--gpus %d: want 1 or more (1 = one process)", req.gpus)
 	}
 	launched := w.Launcher != dist.Single
-	if launched && req.gpusSet {
+	// Under a launcher's world of one rank (an sbatch of one task, torchrun
+	// with one process) --gpus still starts this machine's ranks: the
+	// children's torchrun variables take precedence over Slurm's.
+	if launched && req.gpusSet && !w.IsSingle() {
 		return rankPlan{}, fmt.Errorf("--gpus %d under %s (%s): the launcher already started the ranks and its world (%s) decides; drop --gpus", req.gpus, w.Launcher, launcherVars(w), w)
 	}
 	cfg, cfgErr := requestConfig(req)

@@ -320,6 +320,22 @@ func TestTrainGPUsUnderAOneRankLauncherIsANote(t *testing.T) {
 	}
 }
 
+// --gpus under a launcher's world of one rank (an sbatch of one task)
+// starts this machine's ranks as without a launcher: here it goes on to
+// count the GPUs, and is refused only for finding none.
+func TestGPUsUnderAOneRankLauncherLaunches(t *testing.T) {
+	cfg, runs := rankConfig(t, "")
+	launcherEnv(t, "SLURM_PROCID", "0", "SLURM_NTASKS", "1", "SLURM_LOCALID", "0", "SLURM_JOB_ID", "77")
+	oldCount := countGPUs
+	defer func() { countGPUs = oldCount }()
+	countGPUs = func() (int, error) { return 1, nil }
+	code, _, stderr := runCLI(t, "pretrain", "--gpus", "2", "-c", cfg, "--set", "train.device=cuda")
+	if code != 1 || !strings.Contains(stderr, "--gpus 2 but 1 GPU is visible") || strings.Contains(stderr, "under slurm") {
+		t.Errorf("exit %d, stderr:\n%s\nwant the GPU count, not a launcher refusal", code, stderr)
+	}
+	assertNothingWritten(t, runs)
+}
+
 // Under torchrun's agent store, MASTER_PORT is torchrun's: every rank is
 // refused at once (exit 2) and told to use a rendezvous file, with which
 // the rank goes on (here, to the CPU refusal).
