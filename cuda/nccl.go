@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -338,8 +339,15 @@ func (c *NCCLComm) rankError(err error) error {
 // finished, checking the communicator's asynchronous error between polls;
 // an error, or no completion within timeout (a peer that is gone or
 // stuck), aborts the communicator and fails with the rank's error.
-func (c *NCCLComm) Wait(timeout time.Duration, done func() (bool, error)) error {
-	err := pollComm(timeout, time.Millisecond, done, c.asyncError)
+//
+// stop (nil: never) is the run's stop request (a signal): once it is
+// closed, the work still has grace to finish (a healthy peer finishing its
+// step and reaching the agreed stop), after which Wait aborts and fails
+// saying that the ranks it was waiting on did not answer. On one node a
+// dead peer raises no asynchronous error (the P2P and SHM transports do
+// not notice), so without the stop request only the timeout ends the wait.
+func (c *NCCLComm) Wait(timeout time.Duration, stop <-chan struct{}, grace time.Duration, done func() (bool, error)) error {
+	err := pollComm(pollSpec{timeout: timeout, interval: time.Millisecond, stop: stop, grace: grace, peers: otherRanks(c.rank, c.size)}, done, c.asyncError)
 	if err != nil {
 		err = c.rankError(err)
 		c.Abort()
@@ -348,10 +356,39 @@ func (c *NCCLComm) Wait(timeout time.Duration, done func() (bool, error)) error 
 	return nil
 }
 
+// pollSpec is what Wait's loop watches besides the work.
+type pollSpec struct {
+	timeout, interval time.Duration
+	stop              <-chan struct{} // the stop request; nil: none
+	grace             time.Duration   // after stop is closed
+	peers             string          // the ranks waited on, for the message
+}
+
+// otherRanks names the ranks other than rank of size: "rank 1", "ranks 0, 2, 3", "the other 63 ranks".
+func otherRanks(rank, size int) string {
+	var others []string
+	for r := range size {
+		if r != rank {
+			others = append(others, strconv.Itoa(r))
+		}
+	}
+	switch {
+	case len(others) == 0:
+		return "no other rank"
+	case len(others) == 1:
+		return "rank " + others[0]
+	case len(others) <= 8:
+		return "ranks " + strings.Join(others, ", ")
+	}
+	return fmt.Sprintf("the other %d ranks", len(others))
+}
+
 // pollComm is Wait's loop: done's completion, its error or the async
-// error, or a timeout.
-func pollComm(timeout, interval time.Duration, done func() (bool, error), asyncErr func() error) error {
-	deadline := time.Now().Add(timeout)
+// error, a timeout, or the stop request's grace running out.
+func pollComm(p pollSpec, done func() (bool, error), asyncErr func() error) error {
+	deadline := time.Now().Add(p.timeout)
+	stop := p.stop
+	var stopDeadline time.Time
 	for {
 		ok, err := done()
 		if err != nil {
@@ -363,10 +400,25 @@ func pollComm(timeout, interval time.Duration, done func() (bool, error), asyncE
 		if err := asyncErr(); err != nil {
 			return fmt.Errorf("NCCL communicator failed: %w", err)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("NCCL operation did not complete within %s (a peer is gone or stuck): communicator aborted", timeout)
+		now := time.Now()
+		if stop != nil {
+			select {
+			case <-stop:
+				stopDeadline, stop = now.Add(p.grace), nil
+			default:
+			}
 		}
-		time.Sleep(interval)
+		if !stopDeadline.IsZero() && now.After(stopDeadline) {
+			peers := p.peers
+			if peers == "" {
+				peers = "its peers"
+			}
+			return fmt.Errorf("the ranks it was waiting on (%s) did not answer within %s after the stop request (gone or stuck): NCCL communicator aborted", peers, p.grace)
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("NCCL operation did not complete within %s (a peer is gone or stuck): communicator aborted", p.timeout)
+		}
+		time.Sleep(p.interval)
 	}
 }
 

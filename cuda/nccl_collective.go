@@ -20,9 +20,13 @@ import (
 // flat gradient buffer on it, in place, overlapping the backward.
 //
 // Every wait for NCCL work polls the stream and ncclCommGetAsyncError
-// (NCCLComm.Wait), so a peer that died fails this rank with an error
-// instead of hanging it; after any failure the Collective refuses further
-// work and Close aborts the communicator.
+// (NCCLComm.Wait) until Timeout, and watches the stop request (the
+// context JoinNCCL was given: the CLI cancels it on SIGINT/SIGTERM), so a
+// peer that died fails this rank with an error instead of hanging it;
+// after any failure the Collective refuses further work and Close aborts
+// the communicator. On one node NCCL does not notice a dead peer by itself
+// (no asynchronous error over P2P or SHM): the timeout, the stop request
+// or the launcher's SIGTERM ends the wait.
 type Collective struct {
 	n          *NCCL
 	comm       *NCCLComm
@@ -33,16 +37,44 @@ type Collective struct {
 	scratchLen int     // bytes
 	// Timeout bounds one wait for NCCL work. Rank 0 evaluates and
 	// checkpoints while the other ranks wait inside the next step's first
-	// reduction, so it is long (DefaultNCCLTimeout); a dead peer is caught
-	// sooner, by the communicator's asynchronous error.
+	// reduction, so it is long (DefaultNCCLTimeout, or FNET_NCCL_TIMEOUT);
+	// across nodes a dead peer is caught sooner, by the communicator's
+	// asynchronous error; on one node only by this, the stop request or
+	// the launcher.
 	Timeout time.Duration
-	failed  error
-	closed  bool
+	// StopGrace is how long a wait still running when the stop request
+	// comes (stop closed) may go on before it aborts: long enough for a
+	// healthy peer to finish its step and reach the agreed stop, or for
+	// rank 0 to evaluate and checkpoint while the others wait (under Slurm
+	// every rank gets the SIGTERM). DefaultStopGrace when 0.
+	StopGrace time.Duration
+	stop      <-chan struct{} // the stop request (JoinNCCL's ctx); nil: none
+	failed    error
+	closed    bool
 }
 
 // DefaultNCCLTimeout is Collective.Timeout's default: longer than any
 // evaluation or checkpoint rank 0 makes the others wait through.
 const DefaultNCCLTimeout = 30 * time.Minute
+
+// DefaultStopGrace is Collective.StopGrace's default.
+const DefaultStopGrace = 60 * time.Second
+
+// NCCLTimeoutEnv sets Collective.Timeout for JoinNCCL (a Go duration: 45m, 2h).
+const NCCLTimeoutEnv = "FNET_NCCL_TIMEOUT"
+
+// ncclTimeoutFromEnv is FNET_NCCL_TIMEOUT's duration, DefaultNCCLTimeout when unset.
+func ncclTimeoutFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := getenv(NCCLTimeoutEnv)
+	if v == "" {
+		return DefaultNCCLTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as 45m or 2h (how long a rank waits for its peers in one NCCL operation; default %s)", NCCLTimeoutEnv, v, DefaultNCCLTimeout)
+	}
+	return d, nil
+}
 
 var _ dist.Collective = (*Collective)(nil)
 
@@ -54,9 +86,17 @@ var _ dist.Collective = (*Collective)(nil)
 // The device is the process's CUDA device (selectedOrdinal, read once from
 // the environment): JoinNCCL refuses a w whose rank would train on another
 // one, since the engine and the communicator must share it.
+//
+// ctx is also the run's stop request: once it is cancelled, a wait for
+// NCCL work has StopGrace to finish (Collective.StopGrace). Timeout comes
+// from FNET_NCCL_TIMEOUT (DefaultNCCLTimeout when unset).
 func JoinNCCL(ctx context.Context, w dist.World, runID string, o dist.Options) (*Collective, error) {
 	if w.Size < 1 || w.Rank < 0 || w.Rank >= w.Size {
 		return nil, fmt.Errorf("rank %d: not a rank of a world of %d", w.Rank, w.Size)
+	}
+	timeout, err := ncclTimeoutFromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("rank %d: %w", w.Rank, err)
 	}
 	s, err := getRuntime()
 	if err != nil {
@@ -82,7 +122,12 @@ func JoinNCCL(ctx context.Context, w dist.World, runID string, o dist.Options) (
 	if err := n.Usable(); err != nil {
 		return nil, fmt.Errorf("rank %d: %w", w.Rank, err)
 	}
-	return joinWith(ctx, w, runID, o, n, driverDevice{s})
+	c, err := joinWith(ctx, w, runID, o, n, driverDevice{s})
+	if err != nil {
+		return nil, err
+	}
+	c.Timeout = timeout
+	return c, nil
 }
 
 // joinWith is JoinNCCL past the device checks: the rendezvous, the
@@ -109,7 +154,8 @@ func joinWith(ctx context.Context, w dist.World, runID string, o dist.Options, n
 		_ = dev.streamDestroy(stream)
 		return nil, err
 	}
-	return &Collective{n: n, comm: comm, dev: dev, rank: w.Rank, size: w.Size, stream: stream, Timeout: DefaultNCCLTimeout}, nil
+	return &Collective{n: n, comm: comm, dev: dev, rank: w.Rank, size: w.Size, stream: stream,
+		Timeout: DefaultNCCLTimeout, StopGrace: DefaultStopGrace, stop: ctx.Done()}, nil
 }
 
 func (c *Collective) Rank() int { return c.rank }
@@ -183,14 +229,18 @@ func (c *Collective) hostReduce(p unsafe.Pointer, count, elem int, dt NCCLDataTy
 }
 
 // wait polls done (a stream or event query) and the communicator's
-// asynchronous error until the work is done; a failure aborts the
+// asynchronous error until the work is done, for up to Timeout, or
+// StopGrace once the stop request came; a failure aborts the
 // communicator (NCCLComm.Wait) and is final.
 func (c *Collective) wait(done func() (bool, error)) error {
-	timeout := c.Timeout
+	timeout, grace := c.Timeout, c.StopGrace
 	if timeout <= 0 {
 		timeout = DefaultNCCLTimeout
 	}
-	if err := c.comm.Wait(timeout, done); err != nil {
+	if grace <= 0 {
+		grace = DefaultStopGrace
+	}
+	if err := c.comm.Wait(timeout, c.stop, grace, done); err != nil {
 		return c.fail(err)
 	}
 	return nil
@@ -216,10 +266,12 @@ func (c *Collective) ensureScratch(n int) error {
 	return nil
 }
 
-// Close leaves the communicator: ncclCommDestroy when its work is done,
-// ncclCommAbort after a failure or with work still queued (a peer that
-// left never completes it), so that Close never hangs on a dead peer.
-// The peers' next reduction fails with NCCL's remote error.
+// Close leaves the communicator at the clean end of a run (or the agreed
+// stop, every rank healthy): ncclCommDestroy when its work is done, which
+// in NCCL is a collective of its own (every local rank meets at a
+// barrier); ncclCommAbort after a failure or with work still queued (a
+// peer that left never completes it). A rank that failed leaves with
+// Abort instead: Destroy would wait for peers still inside a reduction.
 func (c *Collective) Close() error {
 	if c.closed {
 		return nil
@@ -253,6 +305,23 @@ func (c *Collective) Close() error {
 		c.stream = 0
 	}
 	return errors.Join(errs...)
+}
+
+// Abort leaves the communicator at once (ncclCommAbort), without waiting
+// for the peers: what a rank does after an error of its own, so that it
+// never blocks in ncclCommDestroy's barrier while the peers sit in their
+// next all-reduce. Across nodes the peers' waits fail with NCCL's remote
+// error; on one node they learn it by their timeout, the stop request or
+// the launcher. Every later call is refused; Close after Abort does
+// nothing more. A nil Collective aborts nothing.
+func (c *Collective) Abort() error {
+	if c == nil || c.closed {
+		return nil
+	}
+	if c.failed == nil {
+		c.failed = fmt.Errorf("rank %d: this rank aborted the communicator", c.rank)
+	}
+	return c.Close()
 }
 
 // collDevice is what a Collective needs of its device: the context, one

@@ -375,3 +375,123 @@ func TestQueryResult(t *testing.T) {
 		t.Fatalf("success: %v %v", done, err)
 	}
 }
+
+// TestAbortLeavesAHealthyCommunicatorWithoutDestroy: a rank that failed
+// on its own leaves with ncclCommAbort even though its communicator is
+// idle and healthy (ncclCommDestroy would wait at NCCL's intra-node
+// barrier for peers sitting in their next all-reduce); afterwards every
+// call is refused and Close does nothing more.
+func TestAbortLeavesAHealthyCommunicatorWithoutDestroy(t *testing.T) {
+	n, hook := loadFakeNCCL(t)
+	dev := newHostDevice()
+	c, err := joinWith(context.Background(), dist.World{Size: 1}, "r", dist.Options{}, n, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AllReduceSum([]float64{1}); err != nil { // idle and healthy afterwards
+		t.Fatal(err)
+	}
+	if err := c.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := purego.SyscallN(hook("fakeAborted"))
+	d, _, _ := purego.SyscallN(hook("fakeDestroyed"))
+	if a != 1 || d != 0 {
+		t.Fatalf("aborted %d, destroyed %d; want the abort alone", a, d)
+	}
+	if len(dev.mem) != 0 {
+		t.Fatalf("Abort left %d device buffers", len(dev.mem))
+	}
+	if err := c.AllReduceAvg([]float32{1}); err == nil || !strings.Contains(err.Error(), "rank 0: the NCCL collective is closed") {
+		t.Fatalf("after Abort: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ = purego.SyscallN(hook("fakeAborted"))
+	d, _, _ = purego.SyscallN(hook("fakeDestroyed"))
+	if a != 1 || d != 0 {
+		t.Fatalf("Close and Abort after Abort: aborted %d, destroyed %d", a, d)
+	}
+	var none *Collective
+	if err := none.Abort(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStopRequestDuringAWait: once JoinNCCL's context is cancelled (the
+// CLI's SIGTERM), a reduction that completes within StopGrace succeeds
+// (the agreed stop of healthy ranks, which then destroy as before); one
+// whose peers never answer fails after the grace, saying so, and aborts
+// the communicator, long before Timeout.
+func TestStopRequestDuringAWait(t *testing.T) {
+	n, hook := loadFakeNCCL(t)
+	counts := func() (uintptr, uintptr) {
+		a, _, _ := purego.SyscallN(hook("fakeAborted"))
+		d, _, _ := purego.SyscallN(hook("fakeDestroyed"))
+		return a, d
+	}
+
+	// healthy: the peer finishes its step and reaches the agreed stop
+	ctx, cancel := context.WithCancel(context.Background())
+	dev := newHostDevice()
+	c, err := joinWith(ctx, dist.World{Size: 1}, "r", dist.Options{}, n, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StopGrace != DefaultStopGrace || c.Timeout != DefaultNCCLTimeout {
+		t.Fatalf("defaults: grace %v, timeout %v", c.StopGrace, c.Timeout)
+	}
+	c.StopGrace = 5 * time.Second
+	cancel()
+	dev.pending = 30 // ~30 ms of polls after the stop request
+	v := []float64{2}
+	if err := c.AllReduceSum(v); err != nil || v[0] != 2 {
+		t.Fatalf("a reduction completing within the grace: %v %v", v, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a, d := counts(); a != 0 || d != 1 {
+		t.Fatalf("the agreed stop: aborted %d, destroyed %d; want it destroyed", a, d)
+	}
+
+	// a dead peer: the wait never completes
+	ctx, cancel = context.WithCancel(context.Background())
+	dev = newHostDevice()
+	c, err = joinWith(ctx, dist.World{Size: 1}, "r", dist.Options{}, n, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StopGrace = 50 * time.Millisecond
+	dev.pending = 1 << 30
+	errc := make(chan error, 1)
+	t0 := time.Now()
+	go func() { errc <- c.AllReduceSum([]float64{1}) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err = <-errc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the wait went on after the stop request's grace")
+	}
+	if err == nil || !strings.Contains(err.Error(), "rank 0: the ranks it was waiting on") || !strings.Contains(err.Error(), "did not answer within 50ms after the stop request") {
+		t.Fatalf("after the grace: %v", err)
+	}
+	if took := time.Since(t0); took < 70*time.Millisecond {
+		t.Fatalf("failed after %v, before the stop request's grace ran out", took)
+	}
+	if a, _ := counts(); a != 1 {
+		t.Fatalf("aborted %d communicators, want 1", a)
+	}
+	if err := c.AllReduceSum([]float64{1}); err == nil || !strings.Contains(err.Error(), "after the stop request") {
+		t.Fatalf("a later call: %v", err)
+	}
+	_ = c.Close()
+	if _, d := counts(); d != 1 {
+		t.Fatalf("the failed communicator was destroyed (%d destroys in all)", d)
+	}
+}

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+	"github.com/fnet-tui/fnet-tui/dist"
 )
 
 func TestNCCLCandidates(t *testing.T) {
@@ -83,24 +85,82 @@ func TestNCCLVersionString(t *testing.T) {
 }
 
 func TestPollComm(t *testing.T) {
+	spec := func(timeout, interval time.Duration) pollSpec { return pollSpec{timeout: timeout, interval: interval} }
 	calls := 0
 	done := func() (bool, error) { calls++; return calls == 3, nil }
-	if err := pollComm(time.Second, 0, done, func() error { return nil }); err != nil || calls != 3 {
+	if err := pollComm(spec(time.Second, 0), done, func() error { return nil }); err != nil || calls != 3 {
 		t.Fatalf("completes on the third poll: %v after %d", err, calls)
 	}
 	remote := errors.New("ncclRemoteError")
-	err := pollComm(time.Second, 0, func() (bool, error) { return false, nil }, func() error { return remote })
+	err := pollComm(spec(time.Second, 0), func() (bool, error) { return false, nil }, func() error { return remote })
 	if !errors.Is(err, remote) || !strings.Contains(err.Error(), "communicator failed") {
 		t.Fatalf("async error: %v", err)
 	}
 	t0 := time.Now()
-	err = pollComm(50*time.Millisecond, time.Millisecond, func() (bool, error) { return false, nil }, func() error { return nil })
+	err = pollComm(spec(50*time.Millisecond, time.Millisecond), func() (bool, error) { return false, nil }, func() error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "did not complete within 50ms") || time.Since(t0) > 2*time.Second {
 		t.Fatalf("timeout: %v", err)
 	}
 	streamErr := errors.New("CUDA_ERROR_LAUNCH_FAILED")
-	if err := pollComm(time.Second, 0, func() (bool, error) { return false, streamErr }, func() error { return nil }); !errors.Is(err, streamErr) {
+	if err := pollComm(spec(time.Second, 0), func() (bool, error) { return false, streamErr }, func() error { return nil }); !errors.Is(err, streamErr) {
 		t.Fatalf("the stream's error: %v", err)
+	}
+}
+
+// TestPollCommStopGrace: after the stop request a wait has the grace to
+// finish (a healthy peer reaching the agreed stop), then fails naming
+// the ranks it waited on; without a stop request only the timeout counts.
+func TestPollCommStopGrace(t *testing.T) {
+	stop := make(chan struct{})
+	close(stop)
+	never := func() (bool, error) { return false, nil }
+	healthy := func() error { return nil }
+	t0 := time.Now()
+	err := pollComm(pollSpec{timeout: time.Hour, interval: time.Millisecond, stop: stop, grace: 40 * time.Millisecond, peers: "rank 1"}, never, healthy)
+	if err == nil || !strings.Contains(err.Error(), "the ranks it was waiting on (rank 1) did not answer within 40ms after the stop request") {
+		t.Fatalf("a wait past the grace: %v", err)
+	}
+	if took := time.Since(t0); took < 40*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("failed after %v; want the 40ms grace, not the hour's timeout", took)
+	}
+	calls := 0
+	late := func() (bool, error) { calls++; return calls == 20, nil } // ~20ms after the stop: within the grace
+	if err := pollComm(pollSpec{timeout: time.Hour, interval: time.Millisecond, stop: stop, grace: 10 * time.Second, peers: "rank 1"}, late, healthy); err != nil {
+		t.Fatalf("work finishing within the grace: %v", err)
+	}
+	// the stop request may come in the middle of a wait
+	later := make(chan struct{})
+	time.AfterFunc(30*time.Millisecond, func() { close(later) })
+	t0 = time.Now()
+	err = pollComm(pollSpec{timeout: time.Hour, interval: time.Millisecond, stop: later, grace: 30 * time.Millisecond}, never, healthy)
+	if err == nil || !strings.Contains(err.Error(), "after the stop request") || time.Since(t0) < 60*time.Millisecond {
+		t.Fatalf("a stop request during the wait: %v after %v", err, time.Since(t0))
+	}
+	if got := [...]string{otherRanks(0, 2), otherRanks(1, 4), otherRanks(3, 64), otherRanks(0, 1)}; got != [...]string{"rank 1", "ranks 0, 2, 3", "the other 63 ranks", "no other rank"} {
+		t.Fatalf("otherRanks: %q", got)
+	}
+}
+
+func TestNCCLTimeoutFromEnv(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	if d, err := ncclTimeoutFromEnv(get); err != nil || d != DefaultNCCLTimeout {
+		t.Fatalf("unset: %v %v", d, err)
+	}
+	env[NCCLTimeoutEnv] = "2h30m"
+	if d, err := ncclTimeoutFromEnv(get); err != nil || d != 150*time.Minute {
+		t.Fatalf("2h30m: %v %v", d, err)
+	}
+	for _, bad := range []string{"30", "soon", "-5m", "0s"} {
+		env[NCCLTimeoutEnv] = bad
+		if _, err := ncclTimeoutFromEnv(get); err == nil || !strings.Contains(err.Error(), "FNET_NCCL_TIMEOUT=\""+bad+"\"") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	// JoinNCCL refuses it before anything else (no GPU needed to see it)
+	t.Setenv(NCCLTimeoutEnv, "soon")
+	if _, err := JoinNCCL(context.Background(), dist.World{Rank: 1, Size: 2}, "r", dist.Options{}); err == nil || !strings.Contains(err.Error(), "rank 1: FNET_NCCL_TIMEOUT=\"soon\"") {
+		t.Fatalf("JoinNCCL with a bad FNET_NCCL_TIMEOUT: %v", err)
 	}
 }
 
@@ -210,7 +270,7 @@ func TestNCCLBindingsAgainstAFakeLibrary(t *testing.T) {
 	if err := comm.AsyncError(); err == nil || !strings.Contains(err.Error(), "ncclRemoteError") || !strings.Contains(err.Error(), "rank 2") {
 		t.Fatalf("async error: %v", err)
 	}
-	err = comm.Wait(time.Second, func() (bool, error) { return false, nil })
+	err = comm.Wait(time.Second, nil, 0, func() (bool, error) { return false, nil })
 	if err == nil || !strings.Contains(err.Error(), "rank 2: NCCL communicator failed") || !strings.Contains(err.Error(), "remote process exited") {
 		t.Fatalf("Wait on a failed communicator: %v", err)
 	}
@@ -226,11 +286,11 @@ func TestNCCLBindingsAgainstAFakeLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := comm.Wait(20*time.Millisecond, func() (bool, error) { return false, nil }); err == nil || !strings.Contains(err.Error(), "rank 0: NCCL operation did not complete within 20ms") {
+	if err := comm.Wait(20*time.Millisecond, nil, 0, func() (bool, error) { return false, nil }); err == nil || !strings.Contains(err.Error(), "rank 0: NCCL operation did not complete within 20ms") {
 		t.Fatalf("timeout: %v", err)
 	}
 	comm, _ = n.InitRank(id, 2, 1)
-	if err := comm.Wait(time.Second, func() (bool, error) { return true, nil }); err != nil {
+	if err := comm.Wait(time.Second, nil, 0, func() (bool, error) { return true, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := comm.Destroy(); err != nil {

@@ -20,8 +20,16 @@ type Collective interface {
 	// over the ranks (loss sums, counts and metrics: float64, so a sum of
 	// counts stays exact).
 	AllReduceSum(vals []float64) error
-	// Close leaves the group; a peer still waiting in a reduction gets an error.
+	// Close leaves the group at the clean end of a run or the agreed stop,
+	// when every rank does the same (NCCL's ncclCommDestroy is itself a
+	// collective: it waits for the other local ranks).
 	Close() error
+	// Abort leaves the group at once, without waiting for any peer
+	// (ncclCommAbort): a rank that failed, after recording its error. Its
+	// peers' pending and later reductions fail rather than complete (on
+	// one node, with NCCL, only when their timeout, stop request or the
+	// launcher ends them). Close after Abort does nothing more.
+	Abort() error
 }
 
 // DefaultBucketElems is the size of a gradient bucket: 4 Mi float32 (16

@@ -140,6 +140,10 @@ func (r *Rank) Close() error {
 	return nil
 }
 
+// Abort leaves the group as Close does (a rank that leaves makes the
+// others fail); the double has no destroy barrier to skip.
+func (r *Rank) Abort() error { return r.Close() }
+
 var _ dist.Collective = (*Rank)(nil)
 
 // RunRanks runs f on every rank concurrently and returns their errors, in
