@@ -6,11 +6,4 @@
 # the committed tree only, statically (no Go on the device machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/gpu/build.sh >/dev/null
-root=$(pwd)
-src=$(mktemp -d)
-trap 'rm -rf "$src"' EXIT
-git archive --format=tar HEAD | tar -x -C "$src"
-export CGO_ENABLED=0
-(cd "$src" && go test -tags pure -ldflags='-s -w' -c -o "$root/.device-carry/train.test" ./train/)
-ls -la .device-carry/fnet-tui .device-carry/cuda.test .device-carry/train.test
+FNET_TRAIN_TEST=1 exec scripts/gpu/build.sh

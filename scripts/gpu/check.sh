@@ -21,6 +21,7 @@ mkdir -p "$OUT"
 LOGS=${LOGS:-$(mktemp -d)}
 ROOT=$(pwd)
 BIN=$ROOT/.device-carry
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 export FNET_PARITY_DIR=$BIN/fixtures
 export FNET_CUDA_CACHE=${FNET_CUDA_CACHE:-/tmp/fnet-tui-kernels}
 export PYTHONUNBUFFERED=1

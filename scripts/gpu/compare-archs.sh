@@ -13,6 +13,7 @@ set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 BIN=${BIN:-$(pwd)/.device-carry/fnet-tui}
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 TOKENS=${TOKENS:-65536}
 SEQS=${SEQS:-512,1024,2048,4096,8192}
 export FNET_CUDA_CACHE=${FNET_CUDA_CACHE:-/tmp/fnet-tui-kernels}

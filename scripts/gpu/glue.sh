@@ -17,6 +17,7 @@
 set -u
 OUT=${OUT:-gpu-out}
 BIN=${FNET_TUI:-.device-carry/fnet-tui}
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 GLUE=${FNET_GLUE_DIR:-.device-carry/glue}
 ck=${1:?usage: scripts/gpu/glue.sh PRETRAIN_CHECKPOINT_DIR}
 runs=${FNET_GLUE_RUNS:-/tmp/glue-runs}

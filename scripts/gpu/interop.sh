@@ -17,8 +17,8 @@
 # ids and logits, fnet-tui export --logits), sentences.txt (20 real
 # sentences) and pairs.txt (20 RTE pairs). Then on the device machine (torch
 # and transformers installed), from the repository root, carrying
-# .device-carry/fnet-tui, .device-carry/interop and .device-carry/COMMIT
-# (about 55 MB; prepare prints the sizes):
+# .device-carry/fnet-tui.gz, .device-carry/interop and .device-carry/COMMIT
+# (prepare prints the sizes; a call carries at most 64 MiB):
 #
 #   scripts/gpu/interop.sh                      (~1 minute)
 #
@@ -33,6 +33,9 @@ CARRY=$ROOT/.device-carry
 W=$CARRY/interop
 BIN=${FNET_TUI:-$CARRY/fnet-tui}
 
+if [ "${1:-}" != prepare ]; then
+	FNET_CARRY_DIR=$CARRY . "$ROOT/scripts/gpu/unpack.sh"
+fi
 if [ "${1:-}" = prepare ]; then
 	set -eo pipefail
 	data=${FNET_DATA:-$ROOT/../shared/data}
@@ -42,7 +45,12 @@ if [ "${1:-}" = prepare ]; then
 	src=$(mktemp -d)
 	trap 'rm -rf "$src"' EXIT
 	git archive --format=tar HEAD | tar -x -C "$src"
+	# the host steps below run the binary; the device call carries it
+	# gzipped (64 MiB a call, scripts/gpu/unpack.sh)
+	rm -f "$CARRY/fnet-tui"
+	BIN=$src/fnet-tui-bin
 	(cd "$src" && CGO_ENABLED=0 go build -tags pure -ldflags='-s -w' -o "$BIN" ./cmd/fnet-tui)
+	gzip -6 -c "$BIN" >"$CARRY/fnet-tui.gz"
 	git rev-parse --short HEAD >"$CARRY/COMMIT"
 	rm -rf "$W"
 	mkdir -p "$W/exports" "$W/refs"
@@ -73,7 +81,7 @@ if [ "${1:-}" = prepare ]; then
 	"$BIN" export --hf "$W/exports/fnet-rte" "$runs/fnet-rte/checkpoints/best"
 	"$BIN" export --logits "$W/refs/fnet-rte.safetensors" --text "$W/pairs.txt" "$runs/fnet-rte/checkpoints/best"
 	rm -rf "$runs"
-	du -sh "$W" "$BIN"
+	du -sh "$W" "$CARRY/fnet-tui.gz"
 	exit 0
 fi
 

@@ -24,6 +24,7 @@
 set -u
 OUT=${OUT:-gpu-out}
 BIN=${FNET_TUI:-.device-carry/fnet-tui}
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 runs=${FNET_LRA_RUNS:-/tmp/lra-runs}
 data=${FNET_LRA_DATA:-/tmp/lra-listops}
 device=${FNET_LRA_DEVICE:-cuda}

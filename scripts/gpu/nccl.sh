@@ -44,6 +44,7 @@ mkdir -p "$OUT"
 LOGS=${LOGS:-$(mktemp -d)}
 ROOT=$(pwd)
 BIN=$ROOT/.device-carry
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 export FNET_CUDA_CACHE=${FNET_CUDA_CACHE:-/tmp/fnet-tui-kernels}
 export FNET_BENCH_BATCH=${FNET_BENCH_BATCH:-32}
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN}

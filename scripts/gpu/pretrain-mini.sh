@@ -16,6 +16,7 @@
 set -euo pipefail
 OUT=${OUT:-gpu-out}
 BIN=.device-carry
+. scripts/gpu/unpack.sh # the carried binaries and fixtures, gzipped by build.sh
 SECONDS_BUDGET=${FNET_PRETRAIN_SECONDS:-420}
 BATCH=${FNET_PRETRAIN_BATCH:-128}
 DEVICE=${FNET_PRETRAIN_DEVICE:-cuda}
