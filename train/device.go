@@ -9,11 +9,20 @@ import (
 	"github.com/fnet-tui/fnet-tui/kernels"
 )
 
-// newEngine builds the engine train.device asks for. "cuda" without a usable
-// GPU is an error carrying the exact reason; "auto" falls back to the CPU
-// and says why through note.
-func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][]float32, note func(string, ...any)) (fnet.Engine, error) {
+// newEngine builds the engine train.device asks for, for one rank of a
+// world of ranks (1: one process). "cuda" without a usable GPU is an error
+// carrying the exact reason; "auto" falls back to the CPU and says why
+// through note, but not in a world of more than one rank: there a CPU rank
+// would average its gradients through host buckets while the CUDA ranks
+// reduce per-layer groups on the device, so the ranks' NCCL calls would
+// not match (a hang, or garbage). The rank fails with the reason instead,
+// and the startup agreement fails every rank.
+func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][]float32, ranks int, note func(string, ...any)) (fnet.Engine, error) {
 	dev := cfg.Train.Device
+	multi := ranks > 1
+	noFallback := func(why string, err error) error {
+		return fmt.Errorf("train.device = \"auto\" in a %d-rank world: %s (%w), and a rank may not fall back to the CPU there: its NCCL calls would not match the CUDA ranks' (run `fnet-tui doctor` on the node)", ranks, why, err)
+	}
 	if dev == "cuda" || dev == "auto" {
 		err := cuda.Available()
 		if err == nil {
@@ -35,9 +44,14 @@ func newEngine(cfg Config, mc fnet.Config, heads fnet.Heads, params map[string][
 			if dev == "cuda" {
 				return nil, fmt.Errorf("train.device = \"cuda\": %w", err)
 			}
+			if multi {
+				return nil, noFallback("the CUDA engine failed to start", err)
+			}
 			note("device auto: the CUDA engine failed to start (%v); running on the CPU", err)
 		} else if dev == "cuda" {
 			return nil, fmt.Errorf("train.device = \"cuda\" but no GPU can be used: %w (run `fnet-tui doctor`)", err)
+		} else if multi {
+			return nil, noFallback("no usable GPU", err)
 		} else {
 			note("device auto: no usable GPU (%v); running on the CPU", err)
 		}
@@ -87,5 +101,5 @@ func (inf Inference) Engine(mc fnet.Config, heads fnet.Heads, params map[string]
 		note = func(string, ...any) {}
 	}
 	mc.DropoutProb = 0
-	return newEngine(run, mc, heads, params, note)
+	return newEngine(run, mc, heads, params, 1, note)
 }

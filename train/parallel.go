@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/fnet-tui/fnet-tui/atomicfile"
 	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/fnet"
 	"github.com/fnet-tui/fnet-tui/rundir"
@@ -21,9 +26,13 @@ import (
 // so every rank applies the same AdamW step to the same weights and sees
 // the same loss. Rank 0 alone owns the run directory (status, metrics,
 // train.log, checkpoints, evaluations, predictions); rank N ≥ 1 writes
-// only ranks/<N>.log. A signal on any rank stops every rank after the same
-// step, and rank 0 checkpoints it; an error on one rank closes the
-// Collective, so the others fail rather than wait.
+// only ranks/<N>.log (and ranks/<N>.error when it fails). A signal on any
+// rank stops every rank after the same step, and rank 0 checkpoints it. A
+// rank that fails first records it (rank 0: status.json and train.log;
+// rank N: ranks/<N>.log and ranks/<N>.error), then aborts the Collective
+// (leave), so it never waits in a clean close for peers that sit in their
+// next reduction; the peers fail rather than wait, and rank 0, failing
+// through the Collective, names the rank whose error file it finds.
 
 // parallel is the loop's view of the world it trains in; nil is one process.
 type parallel struct {
@@ -34,6 +43,108 @@ type parallel struct {
 	// the GPU gather at the same step (gatherGPU)
 	lastSystem time.Time
 	systemDue  bool
+}
+
+// collectiveError marks an error that came through the Collective (a peer
+// that left or aborted, a timeout, the stop request's grace): rank 0 then
+// looks for the failed peers' own errors (peerErrors).
+type collectiveError struct{ err error }
+
+func (e *collectiveError) Error() string { return e.err.Error() }
+func (e *collectiveError) Unwrap() error { return e.err }
+
+func viaCollective(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &collectiveError{err}
+}
+
+// leave aborts the Collective after an error of this rank (not after the
+// agreed stop, whose clean close is the caller's): the run's end must be
+// recorded first (status.json, the logs, ranks/<N>.error), since the
+// peers may learn of it only through the abort.
+func (p *parallel) leave(err error) {
+	if p == nil || err == nil || errors.Is(err, errStopped) {
+		return
+	}
+	p.coll.Abort()
+}
+
+// rankErrorFile is where rank N ≥ 1 leaves the error it failed with:
+// ranks/<N>.error in the run directory rank 0 owns.
+func rankErrorFile(runDir string, rank int) string {
+	return filepath.Join(runDir, rundir.RanksDir, fmt.Sprintf("%d.error", rank))
+}
+
+// writeRankError records a follower's error for rank 0 (peerErrors),
+// atomically, so rank 0 never reads half of it.
+func writeRankError(runDir string, rank int, err error) error {
+	if err := os.MkdirAll(filepath.Join(runDir, rundir.RanksDir), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(rankErrorFile(runDir, rank), []byte(rankNamed(rank, err)+"\n"), 0o644)
+}
+
+// rankNamed is err's text with "rank N" in front, unless it starts so.
+func rankNamed(rank int, err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if strings.HasPrefix(msg, fmt.Sprintf("rank %d:", rank)) || strings.HasPrefix(msg, fmt.Sprintf("rank %d ", rank)) {
+		return msg
+	}
+	return fmt.Sprintf("rank %d: %s", rank, msg)
+}
+
+// removeRankErrors drops the ranks/<N>.error files of an earlier attempt
+// of a resumed run (rank 0, before the ranks agree that they started, so
+// before any follower of this attempt can write one).
+func removeRankErrors(runDir string) {
+	files, _ := filepath.Glob(filepath.Join(runDir, rundir.RanksDir, "*.error"))
+	for _, f := range files {
+		os.Remove(f)
+	}
+}
+
+// peerErrors is the followers' errors in ranks/*.error, in rank order,
+// joined by "; " ("" when none).
+func peerErrors(runDir string) string {
+	files, _ := filepath.Glob(filepath.Join(runDir, rundir.RanksDir, "*.error"))
+	type rankErr struct {
+		rank int
+		msg  string
+	}
+	var found []rankErr
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(f), ".error"))
+		if err != nil || n < 1 {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if msg := strings.TrimSpace(string(b)); err == nil && msg != "" {
+			found = append(found, rankErr{n, msg})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].rank < found[j].rank })
+	msgs := make([]string, len(found))
+	for i, f := range found {
+		msgs[i] = f.msg
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// withPeerErrors puts the followers' own errors in front of rank 0's
+// when rank 0 failed through the Collective: the dashboard's error then
+// says which rank failed and why, not only that a peer left.
+func (p *parallel) withPeerErrors(runDir string, err error) error {
+	var ce *collectiveError
+	if p == nil || err == nil || !errors.As(err, &ce) {
+		return err
+	}
+	peers := peerErrors(runDir)
+	if peers == "" {
+		return err
+	}
+	return fmt.Errorf("%s (rank 0 then failed: %w)", peers, err)
 }
 
 // systemEvery is how often rank 0 writes a "system" metrics line.
@@ -62,7 +173,7 @@ func (p *parallel) lastMicroBatch(eng fnet.Engine) error {
 	}
 	if da, ok := eng.(deviceAverager); ok {
 		if _, err := da.ArmGradientAverage(p.coll); err != nil {
-			return fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err)
+			return viaCollective(fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err))
 		}
 	}
 	return nil
@@ -113,7 +224,7 @@ func (p *parallel) agree(failed bool) (int, error) {
 		v[0] = 1
 	}
 	if err := p.coll.AllReduceSum(v); err != nil {
-		return 0, fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err)
+		return 0, viaCollective(fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err))
 	}
 	return int(v[0]), nil
 }
@@ -126,7 +237,7 @@ func (p *parallel) startTime() (time.Time, error) {
 		v[0] = float64(time.Now().Unix())
 	}
 	if err := p.coll.AllReduceSum(v); err != nil {
-		return time.Time{}, fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err)
+		return time.Time{}, viaCollective(fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err))
 	}
 	return time.Unix(int64(v[0]), 0), nil
 }
@@ -146,7 +257,7 @@ func (p *parallel) reduce(eng fnet.Engine, st *fnet.Stats, stop bool) (bool, err
 		v[9] = 1
 	}
 	if err := p.coll.AllReduceSum(v); err != nil {
-		return false, fmt.Errorf("rank %d of %d: summing the step's losses: %w", p.rank(), p.size(), err)
+		return false, viaCollective(fmt.Errorf("rank %d of %d: summing the step's losses: %w", p.rank(), p.size(), err))
 	}
 	*st = fnet.Stats{Examples: int(math.Round(v[0])), MLMLossSum: v[1], MLMCount: v[2], MLMCorrect: v[3],
 		NSPLossSum: v[4], NSPCorrect: v[5], TaskLossSum: v[6], TaskCorrect: v[7]}
@@ -161,7 +272,7 @@ func (p *parallel) averageGradients(eng fnet.Engine) error {
 	if da, ok := eng.(deviceAverager); ok {
 		done, err := da.AverageGradients(p.coll)
 		if err != nil {
-			return fmt.Errorf("rank %d of %d: averaging the gradients: %w", p.rank(), p.size(), err)
+			return viaCollective(fmt.Errorf("rank %d of %d: averaging the gradients: %w", p.rank(), p.size(), err))
 		}
 		if done {
 			return nil
@@ -175,7 +286,7 @@ func (p *parallel) averageGradients(eng fnet.Engine) error {
 	if err != nil {
 		return err
 	}
-	return p.buckets.AllReduceAvg(p.coll, grads)
+	return viaCollective(p.buckets.AllReduceAvg(p.coll, grads))
 }
 
 // systemTick reports whether this step writes a system metrics line:
@@ -212,7 +323,7 @@ func (p *parallel) gatherGPU(eng fnet.Engine, vals map[string]float64) error {
 		}
 	}
 	if err := p.coll.AllReduceSum(v); err != nil {
-		return fmt.Errorf("rank %d of %d: gathering the ranks' GPU metrics: %w", p.rank(), p.size(), err)
+		return viaCollective(fmt.Errorf("rank %d of %d: gathering the ranks' GPU metrics: %w", p.rank(), p.size(), err))
 	}
 	reported, sum, peak := 0, 0.0, 0.0
 	for k := range n {
@@ -233,9 +344,11 @@ func (p *parallel) gatherGPU(eng fnet.Engine, vals map[string]float64) error {
 
 // follow is the closing of a rank other than 0: the engine and the job,
 // the same loop, and a log of its own in the run directory rank 0 owns.
+// A failure is written to ranks/<N>.error and the rank's log before the
+// caller (Pretrain, Finetune: leaveOnError) aborts the Collective.
 func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *parallel, runDir string) (string, error) {
 	cfg, rp := op.cfg, op.rp
-	eng, err := newEngine(cfg, p.mc, p.heads, p.params, func(f string, a ...any) { op.say("[rank %d] "+f, append([]any{par.rank()}, a...)...) })
+	eng, err := newEngine(cfg, p.mc, p.heads, p.params, par.size(), func(f string, a ...any) { op.say("[rank %d] "+f, append([]any{par.rank()}, a...)...) })
 	if err == nil && rp != nil {
 		var opt fnet.OptimizerState
 		if opt, err = fnet.LoadOptimizer(filepath.Join(rp.ckpt.Dir, fnet.OptimizerFile), p.mc, p.heads); err == nil {
@@ -258,7 +371,10 @@ func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *paral
 	switch {
 	case err != nil:
 		release()
-		return runDir, fmt.Errorf("rank %d: %w", par.rank(), err)
+		err = fmt.Errorf("rank %d: %w", par.rank(), err)
+		// after the agreement, so after rank 0 cleared an earlier attempt's files
+		op.recordFollowerError(runDir, par.rank(), err)
+		return runDir, err
 	case aerr != nil:
 		release()
 		return runDir, aerr
@@ -269,8 +385,9 @@ func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *paral
 	run, err := openFollower(runDir, par.rank(), newTerminal(op.out))
 	if err != nil {
 		release()
-		par.coll.Close() // the others would wait at the first step
-		return runDir, fmt.Errorf("rank %d: %w", par.rank(), err)
+		err = fmt.Errorf("rank %d: %w", par.rank(), err)
+		op.recordFollowerError(runDir, par.rank(), err)
+		return runDir, err
 	}
 	sess := &session{dir: runDir, run: run, eng: eng}
 	defer j.close()
@@ -282,7 +399,16 @@ func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *paral
 	}
 	err = l.runLoop(ctx)
 	if err != nil && !errors.Is(err, errStopped) {
-		par.coll.Close() // the others must not wait for this rank
+		op.recordFollowerError(runDir, par.rank(), err)
 	}
 	return runDir, sess.finish(l, err, nil) // the finishing work (predictions) is rank 0's
+}
+
+// recordFollowerError writes a follower's error to ranks/<N>.error; a
+// failure to write it is said on the terminal (the error itself is
+// returned and printed anyway).
+func (op *opening) recordFollowerError(runDir string, rank int, err error) {
+	if werr := writeRankError(runDir, rank, err); werr != nil {
+		op.say("[rank %d] could not record the error in %s: %v", rank, rankErrorFile(runDir, rank), werr)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fnet-tui/fnet-tui/cuda"
 	"github.com/fnet-tui/fnet-tui/dist"
 	"github.com/fnet-tui/fnet-tui/dist/disttest"
 	"github.com/fnet-tui/fnet-tui/rundir"
@@ -259,5 +260,194 @@ func TestDataParallelResumeIsExact(t *testing.T) {
 	}
 	if ea, eb := metricsBySplit(t, full[0], "eval"), metricsBySplit(t, part[0], "eval"); ea[12]["loss"] != eb[12]["loss"] {
 		t.Errorf("final eval: %v vs %v", ea[12], eb[12])
+	}
+}
+
+// leaving records how a rank left the group: whether it aborted or
+// closed, and what rank 0's status.json and train.log said at that moment.
+type leaving struct {
+	dist.Collective
+	runs string // the runs directory (its one run's status is read)
+
+	mu                sync.Mutex
+	aborts, closes    int
+	stateAtLeave      string
+	errorAtLeave, log string
+	rankErrorAtLeave  string
+}
+
+func (l *leaving) note() {
+	dirs, _ := filepath.Glob(filepath.Join(l.runs, "*", rundir.StatusFile))
+	if len(dirs) != 1 {
+		return
+	}
+	dir := filepath.Dir(dirs[0])
+	st, _ := rundir.ReadStatus(dir)
+	l.stateAtLeave, l.errorAtLeave = string(st.State), st.Error
+	b, _ := os.ReadFile(filepath.Join(dir, rundir.LogFile))
+	l.log = string(b)
+	if b, err := os.ReadFile(filepath.Join(dir, rundir.RanksDir, fmt.Sprintf("%d.error", l.Rank()))); err == nil {
+		l.rankErrorAtLeave = string(b)
+	}
+}
+
+func (l *leaving) Abort() error {
+	l.mu.Lock()
+	l.aborts++
+	l.note()
+	l.mu.Unlock()
+	return l.Collective.Abort()
+}
+
+func (l *leaving) Close() error {
+	l.mu.Lock()
+	l.closes++
+	l.note()
+	l.mu.Unlock()
+	return l.Collective.Close()
+}
+
+// TestDataParallelFailureIsRecordedBeforeTheAbort: a rank whose step
+// fails aborts the Collective (NCCL's destroy would wait at its barrier
+// for peers sitting in their next all-reduce), and only after the run's
+// end is recorded: rank 0's status.json says failed, with the error, and
+// train.log has it, when the peers learn of it; the peer that then fails
+// has written ranks/1.error before it aborts too. The agreed stop aborts
+// nothing (the caller closes cleanly).
+func TestDataParallelFailureIsRecordedBeforeTheAbort(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := dpConfig(t, dir, gd, vocab, "order", "eval.every = 0")
+	runs := filepath.Join(dir, "runs")
+	ranks := make([]*leaving, 2)
+	_, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "order"}, nil, func(r int, c dist.Collective) dist.Collective {
+		if r == 0 {
+			c = &failingRank{Collective: c, n: 3}
+		}
+		ranks[r] = &leaving{Collective: c, runs: runs}
+		return ranks[r]
+	})
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "injected transport failure") || errs[1] == nil {
+		t.Fatalf("errors %v", errs)
+	}
+	r0, r1 := ranks[0], ranks[1]
+	if r0.aborts != 1 || r0.closes != 0 {
+		t.Fatalf("rank 0 aborted %d and closed %d times; want one abort", r0.aborts, r0.closes)
+	}
+	if r0.stateAtLeave != string(rundir.StateFailed) || !strings.Contains(r0.errorAtLeave, "injected transport failure") || !strings.Contains(r0.log, "error: ") {
+		t.Fatalf("when rank 0 aborted, status.json said %q (%q) and train.log:\n%s", r0.stateAtLeave, r0.errorAtLeave, r0.log)
+	}
+	if r1.aborts != 1 || r1.closes != 0 || !strings.HasPrefix(r1.rankErrorAtLeave, "rank 1") || !strings.Contains(r1.rankErrorAtLeave, "a rank left the group") {
+		t.Fatalf("rank 1: %d aborts, %d closes, ranks/1.error when it aborted: %q", r1.aborts, r1.closes, r1.rankErrorAtLeave)
+	}
+
+	// the agreed stop: nothing aborts
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopRuns := filepath.Join(dir, "stop-runs")
+	_, errs = finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "stop", RunsDir: stopRuns}, []context.Context{cancelled, context.Background()}, func(r int, c dist.Collective) dist.Collective {
+		ranks[r] = &leaving{Collective: c, runs: stopRuns}
+		return ranks[r]
+	})
+	for r, err := range errs {
+		if !errors.Is(err, ErrStopped) || ranks[r].aborts != 0 || ranks[r].closes != 0 {
+			t.Errorf("stopped rank %d: %v, %d aborts, %d closes (the caller closes)", r, err, ranks[r].aborts, ranks[r].closes)
+		}
+	}
+}
+
+// TestDataParallelFollowerErrorReachesStatus: rank 1 fails mid-run; it
+// writes its error to ranks/1.error, and rank 0, failing through the
+// Collective, puts "rank 1: …" with rank 1's message first in
+// status.json's error and train.log.
+func TestDataParallelFollowerErrorReachesStatus(t *testing.T) {
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := dpConfig(t, dir, gd, vocab, "ferr", "eval.every = 0")
+	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "ferr"}, nil, func(r int, c dist.Collective) dist.Collective {
+		if r == 1 {
+			return &failingRank{Collective: c, n: 4}
+		}
+		return c
+	})
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "injected transport failure") {
+		t.Fatalf("rank 1: %v", errs[1])
+	}
+	b, err := os.ReadFile(filepath.Join(dirs[0], rundir.RanksDir, "1.error"))
+	if err != nil || !strings.HasPrefix(string(b), "rank 1") || !strings.Contains(string(b), "injected transport failure") {
+		t.Fatalf("ranks/1.error: %q %v", b, err)
+	}
+	st, _ := rundir.ReadStatus(dirs[0])
+	if st.State != rundir.StateFailed || !strings.HasPrefix(st.Error, "rank 1") || !strings.Contains(st.Error, "injected transport failure") || !strings.Contains(st.Error, "a rank left the group") {
+		t.Fatalf("status.json error %q (state %s): want rank 1's error first, then rank 0's", st.Error, st.State)
+	}
+	if !errors.Is(errs[0], disttest.ErrLeft) || !strings.HasPrefix(errs[0].Error(), "rank 1") {
+		t.Errorf("rank 0's error %v", errs[0])
+	}
+	log0, _ := os.ReadFile(filepath.Join(dirs[0], rundir.LogFile))
+	if !strings.Contains(string(log0), "error: rank 1") {
+		t.Errorf("train.log:\n%s", log0)
+	}
+
+	// resumed, an earlier attempt's error file is gone before the ranks start
+	dirs, errs = finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "ferr2", StopAfter: 2}, nil, nil)
+	if !errors.Is(errs[0], ErrStopped) || !errors.Is(errs[1], ErrStopped) {
+		t.Fatal(errs)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], rundir.RanksDir, "1.error"), []byte("rank 1: stale\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs = finetuneRanks(t, 2, Options{Resume: dirs[0]}, nil, func(r int, c dist.Collective) dist.Collective {
+		if r == 0 {
+			return &failingRank{Collective: c, n: 2}
+		}
+		return c
+	})
+	st, _ = rundir.ReadStatus(dirs[0])
+	if errs[0] == nil || strings.Contains(st.Error, "stale") || !strings.HasPrefix(st.Error, "rank 0") || !strings.Contains(st.Error, "injected transport failure") {
+		t.Errorf("rank 0's own failure on resume: %v, status error %q", errs[0], st.Error)
+	}
+}
+
+// TestDataParallelAutoDeviceDoesNotFallBack: with train.device = "auto",
+// one process falls back to the CPU when no GPU can be used, but a rank of
+// a multi-rank world fails with the reason instead (its host-bucket NCCL
+// calls would not match the CUDA ranks' per-layer ones), and the startup
+// agreement fails every rank, with nothing trained.
+func TestDataParallelAutoDeviceDoesNotFallBack(t *testing.T) {
+	if cuda.Available() == nil {
+		t.Skip("a GPU is usable here: \"auto\" takes it, there is no fallback to refuse")
+	}
+	dir := t.TempDir()
+	gd, vocab := synthSTSB(t, dir, 32, 16, false)
+	cfg := dpConfig(t, dir, gd, vocab, "auto", "eval.every = 0\ntrain.steps = 2\ntrain.device = \"auto\"")
+	dirs, errs := finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "auto"}, nil, nil)
+	for r, err := range errs {
+		if err == nil {
+			t.Fatalf("rank %d trained with train.device = \"auto\" and no GPU", r)
+		}
+	}
+	for _, err := range []error{errs[0], errs[1]} {
+		if !strings.Contains(err.Error(), "may not fall back to the CPU") && !strings.Contains(err.Error(), "ranks failed to start") {
+			t.Errorf("error %v", err)
+		}
+	}
+	if !strings.Contains(errs[1].Error(), `rank 1: train.device = "auto" in a 2-rank world: no usable GPU`) {
+		t.Errorf("rank 1: %v", errs[1])
+	}
+	st, _ := rundir.ReadStatus(dirs[0])
+	if st.State != rundir.StateFailed || !strings.Contains(st.Error, "may not fall back to the CPU") {
+		t.Errorf("status %+v", st)
+	}
+	if b, err := os.ReadFile(filepath.Join(dirs[0], rundir.RanksDir, "1.error")); err != nil || !strings.Contains(string(b), "may not fall back") {
+		t.Errorf("ranks/1.error: %q %v", b, err)
+	}
+	// one process still falls back, saying why
+	one, err := Finetune(context.Background(), Options{ConfigPath: cfg, RunName: "auto-one"}, "")
+	if err != nil {
+		t.Fatalf("one process with train.device = \"auto\": %v", err)
+	}
+	if log, _ := os.ReadFile(filepath.Join(one, rundir.LogFile)); !strings.Contains(string(log), "device auto: no usable GPU") {
+		t.Errorf("train.log of one process:\n%s", log)
 	}
 }

@@ -215,7 +215,11 @@ type plan struct {
 
 // train is the shared closing of Pretrain and Finetune: it owns the run
 // directory, builds the engine (restoring the optimizer when resuming),
-// runs the loop and records how it ended.
+// runs the loop and records how it ended. Every failure is recorded
+// (sess.finish, sess.fail, ranks/N.error) before it returns; the caller
+// (Pretrain, Finetune: leaveOnError) then aborts the Collective, never
+// closing it cleanly: NCCL's destroy would wait for peers sitting in
+// their next reduction.
 func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, error) {
 	cfg, rp, par := op.cfg, op.rp, op.par
 	if err := checkParallel(par, p.batch); err != nil {
@@ -239,7 +243,10 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 	if !par.leader() {
 		return op.follow(ctx, stopAfter, p, par, runDir)
 	}
-	sess, err := startSession(cfg, p.kind, p.task, runDir, rp, p.mc, p.heads, p.params, p.ls.step, op.out)
+	sess, err := startSession(cfg, p.kind, p.task, runDir, rp, p.mc, p.heads, p.params, p.ls.step, op.out, par.size())
+	if err == nil && par != nil {
+		removeRankErrors(runDir) // an earlier attempt's; before the agreement below
+	}
 	var j job
 	if err == nil {
 		if j, err = p.newJob(); err != nil {
@@ -251,9 +258,9 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 		switch {
 		case err != nil:
 		case aerr != nil:
-			err = sess.fail(aerr)
+			err = sess.fail(par.withPeerErrors(runDir, aerr))
 		case failed > 0:
-			err = sess.fail(fmt.Errorf("%d of the %d ranks failed to start (their reasons are on their terminals)", failed, par.size()))
+			err = sess.fail(fmt.Errorf("%d of the %d ranks failed to start (their reasons are on their terminals and in %s/N.error)", failed, par.size(), rundir.RanksDir))
 		}
 	}
 	if err != nil {
@@ -278,10 +285,17 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 		onDone = func() error { return p.onDone(l) }
 	}
 	err = l.runLoop(ctx)
-	if par != nil && err != nil && !errors.Is(err, errStopped) {
-		par.coll.Close() // the other ranks must not wait for this one
+	// a peer's own error first (ranks/N.error), when this rank failed through the Collective
+	err = par.withPeerErrors(runDir, err)
+	return runDir, sess.finish(l, err, onDone) // then the caller aborts, if it failed
+}
+
+// leaveOnError aborts c after a training command failed on this rank, for
+// the errors before op.train (nil c, no error, the agreed stop: nothing).
+func leaveOnError(c dist.Collective, err error) {
+	if c != nil {
+		(&parallel{coll: c}).leave(err)
 	}
-	return runDir, sess.finish(l, err, onDone)
 }
 
 func stopAt(step, after int) int {

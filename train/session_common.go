@@ -41,7 +41,7 @@ func newRunDirAt(cfg Config, kind, prefix string, t time.Time) string {
 // run's), writes the resolved config, builds the engine and, when resuming,
 // restores the optimizer. On error nothing is left open; an error after the
 // directory is owned marks the run failed.
-func startSession(cfg Config, kind, task, dir string, rp *resumePoint, mc fnet.Config, heads fnet.Heads, params map[string][]float32, step int, out io.Writer) (*session, error) {
+func startSession(cfg Config, kind, task, dir string, rp *resumePoint, mc fnet.Config, heads fnet.Heads, params map[string][]float32, step int, out io.Writer, ranks int) (*session, error) {
 	host, _ := os.Hostname()
 	status := rundir.Status{State: rundir.StateStarting, Kind: kind, Task: task, Config: cfg.Path, PID: os.Getpid(), Host: host,
 		Step: step, TotalSteps: cfg.Train.Steps, StartedAt: time.Now().UTC(), Device: "starting"}
@@ -56,7 +56,7 @@ func startSession(cfg Config, kind, task, dir string, rp *resumePoint, mc fnet.C
 	if err := atomicfile.Write(filepath.Join(dir, rundir.ConfigFile), cfg.TOML(), 0o644); err != nil {
 		return nil, s.fail(err)
 	}
-	if s.eng, err = newEngine(cfg, mc, heads, params, run.Logf); err != nil {
+	if s.eng, err = newEngine(cfg, mc, heads, params, ranks, run.Logf); err != nil {
 		return nil, s.fail(err)
 	}
 	if rp != nil {

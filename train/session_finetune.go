@@ -23,7 +23,8 @@ import (
 // When it ends it writes test-set predictions of the best dev checkpoint
 // to the run's predictions/ folder. A Long Range Arena task
 // (finetune.task = listops or text) trains from scratch (finetuneLRA).
-func Finetune(ctx context.Context, o Options, from string) (string, error) {
+func Finetune(ctx context.Context, o Options, from string) (dir string, err error) {
+	defer func() { leaveOnError(o.Collective, err) }() // a rank that fails here aborts, not waits
 	op, err := open(o, "finetune")
 	if err != nil {
 		return "", err

@@ -13,7 +13,8 @@ import (
 )
 
 // Pretrain runs (or resumes) a pretraining job and returns its run directory.
-func Pretrain(ctx context.Context, o Options) (string, error) {
+func Pretrain(ctx context.Context, o Options) (dir string, err error) {
+	defer func() { leaveOnError(o.Collective, err) }() // a rank that fails here aborts, not waits
 	op, err := open(o, "pretrain")
 	if err != nil {
 		return "", err
