@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -28,7 +29,8 @@ import (
 // header, "Copyright 1993-2021", CUDA 11.x: cublasLtMatmulDescAttributes_t,
 // cublasLtEpilogue_t, cublasLtMatmulPreferenceAttributes_t,
 // cublasLtMatmulHeuristicResult_t) except CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE
-// (= 26), which CUDA 11.8 added; the values are unchanged in the CUDA 12 and
+// (= 26), which CUDA 11.8 added, and CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*
+// (5–8, in the CUDA 11.x header as in 12.x); the values are unchanged in the CUDA 12 and
 // 13 headers. A device session confirms them (docs/GPU.md).
 const (
 	ltDescComputeType  = 0  // int32 cublasComputeType_t
@@ -42,6 +44,12 @@ const (
 	ltDescBiasDataType = 26 // int32 cudaDataType of the bias vector (default: D's type)
 
 	ltPrefMaxWorkspaceBytes = 1 // uint64
+	// CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_{A,B,C,D}_BYTES: uint32, default
+	// 256. The heuristic never sees the matrices' pointers, only these.
+	ltPrefMinAlignmentA = 5
+	ltPrefMinAlignmentB = 6
+	ltPrefMinAlignmentC = 7
+	ltPrefMinAlignmentD = 8
 
 	ltEpilogueDefault     = 1
 	ltEpilogueGELUAuxBias = 164 // GELU_AUX | BIAS = 32 | 128 | 4
@@ -334,6 +342,20 @@ func (l *cublasLtAPI) prepare(h uintptr, c ltCall) (*ltPlan, error) {
 	if err := l.check("cublasLtMatmulPreferenceSetAttribute", r); err != nil {
 		return fail(err)
 	}
+	// The heuristic assumes 256-byte aligned matrices unless told otherwise,
+	// and a bf16 weight copy's parameter may be only 128-byte aligned
+	// (alignElems pads to 64 elements): each pointer's actual alignment, as
+	// PyTorch's gemm_and_bias sets them. The plan is keyed by the pointers.
+	for _, x := range []struct {
+		attr int
+		ptr  DevPtr
+	}{{ltPrefMinAlignmentA, c.a}, {ltPrefMinAlignmentB, c.b}, {ltPrefMinAlignmentC, c.c}, {ltPrefMinAlignmentD, c.c}} {
+		align := ltAlignment(x.ptr)
+		r, _, _ = purego.SyscallN(l.prefSetAttribute, p.pref, uintptr(x.attr), uintptr(unsafe.Pointer(&align)), 4)
+		if err := l.check("cublasLtMatmulPreferenceSetAttribute", r); err != nil {
+			return fail(fmt.Errorf("%w (preference %d)", err, x.attr))
+		}
+	}
 	var found int32
 	// D is C (in place): the same layout for both.
 	r, _, _ = purego.SyscallN(l.heuristic, h, p.desc, p.la, p.lb, p.lc, p.lc, p.pref, 1, uintptr(unsafe.Pointer(&p.algo)), uintptr(unsafe.Pointer(&found)))
@@ -347,6 +369,16 @@ func (l *cublasLtAPI) prepare(h uintptr, c ltCall) (*ltPlan, error) {
 		return fail(fmt.Errorf("cublasLt: the algorithm wants %d workspace bytes, %d planned", p.algo.workspaceSize, c.workspaceBytes))
 	}
 	return p, nil
+}
+
+// ltAlignment is p's alignment in bytes, the largest power of two up to
+// 256 dividing it (256 for nil: D is C, never nil in a valid call).
+func ltAlignment(p DevPtr) uint32 {
+	a := uint32(256)
+	for a > 1 && uint64(p)%uint64(a) != 0 {
+		a /= 2
+	}
+	return a
 }
 
 func (l *cublasLtAPI) release(p *ltPlan) {
@@ -379,21 +411,28 @@ func (l *cublasLtAPI) run(h uintptr, p *ltPlan, c ltCall, stream uintptr) error 
 
 // ltRuntime is the process's cuBLASLt: one handle for the one context (as
 // the kernels stay loaded for later engines) and the prepared calls, keyed
-// by the whole call (pointers included: the heuristic reads their alignment).
+// by the whole call (pointers included: the preference carries their
+// alignment), one cache per engine. A plan is only ever used by the engine
+// that asked for it, between plan() and the run, and an Engine is not safe
+// for concurrent use, so an engine's own calls never overlap: evicting its
+// cache when full (in plan) or dropping it (Close, ltDropPlans) cannot
+// destroy descriptors another call is using, whatever other engines of
+// the process do meanwhile. (cuBLASLt reads the descriptors while
+// cublasLtMatmul enqueues the GEMM, not when it runs on the stream.)
 type ltRuntime struct {
 	api    *cublasLtAPI
 	handle uintptr
 	mu     sync.Mutex
-	plans  map[ltCall]*ltPlan
+	plans  map[*Engine]map[ltCall]*ltPlan
 }
 
 var (
 	ltOnce sync.Once
-	ltRT   *ltRuntime
+	ltRT   atomic.Pointer[ltRuntime] // set once cuBLASLt is open (ltDropPlans reads it without opening it)
 	ltErr  error
 )
 
-// maxLtPlans bounds the prepared calls (two per layer and batch shape).
+// maxLtPlans bounds an engine's prepared calls (two per layer and batch shape).
 const maxLtPlans = 1024
 
 // getCUBLASLt opens cuBLASLt and creates its handle (the context must be current).
@@ -413,30 +452,58 @@ func getCUBLASLt(s *runtimeState) (*ltRuntime, error) {
 			ltErr = err
 			return
 		}
-		ltRT = &ltRuntime{api: api, handle: h, plans: map[ltCall]*ltPlan{}}
+		ltRT.Store(newLtRuntime(api, h))
 	})
-	return ltRT, ltErr
+	return ltRT.Load(), ltErr
 }
 
-// plan returns c's prepared call, preparing it on first use.
-func (rt *ltRuntime) plan(c ltCall) (*ltPlan, error) {
+func newLtRuntime(api *cublasLtAPI, h uintptr) *ltRuntime {
+	return &ltRuntime{api: api, handle: h, plans: map[*Engine]map[ltCall]*ltPlan{}}
+}
+
+// plan returns engine e's prepared call c, preparing it on first use (e
+// nil: a caller outside any engine, the GPU tests). A full cache is
+// emptied first: only e's plans, none of which is in use while e is here.
+func (rt *ltRuntime) plan(e *Engine, c ltCall) (*ltPlan, error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if p, ok := rt.plans[c]; ok {
+	plans := rt.plans[e]
+	if p, ok := plans[c]; ok {
 		return p, nil
 	}
-	if len(rt.plans) >= maxLtPlans {
-		for k, p := range rt.plans {
-			rt.api.release(p)
-			delete(rt.plans, k)
-		}
+	if plans == nil || len(plans) >= maxLtPlans {
+		rt.releaseLocked(plans)
+		plans = map[ltCall]*ltPlan{}
+		rt.plans[e] = plans
 	}
 	p, err := rt.api.prepare(rt.handle, c)
 	if err != nil {
 		return nil, err
 	}
-	rt.plans[c] = p
+	plans[c] = p
 	return p, nil
+}
+
+// drop releases engine e's plans (it is closing).
+func (rt *ltRuntime) drop(e *Engine) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.releaseLocked(rt.plans[e])
+	delete(rt.plans, e)
+}
+
+func (rt *ltRuntime) releaseLocked(plans map[ltCall]*ltPlan) {
+	for _, p := range plans {
+		rt.api.release(p)
+	}
+}
+
+// ltDropPlans releases engine e's prepared cuBLASLt calls, if cuBLASLt
+// was opened (Engine.Close).
+func ltDropPlans(e *Engine) {
+	if rt := ltRT.Load(); rt != nil {
+		rt.drop(e)
+	}
 }
 
 // ltMatmul runs one cuBLASLt call on the engine's stream, or records it in
@@ -448,13 +515,21 @@ func (e *Engine) ltMatmul(c ltCall) error {
 			d.record(op)
 			return err
 		}
+		if d.ltRefuse != nil {
+			// as on a device, where a call not prepared by the probe is
+			// prepared here and its refusal fails the step
+			if err := d.ltRefuse(c); err != nil {
+				d.record(op)
+				return err
+			}
+		}
 		return d.run(op)
 	}
 	rt, err := getCUBLASLt(e.s)
 	if err != nil {
 		return err
 	}
-	p, err := rt.plan(c)
+	p, err := rt.plan(e, c)
 	if err != nil {
 		return err
 	}
@@ -490,7 +565,7 @@ func (e *Engine) ltProbe(c ltCall) error {
 	if err != nil {
 		return err
 	}
-	_, err = rt.plan(c)
+	_, err = rt.plan(e, c)
 	return err
 }
 

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/fnet-tui/fnet-tui/fnet"
 )
 
 // buildFakeCUBLASLt compiles testdata/fakecublaslt into dir/name (extra
@@ -166,6 +168,7 @@ func TestCUBLASLtBindingsAgainstAFakeLibrary(t *testing.T) {
 			"layout L3 type=14 rows=3072 cols=16384 ld=3072",
 			"prefCreate P1",
 			"prefAttr P1 1 size=8 value=33554432",
+			"prefAttr P1 5 size=4 value=256", "prefAttr P1 6 size=4 value=256", "prefAttr P1 7 size=4 value=256", "prefAttr P1 8 size=4 value=256",
 			"heuristic H1 D1 L1 L2 L3 L3 P1 requested=1",
 			fmt.Sprintf("matmul H1 D1 alpha=1 A=%#x L1 B=%#x L2 beta=0 C=%#x L3 D=%#x L3 algo=a160/7777 ws=%#x wsSize=33554432 stream=0xbeef",
 				uint64(c.a), uint64(c.b), uint64(c.c), uint64(c.c), uint64(c.workspace)),
@@ -290,12 +293,13 @@ func TestCUBLASLtPlansAreCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &ltRuntime{api: f.api, handle: h, plans: map[ltCall]*ltPlan{}}
+	rt := newLtRuntime(f.api, h)
+	e := &Engine{}
 	fwd, bwd := fnetBaseLtCalls(t)
 	f.call("fakeLtReset")
 	for i := 0; i < 3; i++ {
 		for _, c := range []ltCall{fwd, bwd} {
-			p, err := rt.plan(c)
+			p, err := rt.plan(e, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,15 +315,117 @@ func TestCUBLASLtPlansAreCached(t *testing.T) {
 	if n["heuristic"] != 2 || n["descCreate"] != 2 || n["matmul"] != 6 {
 		t.Errorf("two calls three times: %v", n)
 	}
-	for i := 0; len(rt.plans) < maxLtPlans; i++ {
+	for i := 0; len(rt.plans[e]) < maxLtPlans; i++ {
 		c := fwd
 		c.workspace += DevPtr(256 * (i + 1))
-		if _, err := rt.plan(c); err != nil {
+		if _, err := rt.plan(e, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := rt.plan(fwd); err != nil || len(rt.plans) > maxLtPlans {
-		t.Errorf("after the bound: %d plans, %v", len(rt.plans), err)
+	if _, err := rt.plan(e, fwd); err != nil || len(rt.plans[e]) > maxLtPlans {
+		t.Errorf("after the bound: %d plans, %v", len(rt.plans[e]), err)
+	}
+}
+
+// Each engine has its own plans: one engine filling its cache past the
+// bound (which empties it) never destroys another engine's plan, which
+// may be between plan() and its run (two engines in one process); an
+// engine's plans are destroyed when it closes, and only its own. The fake
+// library refuses (and logs) any call handed a destroyed descriptor.
+func TestCUBLASLtPlansPerEngine(t *testing.T) {
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newLtRuntime(f.api, h)
+	a, b := &Engine{}, &Engine{}
+	fwd, bwd := fnetBaseLtCalls(t)
+	pb, err := rt.plan(b, bwd) // b is about to run it
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := rt.plan(a, fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < maxLtPlans+10; i++ { // a passes its bound: its cache is emptied once
+		c := fwd
+		c.workspace += DevPtr(256 * (i + 1))
+		if _, err := rt.plan(a, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pa.desc != 0 || pb.desc == 0 {
+		t.Errorf("after a's eviction: a's first plan %+v (want released), b's %+v (want kept)", *pa, *pb)
+	}
+	if n := len(rt.plans[a]); n != 11 || len(rt.plans[b]) != 1 {
+		t.Errorf("a holds %d plans (want 11 after emptying at %d), b %d", n, maxLtPlans, len(rt.plans[b]))
+	}
+	f.call("fakeLtReset")
+	if err := rt.api.run(rt.handle, pb, bwd, 0); err != nil {
+		t.Fatalf("b's plan after a's eviction: %v\n%s", err, strings.Join(f.log(), "\n"))
+	}
+	// a closes: its 11 plans go (5 objects each), b's stays
+	f.call("fakeLtReset")
+	rt.drop(a)
+	n := map[string]int{}
+	for _, l := range f.log() {
+		n[strings.Fields(l)[0]]++
+	}
+	if n["descDestroy"] != 11 || n["layoutDestroy"] != 33 || n["prefDestroy"] != 11 || len(n) != 3 {
+		t.Errorf("dropping a: %v", n)
+	}
+	if _, ok := rt.plans[a]; ok || pb.desc == 0 {
+		t.Errorf("after dropping a: a's cache %v, b's plan %+v", rt.plans[a], *pb)
+	}
+	if err := rt.api.run(rt.handle, pb, bwd, 0); err != nil {
+		t.Fatalf("b's plan after a closed: %v", err)
+	}
+	// a plan destroyed and then run is what the fake refuses (the check
+	// above can fail)
+	f.call("fakeLtReset")
+	stale := *pb
+	rt.drop(b)
+	if err := rt.api.run(rt.handle, &stale, bwd, 0); err == nil || !strings.Contains(strings.Join(f.log(), "\n"), "matmul dead D") {
+		t.Errorf("a destroyed plan ran: %v\n%s", err, strings.Join(f.log(), "\n"))
+	}
+	if strings.Contains(strings.Join(f.log(), "\n"), "twice") {
+		t.Errorf("a descriptor destroyed twice:\n%s", strings.Join(f.log(), "\n"))
+	}
+}
+
+// Engine.Close drops the engine's plans from the process's cuBLASLt
+// runtime, and only its own.
+func TestEngineCloseDropsLtPlans(t *testing.T) {
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newLtRuntime(f.api, h)
+	old := ltRT.Load()
+	ltRT.Store(rt)
+	defer ltRT.Store(old)
+	e, _ := dryEngine(t, smallConfig(0), fnet.PretrainingHeads, BF16, Options{})
+	other := &Engine{}
+	fwd, bwd := fnetBaseLtCalls(t)
+	for _, c := range []ltCall{fwd, bwd} {
+		if _, err := rt.plan(e, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	po, err := rt.plan(other, fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.call("fakeLtReset")
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Join(f.log(), "\n")
+	if _, ok := rt.plans[e]; ok || strings.Count(log, "descDestroy") != 2 || po.desc == 0 || len(rt.plans[other]) != 1 {
+		t.Errorf("after Close: engine's cache %v, other's plan %+v, library saw:\n%s", rt.plans[e], *po, log)
 	}
 }
 
@@ -344,5 +450,112 @@ func TestCUBLASLtLibrary(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "libcublasLt.so.11")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// prefAlignments reads the MIN_ALIGNMENT_{A,B,C,D}_BYTES preferences
+// (attributes 5–8, uint32) out of the fake's log, "" where one is unset.
+func prefAlignments(t *testing.T, log []string) [4]string {
+	t.Helper()
+	var got [4]string
+	for _, l := range log {
+		fs := strings.Fields(l)
+		if len(fs) < 5 || fs[0] != "prefAttr" {
+			continue
+		}
+		var attr int
+		fmt.Sscan(fs[2], &attr)
+		if attr >= ltPrefMinAlignmentA && attr <= ltPrefMinAlignmentD {
+			if fs[3] != "size=4" {
+				t.Errorf("alignment preference %d: %s (a uint32)", attr, fs[3])
+			}
+			got[attr-ltPrefMinAlignmentA] = strings.TrimPrefix(fs[4], "value=")
+		}
+	}
+	return got
+}
+
+// The heuristic is told each matrix pointer's actual alignment (it never
+// sees the pointers and otherwise assumes 256 bytes): A, B, C and D (= C)
+// in cuBLASLt's column-major terms, a power of two capped at 256. The
+// bf16 weight copy's parameters are 128-byte aligned when a parameter has
+// a multiple of 64 but not of 128 elements; the engine's own calls (a dry
+// run of FNet's small test configuration) include such a pointer and each
+// call's preferences match its pointers.
+func TestCUBLASLtAlignmentPreferences(t *testing.T) {
+	for _, c := range []struct {
+		p    DevPtr
+		want uint32
+	}{{0, 256}, {1 << 40, 256}, {256 * 7, 256}, {128 * 3, 128}, {1<<40 + 64, 64}, {48, 16}, {8, 8}, {3, 1}} {
+		if got := ltAlignment(c.p); got != c.want {
+			t.Errorf("ltAlignment(%#x) = %d, want %d", uint64(c.p), got, c.want)
+		}
+	}
+	f := openFakeLt(t)
+	h, err := f.api.newHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, _ := fnetBaseLtCalls(t)
+	// column-major: A is W1 (fwd.a), B the activations, C = D the output
+	w128 := fwd
+	w128.a += 128 // a bf16 weight copy parameter after one of 64·odd elements
+	mixed := w128
+	mixed.b += 64
+	mixed.c += 16
+	mixed.aux += 32 // the epilogue's pointers are in the descriptor, not the preference
+	for _, tc := range []struct {
+		name string
+		c    ltCall
+		want [4]string
+	}{
+		{"aligned", fwd, [4]string{"256", "256", "256", "256"}},
+		{"W1 128-byte aligned", w128, [4]string{"128", "256", "256", "256"}},
+		{"mixed", mixed, [4]string{"128", "64", "16", "16"}},
+	} {
+		f.call("fakeLtReset")
+		p, err := f.api.prepare(h, tc.c)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		f.api.release(p)
+		if got := prefAlignments(t, f.log()); got != tc.want {
+			t.Errorf("%s: MIN_ALIGNMENT_{A,B,C,D}_BYTES %v, want %v\n%s", tc.name, got, tc.want, strings.Join(f.log(), "\n"))
+		}
+	}
+	// plans are keyed by pointer: the two alignments are two plans
+	rt := newLtRuntime(f.api, h)
+	e := &Engine{}
+	p1, err1 := rt.plan(e, fwd)
+	p2, err2 := rt.plan(e, w128)
+	if err1 != nil || err2 != nil || p1 == p2 || len(rt.plans[e]) != 2 {
+		t.Errorf("an aligned and a 128-byte aligned call share a plan: %v %v", err1, err2)
+	}
+
+	// the engine's calls: bf16 weight copy, every layer's pair
+	e, d := dryEngine(t, smallConfig(0), fnet.PretrainingHeads, BF16, Options{Fuse: FuseEpilogue})
+	var calls []ltCall
+	d.ltRefuse = func(c ltCall) error { calls = append(calls, c); return nil }
+	if _, err := e.ForwardBackward(randomBatch(newRNG(), smallConfig(0), 3, 6, 0), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	below := 0
+	for _, c := range calls {
+		f.call("fakeLtReset")
+		p, err := f.api.prepare(h, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.api.release(p)
+		want := [4]string{fmt.Sprint(ltAlignment(c.a)), fmt.Sprint(ltAlignment(c.b)), fmt.Sprint(ltAlignment(c.c)), fmt.Sprint(ltAlignment(c.c))}
+		if got := prefAlignments(t, f.log()); got != want {
+			t.Errorf("%s: %v, want %v", c.label(), got, want)
+		}
+		if ltAlignment(c.a) < 256 || ltAlignment(c.b) < 256 {
+			below++
+		}
+	}
+	if len(calls) == 0 || below == 0 {
+		t.Errorf("%d engine calls, %d with a weight below 256-byte alignment (the case this guards)", len(calls), below)
 	}
 }

@@ -29,8 +29,10 @@ type dryRun struct {
 	// is checked and recorded (a host emulation of the device, in tests).
 	exec func(op dryOp) error
 	// ltRefuse, when set, stands in for cuBLASLt's heuristic when the
-	// engine probes a call (Engine.ltProbe): a non-nil error refuses it,
-	// as a library without an algorithm would (tests of the fallbacks).
+	// engine probes a call (Engine.ltProbe) and when it runs one
+	// (Engine.ltMatmul, which on a device prepares a call the probe did
+	// not): a non-nil error refuses it, as a library without an algorithm
+	// would (tests of the fallbacks; a refusal at run time fails the step).
 	ltRefuse func(c ltCall) error
 	// events counts the events handed out (grad_average.go's; their
 	// records and stream waits are ops "event_record", "stream_wait",

@@ -305,6 +305,7 @@ func (e *Engine) Close() error {
 	defer unlock()
 	err = e.streamSync()
 	e.release()
+	ltDropPlans(e) // its prepared cuBLASLt calls (cublaslt.go)
 	e.closed = true
 	return err
 }

@@ -127,7 +127,7 @@ func (d *testDevice) ltRun(c ltCall) {
 	if err != nil {
 		d.t.Fatalf("cuBLASLt: %v (the engine would fall back to the unfused path)", err)
 	}
-	p, err := rt.plan(c)
+	p, err := rt.plan(nil, c) // no engine: the test's own cache
 	if err != nil {
 		d.t.Fatalf("%v (the engine would fall back to the unfused path)", err)
 	}
@@ -319,5 +319,5 @@ func ltPrepareOnDevice(d *testDevice, c ltCall) (*ltPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rt.plan(c)
+	return rt.plan(nil, c)
 }

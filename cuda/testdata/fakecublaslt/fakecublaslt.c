@@ -4,7 +4,9 @@
  * (descriptor and layout handles numbered in creation order), attribute
  * sizes are checked against the header's types as the real library does
  * (CUBLAS_STATUS_INVALID_VALUE otherwise), and the heuristic's answer and
- * any one function's failure are set by the test. No arithmetic: the GEMMs
+ * any one function's failure are set by the test. Destroyed objects are
+ * kept, marked dead: a call handed one (a descriptor destroyed while still
+ * in use) is logged as "... dead D3" and refused. No arithmetic: the GEMMs
  * themselves are checked by the emulator and on a device. Tests only.
  * Built with -DFAKE_NO_HEURISTIC it lacks cublasLtMatmulAlgoGetHeuristic
  * (an old or broken library). */
@@ -25,7 +27,7 @@ typedef struct {
   int reserved[4];
 } cublasLtMatmulHeuristicResult_t;
 
-typedef struct { char kind; int id; } obj; /* H, D, L, P */
+typedef struct { char kind; int id; int dead; } obj; /* H, D, L, P */
 
 static char log_[1 << 16];
 static size_t loglen;
@@ -64,6 +66,35 @@ static const char *name(const void *p) {
   return b;
 }
 
+/* bury marks o destroyed (never freed, so a later use is seen); it
+ * returns 0, or INVALID_VALUE for a second destroy */
+static int bury(void *p) {
+  obj *o = p;
+  if (!o) return INVALID_VALUE;
+  if (o->dead) {
+    say("destroyed twice %s", name(o));
+    return INVALID_VALUE;
+  }
+  o->dead = 1;
+  return OK;
+}
+
+/* dead reports (and logs) a destroyed object among n handed to fn */
+static int dead(const char *fn, int n, ...) {
+  va_list ap;
+  int bad = 0;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++) {
+    const obj *o = va_arg(ap, const obj *);
+    if (o && o->dead) {
+      say("%s dead %s", fn, name(o));
+      bad = 1;
+    }
+  }
+  va_end(ap);
+  return bad;
+}
+
 static int failing(const char *fn) { return strcmp(fn, fail_fn) == 0 ? fail_status : 0; }
 
 /* test controls */
@@ -93,8 +124,7 @@ int cublasLtCreate(void **h) {
 
 int cublasLtDestroy(void *h) {
   say("destroy %s", name(h));
-  free(h);
-  return OK;
+  return bury(h);
 }
 
 int cublasLtMatmulDescCreate(void **d, int computeType, int scaleType) {
@@ -124,6 +154,7 @@ static uint64_t value(const void *buf, size_t size) {
 }
 
 int cublasLtMatmulDescSetAttribute(void *d, int attr, const void *buf, size_t size) {
+  if (dead("descAttr", 1, d)) return INVALID_VALUE;
   if (!d || !buf || desc_attr_size(attr) == 0 || size != desc_attr_size(attr)) {
     say("descAttr %s %d size=%zu rejected", name(d), attr, size);
     return INVALID_VALUE;
@@ -135,8 +166,7 @@ int cublasLtMatmulDescSetAttribute(void *d, int attr, const void *buf, size_t si
 
 int cublasLtMatmulDescDestroy(void *d) {
   say("descDestroy %s", name(d));
-  free(d);
-  return OK;
+  return bury(d);
 }
 
 int cublasLtMatrixLayoutCreate(void **l, int type, uint64_t rows, uint64_t cols, int64_t ld) {
@@ -149,8 +179,7 @@ int cublasLtMatrixLayoutCreate(void **l, int type, uint64_t rows, uint64_t cols,
 
 int cublasLtMatrixLayoutDestroy(void *l) {
   say("layoutDestroy %s", name(l));
-  free(l);
-  return OK;
+  return bury(l);
 }
 
 int cublasLtMatmulPreferenceCreate(void **p) {
@@ -161,8 +190,10 @@ int cublasLtMatmulPreferenceCreate(void **p) {
 }
 
 int cublasLtMatmulPreferenceSetAttribute(void *p, int attr, const void *buf, size_t size) {
-  /* MAX_WORKSPACE_BYTES (1) is uint64_t; SEARCH_MODE (0) uint32_t */
-  size_t want = attr == 1 ? 8 : attr == 0 ? 4 : 0;
+  /* MAX_WORKSPACE_BYTES (1) is uint64_t; SEARCH_MODE (0) and
+   * MIN_ALIGNMENT_{A,B,C,D}_BYTES (5-8) uint32_t */
+  size_t want = attr == 1 ? 8 : (attr == 0 || (attr >= 5 && attr <= 8)) ? 4 : 0;
+  if (dead("prefAttr", 1, p)) return INVALID_VALUE;
   if (!p || !buf || want == 0 || size != want) {
     say("prefAttr %s %d size=%zu rejected", name(p), attr, size);
     return INVALID_VALUE;
@@ -173,14 +204,14 @@ int cublasLtMatmulPreferenceSetAttribute(void *p, int attr, const void *buf, siz
 
 int cublasLtMatmulPreferenceDestroy(void *p) {
   say("prefDestroy %s", name(p));
-  free(p);
-  return OK;
+  return bury(p);
 }
 
 #ifndef FAKE_NO_HEURISTIC
 int cublasLtMatmulAlgoGetHeuristic(void *h, void *desc, void *a, void *b, void *c, void *d, void *pref, int requested,
                                    cublasLtMatmulHeuristicResult_t *results, int *count) {
   if (!h || !desc || !a || !b || !c || !d || !pref || requested < 1 || !results || !count) return INVALID_VALUE;
+  if (dead("heuristic", 7, h, desc, a, b, c, d, pref)) return INVALID_VALUE;
   if (failing("cublasLtMatmulAlgoGetHeuristic")) return failing("cublasLtMatmulAlgoGetHeuristic");
   say("heuristic %s %s %s %s %s %s %s requested=%d", name(h), name(desc), name(a), name(b), name(c), name(d), name(pref), requested);
   memset(results, 0, sizeof *results * (size_t)requested);
@@ -199,6 +230,7 @@ int cublasLtMatmul(void *h, void *desc, const float *alpha, const void *A, void 
                    const float *beta, const void *C, void *Cdesc, void *D, void *Ddesc, const cublasLtMatmulAlgo_t *algo,
                    void *workspace, size_t workspaceSize, void *stream) {
   if (!h || !desc || !alpha || !beta || !Adesc || !Bdesc || !Cdesc || !Ddesc) return INVALID_VALUE;
+  if (dead("matmul", 6, h, desc, Adesc, Bdesc, Cdesc, Ddesc)) return INVALID_VALUE;
   if (failing("cublasLtMatmul")) return failing("cublasLtMatmul");
   say("matmul %s %s alpha=%g A=%p %s B=%p %s beta=%g C=%p %s D=%p %s algo=%llx/%llx ws=%p wsSize=%zu stream=%p", name(h), name(desc), *alpha, A,
       name(Adesc), B, name(Bdesc), *beta, C, name(Cdesc), D, name(Ddesc), algo ? (unsigned long long)algo->data[0] : 0ull,
