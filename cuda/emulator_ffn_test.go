@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -599,5 +600,122 @@ func TestEmulatedFFNEpilogueVariants(t *testing.T) {
 	}
 	if msg == "" || len(lines) > 2 {
 		t.Errorf("the notices:\n%s", msg)
+	}
+}
+
+// The epilogue decision covers every layer before any runs: cuBLASLt
+// refusing only a later layer's call (the dry run's stand-in for the
+// heuristic, which is given each layer's pointer alignments), or its
+// algorithm wanting more workspace than planned, sends every layer down
+// the same variant or the unfused path, with one notice naming the layer,
+// never a failure mid-step; the probe asks 2·L times per batch shape
+// (every layer's forward and backward call), once.
+func TestFFNEpilogueProbesEveryLayer(t *testing.T) {
+	var notices bytes.Buffer
+	ltNoticeMu.Lock()
+	old := ltNoticeOut
+	ltNoticeOut, ltNoticeSeen = &notices, map[string]bool{}
+	ltNoticeMu.Unlock()
+	defer func() { ltNoticeMu.Lock(); ltNoticeOut = old; ltNoticeMu.Unlock() }()
+	const L, bad = 3, 1 // refuse the middle layer's calls only
+	cfg := smallConfig(0)
+	cfg.NumLayers = L
+	for _, tc := range []struct {
+		name   string
+		prec   Precision
+		ep     uint32
+		bias   int // the refused bias type, -1 any
+		err    error
+		want   map[string]int // operations per step
+		absent []string
+		notice string
+	}{
+		{"fwd-refused", BF16, ltEpilogueGELUAuxBias, -1, errLtUnsupported,
+			map[string]int{"bias_gelu": L, "gelu_bwd_colsum": L}, []string{"cublasLt gelu_aux_bias", "cublasLt dgelu_bgrad", "cublasLt dgelu"}, "layer 1: "},
+		{"bwd-greedy", FP32, ltEpilogueDGELUBGrad, -1, errors.New("cublasLt: the algorithm wants 67108864 workspace bytes, 33554432 planned"),
+			// DGELU alone is the next variant and is accepted everywhere
+			map[string]int{"cublasLt gelu_aux_bias": L, "cublasLt dgelu": L}, []string{"cublasLt dgelu_bgrad", "bias_gelu"}, ""},
+		{"all-bwd-refused", FP32, 0, -1, errLtUnsupported,
+			map[string]int{"bias_gelu": L, "gelu_bwd_colsum": L}, []string{"cublasLt gelu_aux_bias", "cublasLt dgelu_bgrad", "cublasLt dgelu"}, "layer 1: "},
+		{"f32-bias-refused", BF16, ltEpilogueGELUAuxBias, cudaR32F, errLtUnsupported,
+			map[string]int{"cublasLt gelu_aux_bias": L, "cublasLt dgelu_bgrad": L}, []string{"bias_gelu", "g_to_f32"}, ""},
+		{"f32-bgrad-refused", BF16, ltEpilogueDGELUBGrad, cudaR32F, errLtUnsupported,
+			map[string]int{"cublasLt gelu_aux_bias": L, "cublasLt dgelu_bgrad": L, "g_to_f32": L}, []string{"bias_gelu", "cublasLt dgelu"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			notices.Reset()
+			ltNoticeMu.Lock()
+			ltNoticeSeen = map[string]bool{}
+			ltNoticeMu.Unlock()
+			e, d := dryEngine(t, cfg, fnet.PretrainingHeads, tc.prec, Options{Fuse: FuseEpilogue})
+			asked := 0
+			d.ltRefuse = func(c ltCall) error {
+				asked++
+				backward := c.epilogue != ltEpilogueGELUAuxBias
+				refused := c.epilogue == tc.ep || (tc.ep == 0 && backward)
+				if c.aux == e.act.ffnPre[bad] && refused && (tc.bias < 0 || int(c.biasType) == tc.bias) {
+					return fmt.Errorf("%w: refused by the test (%s)", tc.err, c.label())
+				}
+				return nil
+			}
+			b := randomBatch(newRNG(), cfg, 3, 6, 0)
+			if _, err := e.ForwardBackward(b, 1, 1); err != nil {
+				t.Fatalf("a later layer's refusal failed the step: %v", err)
+			}
+			probed := asked
+			n0 := len(d.ops)
+			if _, err := e.ForwardBackward(b, 1, 1); err != nil { // the same shape: decided already
+				t.Fatal(err)
+			}
+			n := map[string]int{}
+			for _, op := range d.ops[n0:] {
+				n[op.name]++
+				if !strings.HasPrefix(op.name, "cublasLt") {
+					continue
+				}
+				if c, ok := op.args[0].(ltCall); ok {
+					if tc.name == "f32-bias-refused" && c.epilogue == ltEpilogueGELUAuxBias && c.biasType != cudaR16BF {
+						t.Errorf("%s: bias type %d, want the weight copy's bf16 in every layer", c.label(), c.biasType)
+					}
+					if tc.name == "f32-bgrad-refused" && c.epilogue == ltEpilogueDGELUBGrad && c.biasType != cudaR16BF {
+						t.Errorf("%s: bias gradient type %d, want bf16 in every layer", c.label(), c.biasType)
+					}
+				}
+			}
+			for name, c := range tc.want {
+				if n[name] != c {
+					t.Errorf("%d × %s per step, want %d", n[name], name, c)
+				}
+			}
+			for _, name := range tc.absent {
+				if n[name] != 0 {
+					t.Errorf("%d × %s", n[name], name)
+				}
+			}
+			// the probe's questions, then one per cuBLASLt call run
+			runs := n["cublasLt gelu_aux_bias"] + n["cublasLt dgelu_bgrad"] + n["cublasLt dgelu"]
+			if asked-probed != runs {
+				t.Errorf("the second step asked %d times for its %d cuBLASLt calls (a second probe?)", asked-probed, runs)
+			}
+			if runs > 0 && probed-runs < 2*L {
+				t.Errorf("the probe asked %d times, want at least 2·L = %d", probed-runs, 2*L)
+			}
+			msg := strings.TrimSpace(notices.String())
+			switch {
+			case tc.notice == "" && msg != "":
+				t.Errorf("a notice where a variant runs everywhere: %s", msg)
+			case tc.notice != "" && (strings.Count(msg, "\n") != 0 || !strings.Contains(msg, tc.notice) || !strings.Contains(msg, "refused by the test") ||
+				!strings.HasSuffix(msg, "using the unfused GELU kernels")):
+				t.Errorf("the notice (one, naming layer %d):\n%s", bad, msg)
+			}
+		})
+	}
+	// nothing refused: exactly 2·L questions for the decision
+	e, d := dryEngine(t, cfg, fnet.PretrainingHeads, BF16, Options{Fuse: FuseEpilogue})
+	asked := 0
+	d.ltRefuse = func(ltCall) error { asked++; return nil }
+	p := dryPass(t, e, randomBatch(newRNG(), cfg, 3, 6, 0), true)
+	if !p.ffnEpilogue() || asked != 2*L || len(d.ops) != 0 {
+		t.Errorf("the decision: %d questions (want 2·L = %d), %d operations", asked, 2*L, len(d.ops))
 	}
 }

@@ -230,10 +230,15 @@ type ffnLt struct {
 }
 
 // ffnEpilogue reports whether this pass's FFN layers run with the cuBLASLt
-// epilogues: decided once per batch shape, for the forward and the backward
-// together (the forward's ffnPre holds the bias only on this path, so the
-// two must agree), by preparing both calls of layer 0; every layer has the
-// same shapes and alignments.
+// epilogues: decided once per batch shape, before any layer runs, for the
+// forward and the backward together (the forward's ffnPre holds the bias
+// only on this path, so the two must agree) and for every layer at once,
+// by preparing both calls of each layer (2·L heuristic calls, the plans
+// kept for the run). The layers share shapes but not pointers, whose
+// alignment the heuristic is given (a parameter of the bf16 weight copy
+// may be only 128-byte aligned), so one layer's refusal, or its algorithm
+// wanting more than the planned workspace, would otherwise fail a step
+// midway: any refusal sends every layer down the unfused path.
 func (p *pass) ffnEpilogue() bool {
 	e, a := p.e, p.a
 	if !e.fuse.Has(FuseEpilogue) {
@@ -250,18 +255,23 @@ func (p *pass) ffnEpilogue() bool {
 }
 
 // probeFFNLt picks the first forward and the first backward variant that
-// cuBLASLt accepts for layer 0, or says why none runs.
+// cuBLASLt accepts for every layer, or says why none runs.
 func (p *pass) probeFFNLt() error {
 	e, lt := p.e, &p.a.ltFFN
 	if e.cfg.NumLayers == 0 {
 		return fmt.Errorf("no layers")
 	}
 	try := func(call func(int) (ltCall, error)) error {
-		c, err := call(0)
-		if err != nil {
-			return err
+		for i := 0; i < e.cfg.NumLayers; i++ {
+			c, err := call(i)
+			if err == nil {
+				err = e.ltProbe(c)
+			}
+			if err != nil {
+				return fmt.Errorf("layer %d: %w", i, err)
+			}
 		}
-		return e.ltProbe(c)
+		return nil
 	}
 	var refused []string
 	biasTypes := []int{cudaR32F}
