@@ -6,9 +6,12 @@ import "strconv"
 // dropout fused into the forward and the γ/β gradients as column sums.
 // With Options.Fuse the forward may take ln_fwd_vec (FuseLayerNormForward)
 // and the backward ln_bwd_colsum_K (FuseLayerNormBackward), both in
-// kernels/layernorm.cu; every LayerNorm of the model (embeddings, both
-// sublayers of every layer, the masked-LM head) goes through ln and
-// lnBackward, so the flags cover them all.
+// kernels/layernorm.cu. Both sublayers of every layer and the masked-LM
+// head go through ln and lnBackward, so both flags cover them; the
+// embeddings' LayerNorm goes through lnBackward only (its forward is fused
+// with the embedding sum in embed_ln_fwd / embed_ln_drop_fwd,
+// layer_embed.go), so FuseLayerNormBackward covers it and
+// FuseLayerNormForward does not.
 
 // ln runs LayerNorm(res + dropout(add + bias)) over rows; dB is the
 // layout argument of the dropout index (0 for the masked-LM head's rows).
