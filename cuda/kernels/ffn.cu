@@ -10,7 +10,10 @@
 // the scalar kernels.
 //
 // Appended to fnet.cu by the Go side (module.go), so its types and helpers
-// are in scope.
+// are in scope. Every loop over a vector's elements (or the 8 partial rows)
+// has a constant trip count and is unrolled, as in layernorm.cu, so the
+// per-thread arrays (x, g, bj, a) are indexed by constants and stay in
+// registers rather than local memory.
 
 // FFN_VEC gemm_t elements make 16 bytes.
 #define FFN_VEC ((int)(16 / sizeof(gemm_t)))
@@ -24,11 +27,13 @@ struct alignas(16) pack16 {
 // Unpacking a vector into FFN_VEC floats and back.
 __device__ __forceinline__ void ffn_unpack(const pack16& p, float* f) {
 #if GEMM_BF16
+#pragma unroll
     for (int k = 0; k < 4; k++) {
         f[2 * k] = bf16_to_f((bf16_t)(p.w[k] & 0xffffu));
         f[2 * k + 1] = bf16_to_f((bf16_t)(p.w[k] >> 16));
     }
 #else
+#pragma unroll
     for (int k = 0; k < 4; k++) f[k] = __uint_as_float(p.w[k]);
 #endif
 }
@@ -36,8 +41,10 @@ __device__ __forceinline__ void ffn_unpack(const pack16& p, float* f) {
 __device__ __forceinline__ pack16 ffn_pack(const float* f) {
     pack16 p;
 #if GEMM_BF16
+#pragma unroll
     for (int k = 0; k < 4; k++) p.w[k] = (u32)f_to_bf16(f[2 * k]) | ((u32)f_to_bf16(f[2 * k + 1]) << 16);
 #else
+#pragma unroll
     for (int k = 0; k < 4; k++) p.w[k] = __float_as_uint(f[k]);
 #endif
     return p;
@@ -47,8 +54,10 @@ __device__ __forceinline__ pack16 ffn_pack(const float* f) {
 // multiple of FFN_VEC, b 16-byte aligned: one or two 16-byte loads).
 __device__ __forceinline__ void ffn_bias(const float* b, long long j, float* f) {
     const pack16* bp = (const pack16*)(b + j);
+#pragma unroll
     for (int q = 0; q < FFN_VEC / 4; q++) {
         pack16 v = bp[q];
+#pragma unroll
         for (int k = 0; k < 4; k++) f[4 * q + k] = __uint_as_float(v.w[k]);
     }
 }
@@ -69,6 +78,7 @@ extern "C" __global__ void bias_gelu_v16(const gemm_t* u, const float* b, long l
         long long i = r * cv + jv;
         float x[FFN_VEC];
         ffn_unpack(up[i], x);
+#pragma unroll
         for (int k = 0; k < FFN_VEC; k++) x[k] = gelu_ffn(x[k] + bj[k]);
         hp[i] = ffn_pack(x);
     }
@@ -88,6 +98,7 @@ extern "C" __global__ void gelu_bwd_colsum_v16(const gemm_t* dh, const gemm_t* u
     int c = blockIdx.y;
     int r0 = c * rpc, r1 = min(rows, r0 + rpc);
     float a[FFN_VEC];
+#pragma unroll
     for (int k = 0; k < FFN_VEC; k++) a[k] = 0.f;
     if (jv < cv) {
         float bj[FFN_VEC];
@@ -100,6 +111,7 @@ extern "C" __global__ void gelu_bwd_colsum_v16(const gemm_t* dh, const gemm_t* u
             float g[FFN_VEC], x[FFN_VEC];
             ffn_unpack(dp[i], g);
             ffn_unpack(up[i], x);
+#pragma unroll
             for (int k = 0; k < FFN_VEC; k++) {
                 float d = g[k] * gelu_grad_ffn(x[k] + bj[k]);
                 g[k] = d;
@@ -108,12 +120,17 @@ extern "C" __global__ void gelu_bwd_colsum_v16(const gemm_t* dh, const gemm_t* u
             op[i] = ffn_pack(g);
         }
     }
+#pragma unroll
     for (int k = 0; k < FFN_VEC; k++) sa[threadIdx.y][threadIdx.x][k] = a[k];
     __syncthreads();
     if (threadIdx.y == 0 && jv < cv) {
-        for (int y = 1; y < 8; y++)
+#pragma unroll
+        for (int y = 1; y < 8; y++) {
+#pragma unroll
             for (int k = 0; k < FFN_VEC; k++) a[k] += sa[y][threadIdx.x][k];
+        }
         float* out = part + (u64)c * C + (u64)jv * FFN_VEC;
+#pragma unroll
         for (int k = 0; k < FFN_VEC; k++) out[k] = a[k];
     }
 }
