@@ -57,8 +57,9 @@ type Collective struct {
 // evaluation or checkpoint rank 0 makes the others wait through.
 const DefaultNCCLTimeout = 30 * time.Minute
 
-// DefaultStopGrace is Collective.StopGrace's default.
-const DefaultStopGrace = 60 * time.Second
+// DefaultStopGrace is Collective.StopGrace's default, the grace the local
+// launcher allows for past its SIGTERM (dist.StopGrace, + dist.KillMargin).
+const DefaultStopGrace = dist.StopGrace
 
 // NCCLTimeoutEnv sets Collective.Timeout for JoinNCCL (a Go duration: 45m, 2h).
 const NCCLTimeoutEnv = "FNET_NCCL_TIMEOUT"

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -23,12 +24,32 @@ import (
 // path (FromEnv, rendezvous, NCCL). The launcher writes nothing of the run
 // itself: rank 0 owns the run directory, rank N its ranks/N.log.
 
-// DefaultGrace is how long the launcher lets the other ranks fail on their
-// own (NCCL reports a dead peer, the trainer's agreed stop) after one rank
-// exited with an error, before it kills them: long enough for their own
-// error to reach the terminal, short enough that a hung rank does not hold
-// the GPUs.
-const DefaultGrace = 30 * time.Second
+// How the local launcher ends the ranks that outlive a failure. On one
+// node NCCL does not notice a dead peer by itself (the P2P and SHM
+// transports raise no asynchronous error; only the 30-minute timeout
+// would), so the survivors of a rank that failed would wait in their next
+// all-reduce. The launcher therefore sends them SIGTERM at once, the
+// trainer's stop request: a rank whose peers answer stops with the agreed
+// stop; one whose wait does not finish within StopGrace aborts, and rank
+// 0 writes the failed status (naming the failed rank, from its
+// ranks/N.error) before it exits. Ranks still running Grace after the
+// SIGTERM are killed.
+const (
+	// StopGrace is how long the trainer's NCCL waits go on after its stop
+	// request (cuda.DefaultStopGrace): long enough for a healthy peer to
+	// finish its step and reach the agreed stop, or rank 0 to evaluate and
+	// checkpoint while the others wait.
+	StopGrace = 60 * time.Second
+	// KillMargin is the time past StopGrace a rank has to write its
+	// status and exit, before SIGKILL.
+	KillMargin = 15 * time.Second
+	// DefaultGrace is LaunchSpec.Grace's default: from SIGTERM to SIGKILL.
+	DefaultGrace = StopGrace + KillMargin
+	// DefaultAfterRankZero is LaunchSpec.AfterRankZero's default: how long
+	// the other ranks may run on after rank 0 exited (a finished run's
+	// ranks leave the communicator together) before they are sent SIGTERM.
+	DefaultAfterRankZero = 30 * time.Second
+)
 
 // LocalMasterAddr is where the ranks of a local launch meet: rank 0 serves
 // the rendezvous on this machine.
@@ -50,8 +71,13 @@ type LaunchSpec struct {
 	// (unless the rank already wrote that prefix), so nothing a rank prints
 	// before its ranks/N.log exists is lost.
 	Stdout, Stderr io.Writer
-	// Grace is DefaultGrace when 0.
+	// Grace is how long the ranks sent SIGTERM (after another rank
+	// failed, or after rank 0 exited and AfterRankZero passed) have to
+	// exit before SIGKILL; DefaultGrace when 0.
 	Grace time.Duration
+	// AfterRankZero is how long the others may outlive rank 0's exit
+	// (whatever its status) before SIGTERM; DefaultAfterRankZero when 0.
+	AfterRankZero time.Duration
 	// Signals are the launcher's own signals (SIGINT, SIGTERM): the first
 	// is forwarded to rank 0, which checkpoints and stops every rank after
 	// the same step; a second kills every rank.
@@ -125,8 +151,11 @@ type LaunchError struct {
 	Size   int    // ranks launched
 	Status string // how it ended: "exit status 3", "signal: killed"
 	Code   int    // its exit code; -1 when a signal ended it
-	// Killed are the ranks the launcher killed (after the grace period,
-	// or on a second signal), in order.
+	// Terminated are the ranks the launcher sent SIGTERM (after a rank
+	// failed, or after rank 0 exited), in order.
+	Terminated []int
+	// Killed are the ranks the launcher killed (still running Grace after
+	// the SIGTERM, or on a second signal), in order.
 	Killed []int
 	Grace  time.Duration // the grace period they were given
 	// Interrupted: a second signal (or a cancelled context) killed the ranks.
@@ -142,9 +171,16 @@ func (e *LaunchError) Error() string {
 		}
 		return b.String()
 	}
-	fmt.Fprintf(&b, "rank %d of %d failed: %s", e.Rank, e.Size, e.Status)
+	if e.Rank >= 0 {
+		fmt.Fprintf(&b, "rank %d of %d failed: %s", e.Rank, e.Size, e.Status)
+	} else {
+		fmt.Fprintf(&b, "rank 0 of %d exited, but not every other rank did", e.Size)
+	}
+	if len(e.Terminated) > 0 {
+		fmt.Fprintf(&b, "; sent SIGTERM to %s", rankList(e.Terminated))
+	}
 	if len(e.Killed) > 0 {
-		fmt.Fprintf(&b, "; killed %s, still running %s after it", rankList(e.Killed), e.Grace)
+		fmt.Fprintf(&b, "; killed %s, still running %s after the SIGTERM", rankList(e.Killed), e.Grace)
 	}
 	return b.String()
 }
@@ -185,9 +221,12 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 	if s.Stderr == nil {
 		s.Stderr = io.Discard
 	}
-	grace := s.Grace
+	grace, afterZero := s.Grace, s.AfterRankZero
 	if grace <= 0 {
 		grace = DefaultGrace
+	}
+	if afterZero <= 0 {
+		afterZero = DefaultAfterRankZero
 	}
 	port := s.MasterPort
 	if port == 0 {
@@ -239,15 +278,32 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 	}
 
 	failure := &LaunchError{Rank: -1, Size: s.Ranks, Grace: grace}
-	var graceC <-chan time.Time
+	// termC: rank 0 exited AfterRankZero ago; killC: Grace after the SIGTERM
+	var termC, killC <-chan time.Time
 	signals := 0
 	killAlive := func() {
 		for r, p := range procs {
-			if p.alive {
+			if p.alive && !killed(failure.Killed, r) {
 				p.cmd.Process.Kill()
 				failure.Killed = append(failure.Killed, r)
 			}
 		}
+	}
+	// terminate sends SIGTERM to the ranks still running (the trainer's
+	// stop request), once; SIGKILL follows after the grace
+	terminated := false
+	terminate := func() {
+		if terminated || failure.Interrupted {
+			return
+		}
+		terminated, termC = true, nil
+		for r, p := range procs {
+			if p.alive {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				failure.Terminated = append(failure.Terminated, r)
+			}
+		}
+		killC = time.After(grace)
 	}
 	done := ctx.Done()
 	for running := s.Ranks; running > 0; {
@@ -260,12 +316,16 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 			}
 			if e.err != nil && failure.Rank < 0 && !killed(failure.Killed, e.rank) {
 				failure.Rank, failure.Status, failure.Code = e.rank, exitStatus(e.err), exitCode(e.err)
-				if graceC == nil && !failure.Interrupted {
-					graceC = time.After(grace)
-				}
+				// the survivors would wait for it in NCCL until its timeout
+				terminate()
 			}
-		case <-graceC:
-			graceC = nil
+			if e.rank == 0 && running > 0 && !terminated {
+				termC = time.After(afterZero)
+			}
+		case <-termC:
+			terminate()
+		case <-killC:
+			killC = nil
 			killAlive()
 		case sig := <-s.Signals:
 			signals++
@@ -297,7 +357,7 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 		}
 		return failure
 	}
-	if failure.Rank >= 0 {
+	if failure.Rank >= 0 || len(failure.Killed) > 0 {
 		return failure
 	}
 	return nil

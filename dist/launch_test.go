@@ -68,10 +68,66 @@ func TestLaunchHelperProcess(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "[rank %d] already prefixed\n", rank)
 		fmt.Fprintf(os.Stderr, "no newline at the end from %d", rank)
 		os.Exit(0)
-	case "fail": // rank 1 fails; the others would run on
+	case "fail": // rank 1 fails; the others would run on (SIGTERM's default action ends them)
 		if rank == 1 {
 			fmt.Fprintln(os.Stderr, "rank 1: out of memory (on purpose)")
 			os.Exit(3)
+		}
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	case "fail-then-stop": // rank 1 fails; the others stop on SIGTERM, rank 0 writing its status first, as the trainer does
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		mark("ready", "")
+		if rank == 1 {
+			for _, r := range []string{"ready-0", "ready-2"} {
+				for !exists(r) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			os.Exit(3)
+		}
+		select {
+		case s := <-sigs:
+			time.Sleep(100 * time.Millisecond) // the trainer's abort after its grace
+			mark("status", "failed after "+s.String())
+			os.Exit(1)
+		case <-time.After(time.Minute):
+			os.Exit(0)
+		}
+	case "fail-stubborn": // rank 1 fails; the others ignore SIGTERM (a hung rank)
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		go func() {
+			for s := range sigs {
+				mark("signalled", s.String())
+			}
+		}()
+		mark("ready", "")
+		if rank == 1 {
+			for _, r := range []string{"ready-0", "ready-2"} { // past their signal.Notify
+				for !exists(r) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			os.Exit(3)
+		}
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	case "zero-exits": // rank 0 ends; rank 1 never does, and ignores SIGTERM
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM)
+		go func() {
+			for s := range sigs {
+				mark("signalled", s.String())
+			}
+		}()
+		mark("ready", "")
+		if rank == 0 {
+			for !exists("ready-1") {
+				time.Sleep(5 * time.Millisecond)
+			}
+			os.Exit(0)
 		}
 		time.Sleep(time.Minute)
 		os.Exit(0)
@@ -225,12 +281,12 @@ func TestLaunchGivesEveryRankTorchrunsContract(t *testing.T) {
 	}
 }
 
-// One rank failing: the launcher waits the grace period for the others,
-// kills those still running and reports the rank that failed first, with
-// its exit status, as its own.
-func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
+// One rank failing: the launcher sends the others SIGTERM at once (on
+// one node they would wait for it in NCCL until the timeout), and
+// reports the rank that failed first, with its exit status, as its own.
+func TestLaunchTerminatesTheOthersWhenARankFails(t *testing.T) {
 	spec, _, _, stderr := childSpec(t, "fail", 3)
-	spec.Grace = 300 * time.Millisecond
+	spec.Grace = 20 * time.Second
 	start := time.Now()
 	err := Launch(context.Background(), spec)
 	took := time.Since(start)
@@ -238,20 +294,97 @@ func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("Launch = %v; want a *LaunchError", err)
 	}
-	if le.Rank != 1 || le.Code != 3 || le.Status != "exit status 3" || !slices.Equal(le.Killed, []int{0, 2}) || le.Interrupted {
-		t.Errorf("LaunchError = %+v; want rank 1, exit status 3, ranks 0 and 2 killed", le)
+	if le.Rank != 1 || le.Code != 3 || le.Status != "exit status 3" || !slices.Equal(le.Terminated, []int{0, 2}) || len(le.Killed) != 0 || le.Interrupted {
+		t.Errorf("LaunchError = %+v; want rank 1, exit status 3, ranks 0 and 2 sent SIGTERM, nobody killed", le)
 	}
 	if le.ExitCode() != 3 {
 		t.Errorf("ExitCode = %d, want the rank's 3", le.ExitCode())
 	}
-	if msg := err.Error(); !strings.Contains(msg, "rank 1 of 3 failed: exit status 3") || !strings.Contains(msg, "killed ranks 0, 2") {
+	if msg := err.Error(); !strings.Contains(msg, "rank 1 of 3 failed: exit status 3") || !strings.Contains(msg, "sent SIGTERM to ranks 0, 2") {
+		t.Errorf("message %q", msg)
+	}
+	if took > 10*time.Second {
+		t.Errorf("Launch took %v; the SIGTERM should end the others at once, not the grace %v or their minute", took, spec.Grace)
+	}
+	if !strings.Contains(stderr.String(), "[rank 1] rank 1: out of memory (on purpose)") {
+		t.Errorf("the failing rank's error did not reach the launcher's stderr:\n%s", stderr)
+	}
+}
+
+// The survivors of a failure get SIGTERM before anything harder, so rank
+// 0 can write its failed status (the trainer aborts its NCCL wait after
+// StopGrace) and exit on its own; none is killed.
+func TestLaunchLetsTheSurvivorsWriteTheirStatus(t *testing.T) {
+	spec, dir, _, _ := childSpec(t, "fail-then-stop", 3)
+	spec.Grace = 20 * time.Second
+	err := Launch(context.Background(), spec)
+	var le *LaunchError
+	if !errors.As(err, &le) || le.Rank != 1 || le.Code != 3 || len(le.Killed) != 0 || !slices.Equal(le.Terminated, []int{0, 2}) {
+		t.Fatalf("Launch = %#v; want rank 1's failure, ranks 0 and 2 sent SIGTERM and none killed", err)
+	}
+	for _, r := range []int{0, 2} {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("status-%d", r)))
+		if err != nil || string(b) != "failed after "+syscall.SIGTERM.String() {
+			t.Errorf("rank %d's status: %q %v", r, b, err)
+		}
+	}
+}
+
+// Survivors that ignore the SIGTERM (hung) are killed once the grace
+// after it has passed, not before.
+func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
+	spec, dir, _, _ := childSpec(t, "fail-stubborn", 3)
+	spec.Grace = 300 * time.Millisecond
+	start := time.Now()
+	err := Launch(context.Background(), spec)
+	took := time.Since(start)
+	var le *LaunchError
+	if !errors.As(err, &le) || le.Rank != 1 || le.Code != 3 {
+		t.Fatalf("Launch = %#v; want rank 1's exit status 3", err)
+	}
+	if !slices.Equal(le.Terminated, []int{0, 2}) || !slices.Equal(le.Killed, []int{0, 2}) {
+		t.Fatalf("LaunchError = %+v; want SIGTERM to ranks 0 and 2, then the stubborn ones killed", le)
+	}
+	for _, r := range le.Killed {
+		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("signalled-%d", r))); err != nil || string(b) != syscall.SIGTERM.String() {
+			t.Errorf("killed rank %d was not sent SIGTERM first: %q %v", r, b, err)
+		}
+	}
+	if msg := err.Error(); !strings.Contains(msg, "killed") || !strings.Contains(msg, "still running 300ms after the SIGTERM") {
 		t.Errorf("message %q", msg)
 	}
 	if took < spec.Grace || took > 20*time.Second {
 		t.Errorf("Launch took %v; want the grace period %v, not the ranks' minute", took, spec.Grace)
 	}
-	if !strings.Contains(stderr.String(), "[rank 1] rank 1: out of memory (on purpose)") {
-		t.Errorf("the failing rank's error did not reach the launcher's stderr:\n%s", stderr)
+}
+
+// Rank 0 exits (here cleanly) while another rank never does: the launcher
+// does not wait for ever; after AfterRankZero it sends SIGTERM, then
+// SIGKILL after the grace, and says so.
+func TestLaunchEndsRanksThatOutliveRankZero(t *testing.T) {
+	spec, dir, _, _ := childSpec(t, "zero-exits", 2)
+	spec.Grace, spec.AfterRankZero = 200*time.Millisecond, 200*time.Millisecond
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() { errc <- Launch(context.Background(), spec) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the launcher waits for ever for a rank that outlived rank 0")
+	}
+	var le *LaunchError
+	if !errors.As(err, &le) || !slices.Equal(le.Terminated, []int{1}) || !slices.Equal(le.Killed, []int{1}) || le.Rank != -1 {
+		t.Fatalf("Launch = %#v; want rank 1 sent SIGTERM, then killed", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "signalled-1")); err != nil || string(b) != syscall.SIGTERM.String() {
+		t.Errorf("rank 1 was not sent SIGTERM before the kill: %q %v", b, err)
+	}
+	if !strings.Contains(err.Error(), "rank 0 of 2 exited, but not every other rank did; sent SIGTERM to rank 1; killed rank 1") || le.ExitCode() != 1 {
+		t.Errorf("message %q, exit code %d", err, le.ExitCode())
+	}
+	if took := time.Since(start); took < spec.AfterRankZero {
+		t.Errorf("took %v: SIGTERM before AfterRankZero", took)
 	}
 }
 
