@@ -217,16 +217,22 @@ func checkParallel(p *parallel, batch int) error {
 }
 
 // agree tells every rank whether any rank failed (failed: this one did)
-// and returns how many did.
-func (p *parallel) agree(failed bool) (int, error) {
-	v := []float64{0}
+// and returns how many did, and whether rank 0 took the run directory
+// (owns: rank 0's session started), so that a follower writes its
+// ranks/N.error only into this run's directory, never into one rank 0
+// was refused (another live run's).
+func (p *parallel) agree(failed, owns bool) (int, bool, error) {
+	v := []float64{0, 0}
 	if failed {
 		v[0] = 1
 	}
-	if err := p.coll.AllReduceSum(v); err != nil {
-		return 0, viaCollective(fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err))
+	if owns && p.leader() {
+		v[1] = 1
 	}
-	return int(v[0]), nil
+	if err := p.coll.AllReduceSum(v); err != nil {
+		return 0, false, viaCollective(fmt.Errorf("rank %d of %d: %w", p.rank(), p.size(), err))
+	}
+	return int(v[0]), v[1] > 0, nil
 }
 
 // startTime gives every rank rank 0's clock, so that a new run's
@@ -367,13 +373,14 @@ func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *paral
 			eng.Close()
 		}
 	}
-	failed, aerr := par.agree(err != nil)
+	failed, owned, aerr := par.agree(err != nil, false)
 	switch {
 	case err != nil:
 		release()
 		err = fmt.Errorf("rank %d: %w", par.rank(), err)
-		// after the agreement, so after rank 0 cleared an earlier attempt's files
-		op.recordFollowerError(runDir, par.rank(), err)
+		if owned { // after the agreement, so after rank 0 cleared an earlier attempt's files
+			op.recordFollowerError(runDir, par.rank(), err)
+		}
 		return runDir, err
 	case aerr != nil:
 		release()

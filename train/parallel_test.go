@@ -442,6 +442,22 @@ func TestDataParallelAutoDeviceDoesNotFallBack(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dirs[0], rundir.RanksDir, "1.error")); err != nil || !strings.Contains(string(b), "may not fall back") {
 		t.Errorf("ranks/1.error: %q %v", b, err)
 	}
+	// a follower does not write into a directory rank 0 was refused (another live run's)
+	live := filepath.Join(dir, "runs", "live")
+	if err := os.MkdirAll(live, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if err := rundir.WriteStatus(live, rundir.Status{State: rundir.StateRunning, PID: os.Getpid(), Host: host}); err != nil {
+		t.Fatal(err)
+	}
+	_, errs = finetuneRanks(t, 2, Options{ConfigPath: cfg, RunName: "live"}, nil, nil)
+	if !errors.Is(errs[0], ErrLiveRun) || errs[1] == nil {
+		t.Fatalf("a live run's directory: %v", errs)
+	}
+	if _, err := os.Stat(filepath.Join(live, rundir.RanksDir, "1.error")); err == nil {
+		t.Errorf("rank 1 wrote its error into another run's directory")
+	}
 	// one process still falls back, saying why
 	one, err := Finetune(context.Background(), Options{ConfigPath: cfg, RunName: "auto-one"}, "")
 	if err != nil {

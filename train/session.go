@@ -254,7 +254,7 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 		}
 	}
 	if par != nil { // every rank learns whether every rank could start
-		failed, aerr := par.agree(err != nil)
+		failed, _, aerr := par.agree(err != nil, ownsRunDir(sess, runDir))
 		switch {
 		case err != nil:
 		case aerr != nil:
@@ -288,6 +288,17 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 	// a peer's own error first (ranks/N.error), when this rank failed through the Collective
 	err = par.withPeerErrors(runDir, err)
 	return runDir, sess.finish(l, err, onDone) // then the caller aborts, if it failed
+}
+
+// ownsRunDir reports whether this process took runDir: its session
+// started, or failed after writing the run's status (an engine that
+// could not start) rather than being refused the directory.
+func ownsRunDir(sess *session, runDir string) bool {
+	if sess != nil {
+		return true
+	}
+	st, err := rundir.ReadStatus(runDir)
+	return err == nil && st.PID == os.Getpid() && st.State == rundir.StateFailed
 }
 
 // leaveOnError aborts c after a training command failed on this rank, for
