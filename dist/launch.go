@@ -28,12 +28,13 @@ import (
 // node NCCL does not notice a dead peer by itself (the P2P and SHM
 // transports raise no asynchronous error; only the 30-minute timeout
 // would), so the survivors of a rank that failed would wait in their next
-// all-reduce. The launcher therefore sends them SIGTERM at once, the
-// trainer's stop request: a rank whose peers answer stops with the agreed
-// stop; one whose wait does not finish within StopGrace aborts, and rank
-// 0 writes the failed status (naming the failed rank, from its
-// ranks/N.error) before it exits. Ranks still running Grace after the
-// SIGTERM are killed.
+// all-reduce. The launcher therefore sends them SIGTERM soon after (Grace:
+// just long enough for ranks failing on their own, e.g. with the same
+// startup error, to print why), the trainer's stop request: a rank whose
+// peers answer stops with the agreed stop; one whose wait does not finish
+// within StopGrace aborts, and rank 0 writes the failed status (naming the
+// failed rank, from its ranks/N.error) before it exits. Ranks still
+// running KillAfter after the SIGTERM are killed.
 const (
 	// StopGrace is how long the trainer's NCCL waits go on after its stop
 	// request (cuda.DefaultStopGrace): long enough for a healthy peer to
@@ -43,8 +44,11 @@ const (
 	// KillMargin is the time past StopGrace a rank has to write its
 	// status and exit, before SIGKILL.
 	KillMargin = 15 * time.Second
-	// DefaultGrace is LaunchSpec.Grace's default: from SIGTERM to SIGKILL.
-	DefaultGrace = StopGrace + KillMargin
+	// DefaultGrace is LaunchSpec.Grace's default: from a rank's failure to
+	// the others' SIGTERM.
+	DefaultGrace = 5 * time.Second
+	// DefaultKillAfter is LaunchSpec.KillAfter's default: from SIGTERM to SIGKILL.
+	DefaultKillAfter = StopGrace + KillMargin
 	// DefaultAfterRankZero is LaunchSpec.AfterRankZero's default: how long
 	// the other ranks may run on after rank 0 exited (a finished run's
 	// ranks leave the communicator together) before they are sent SIGTERM.
@@ -71,10 +75,13 @@ type LaunchSpec struct {
 	// (unless the rank already wrote that prefix), so nothing a rank prints
 	// before its ranks/N.log exists is lost.
 	Stdout, Stderr io.Writer
-	// Grace is how long the ranks sent SIGTERM (after another rank
-	// failed, or after rank 0 exited and AfterRankZero passed) have to
-	// exit before SIGKILL; DefaultGrace when 0.
+	// Grace is how long the other ranks may run on after one failed
+	// before they are sent SIGTERM; DefaultGrace when 0.
 	Grace time.Duration
+	// KillAfter is how long the ranks sent SIGTERM (after another rank
+	// failed, or after rank 0 exited) have to exit before SIGKILL;
+	// DefaultKillAfter when 0.
+	KillAfter time.Duration
 	// AfterRankZero is how long the others may outlive rank 0's exit
 	// (whatever its status) before SIGTERM; DefaultAfterRankZero when 0.
 	AfterRankZero time.Duration
@@ -154,10 +161,11 @@ type LaunchError struct {
 	// Terminated are the ranks the launcher sent SIGTERM (after a rank
 	// failed, or after rank 0 exited), in order.
 	Terminated []int
-	// Killed are the ranks the launcher killed (still running Grace after
-	// the SIGTERM, or on a second signal), in order.
-	Killed []int
-	Grace  time.Duration // the grace period they were given
+	// Killed are the ranks the launcher killed (still running KillAfter
+	// after the SIGTERM, or on a second signal), in order.
+	Killed    []int
+	Grace     time.Duration // after the failure, before the SIGTERM
+	KillAfter time.Duration // after the SIGTERM, before the SIGKILL
 	// Interrupted: a second signal (or a cancelled context) killed the ranks.
 	Interrupted bool
 }
@@ -180,7 +188,7 @@ func (e *LaunchError) Error() string {
 		fmt.Fprintf(&b, "; sent SIGTERM to %s", rankList(e.Terminated))
 	}
 	if len(e.Killed) > 0 {
-		fmt.Fprintf(&b, "; killed %s, still running %s after the SIGTERM", rankList(e.Killed), e.Grace)
+		fmt.Fprintf(&b, "; killed %s, still running %s after the SIGTERM", rankList(e.Killed), e.KillAfter)
 	}
 	return b.String()
 }
@@ -221,9 +229,12 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 	if s.Stderr == nil {
 		s.Stderr = io.Discard
 	}
-	grace, afterZero := s.Grace, s.AfterRankZero
+	grace, killAfter, afterZero := s.Grace, s.KillAfter, s.AfterRankZero
 	if grace <= 0 {
 		grace = DefaultGrace
+	}
+	if killAfter <= 0 {
+		killAfter = DefaultKillAfter
 	}
 	if afterZero <= 0 {
 		afterZero = DefaultAfterRankZero
@@ -277,8 +288,9 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 		s.Started(port, runID)
 	}
 
-	failure := &LaunchError{Rank: -1, Size: s.Ranks, Grace: grace}
-	// termC: rank 0 exited AfterRankZero ago; killC: Grace after the SIGTERM
+	failure := &LaunchError{Rank: -1, Size: s.Ranks, Grace: grace, KillAfter: killAfter}
+	// termC: Grace after a failure, or AfterRankZero after rank 0's exit;
+	// killC: KillAfter after the SIGTERM
 	var termC, killC <-chan time.Time
 	signals := 0
 	killAlive := func() {
@@ -290,7 +302,7 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 		}
 	}
 	// terminate sends SIGTERM to the ranks still running (the trainer's
-	// stop request), once; SIGKILL follows after the grace
+	// stop request), once; SIGKILL follows after killAfter
 	terminated := false
 	terminate := func() {
 		if terminated || failure.Interrupted {
@@ -303,7 +315,7 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 				failure.Terminated = append(failure.Terminated, r)
 			}
 		}
-		killC = time.After(grace)
+		killC = time.After(killAfter)
 	}
 	done := ctx.Done()
 	for running := s.Ranks; running > 0; {
@@ -317,9 +329,10 @@ func Launch(ctx context.Context, s LaunchSpec) error {
 			if e.err != nil && failure.Rank < 0 && !killed(failure.Killed, e.rank) {
 				failure.Rank, failure.Status, failure.Code = e.rank, exitStatus(e.err), exitCode(e.err)
 				// the survivors would wait for it in NCCL until its timeout
-				terminate()
-			}
-			if e.rank == 0 && running > 0 && !terminated {
+				if !terminated {
+					termC = time.After(grace)
+				}
+			} else if e.rank == 0 && running > 0 && !terminated && termC == nil {
 				termC = time.After(afterZero)
 			}
 		case <-termC:

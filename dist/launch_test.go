@@ -286,7 +286,7 @@ func TestLaunchGivesEveryRankTorchrunsContract(t *testing.T) {
 // reports the rank that failed first, with its exit status, as its own.
 func TestLaunchTerminatesTheOthersWhenARankFails(t *testing.T) {
 	spec, _, _, stderr := childSpec(t, "fail", 3)
-	spec.Grace = 20 * time.Second
+	spec.Grace, spec.KillAfter = 200*time.Millisecond, 20*time.Second
 	start := time.Now()
 	err := Launch(context.Background(), spec)
 	took := time.Since(start)
@@ -303,8 +303,8 @@ func TestLaunchTerminatesTheOthersWhenARankFails(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "rank 1 of 3 failed: exit status 3") || !strings.Contains(msg, "sent SIGTERM to ranks 0, 2") {
 		t.Errorf("message %q", msg)
 	}
-	if took > 10*time.Second {
-		t.Errorf("Launch took %v; the SIGTERM should end the others at once, not the grace %v or their minute", took, spec.Grace)
+	if took < spec.Grace || took > 10*time.Second {
+		t.Errorf("Launch took %v; the SIGTERM should end the others after the grace %v, not KillAfter %v or their minute", took, spec.Grace, spec.KillAfter)
 	}
 	if !strings.Contains(stderr.String(), "[rank 1] rank 1: out of memory (on purpose)") {
 		t.Errorf("the failing rank's error did not reach the launcher's stderr:\n%s", stderr)
@@ -316,7 +316,7 @@ func TestLaunchTerminatesTheOthersWhenARankFails(t *testing.T) {
 // StopGrace) and exit on its own; none is killed.
 func TestLaunchLetsTheSurvivorsWriteTheirStatus(t *testing.T) {
 	spec, dir, _, _ := childSpec(t, "fail-then-stop", 3)
-	spec.Grace = 20 * time.Second
+	spec.Grace, spec.KillAfter = 50*time.Millisecond, 20*time.Second
 	err := Launch(context.Background(), spec)
 	var le *LaunchError
 	if !errors.As(err, &le) || le.Rank != 1 || le.Code != 3 || len(le.Killed) != 0 || !slices.Equal(le.Terminated, []int{0, 2}) {
@@ -330,11 +330,11 @@ func TestLaunchLetsTheSurvivorsWriteTheirStatus(t *testing.T) {
 	}
 }
 
-// Survivors that ignore the SIGTERM (hung) are killed once the grace
-// after it has passed, not before.
+// Survivors that ignore the SIGTERM (hung) are killed once KillAfter
+// has passed after it, not before.
 func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
 	spec, dir, _, _ := childSpec(t, "fail-stubborn", 3)
-	spec.Grace = 300 * time.Millisecond
+	spec.Grace, spec.KillAfter = 50*time.Millisecond, 300*time.Millisecond
 	start := time.Now()
 	err := Launch(context.Background(), spec)
 	took := time.Since(start)
@@ -353,8 +353,8 @@ func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "killed") || !strings.Contains(msg, "still running 300ms after the SIGTERM") {
 		t.Errorf("message %q", msg)
 	}
-	if took < spec.Grace || took > 20*time.Second {
-		t.Errorf("Launch took %v; want the grace period %v, not the ranks' minute", took, spec.Grace)
+	if took < spec.Grace+spec.KillAfter || took > 20*time.Second {
+		t.Errorf("Launch took %v; want the grace %v and KillAfter %v, not the ranks' minute", took, spec.Grace, spec.KillAfter)
 	}
 }
 
@@ -363,7 +363,7 @@ func TestLaunchKillsTheOthersAfterTheGracePeriod(t *testing.T) {
 // SIGKILL after the grace, and says so.
 func TestLaunchEndsRanksThatOutliveRankZero(t *testing.T) {
 	spec, dir, _, _ := childSpec(t, "zero-exits", 2)
-	spec.Grace, spec.AfterRankZero = 200*time.Millisecond, 200*time.Millisecond
+	spec.KillAfter, spec.AfterRankZero = 200*time.Millisecond, 200*time.Millisecond
 	errc := make(chan error, 1)
 	start := time.Now()
 	go func() { errc <- Launch(context.Background(), spec) }()
@@ -383,8 +383,8 @@ func TestLaunchEndsRanksThatOutliveRankZero(t *testing.T) {
 	if !strings.Contains(err.Error(), "rank 0 of 2 exited, but not every other rank did; sent SIGTERM to rank 1; killed rank 1") || le.ExitCode() != 1 {
 		t.Errorf("message %q, exit code %d", err, le.ExitCode())
 	}
-	if took := time.Since(start); took < spec.AfterRankZero {
-		t.Errorf("took %v: SIGTERM before AfterRankZero", took)
+	if took := time.Since(start); took < spec.AfterRankZero+spec.KillAfter {
+		t.Errorf("took %v: SIGTERM before AfterRankZero, or SIGKILL before KillAfter", took)
 	}
 }
 
@@ -396,8 +396,8 @@ func TestLaunchReportsTheFirstFailure(t *testing.T) {
 	start := time.Now()
 	err := Launch(context.Background(), spec)
 	var le *LaunchError
-	if !errors.As(err, &le) || le.Rank != 1 || le.Code != 3 || len(le.Killed) != 0 {
-		t.Fatalf("Launch = %#v; want rank 1's exit status 3 and nobody killed", err)
+	if !errors.As(err, &le) || le.Rank != 1 || le.Code != 3 || len(le.Killed) != 0 || len(le.Terminated) != 0 {
+		t.Fatalf("Launch = %#v; want rank 1's exit status 3 and nobody signalled or killed", err)
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v: the launcher waited out the grace period for ranks that had exited", took)
