@@ -1,9 +1,11 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/fnet-tui/fnet-tui/fnet"
@@ -50,8 +52,14 @@ const emuWarpsPerBlock = threadsPerBlock / 32 // the fused kernels' launch: bloc
 func lnBwdColsumTwin(K int) func(m *emu, a emuArgs, grid [3]uint32) {
 	return func(m *emu, a emuArgs, grid [3]uint32) {
 		// dy, xhat, rstd, gamma, rows, H, rpc, dx, dx_g, seed, step, site, thr, dscale, dB, part
+		rows, H, rpc := a.i(4), a.i(5), a.i(6)
+		// the kernel's mapping: block c owns rows [c·rpc, (c+1)·rpc), lane
+		// l columns l + 32k for k < K; rows or columns outside are never computed
+		if rpc < 1 || int(grid[0])*rpc < rows || grid[1] != 1 || grid[2] != 1 || 32*K < H {
+			panic(fmt.Sprintf("emulator: ln_bwd_colsum_%d grid %v does not cover [%d, %d] (rpc %d, %d columns per warp)", K, grid, rows, H, rpc, 32*K))
+		}
 		dy, xhat, rstd, gamma := m.f32(a.p(0)), m.f32(a.p(1)), m.f32(a.p(2)), m.f32(a.p(3))
-		rows, H, rpc, d, dB, part := a.i(4), a.i(5), a.i(6), a.drop(9), a.i(14), m.f32(a.p(15))
+		d, dB, part := a.drop(9), a.i(14), m.f32(a.p(15))
 		var gl, xl [32][]float32 // a row's g = dy·γ and x̂ in each lane's registers
 		for l := range gl {
 			gl[l], xl[l] = make([]float32, K), make([]float32, K)
@@ -118,8 +126,14 @@ func lnBwdColsumTwin(K int) func(m *emu, a emuArgs, grid [3]uint32) {
 }
 
 // lnColsumFinalTwin is ln_colsum_final: 16 lanes over the chunks, added in lane order.
-func lnColsumFinalTwin(m *emu, a emuArgs, _ [3]uint32) {
-	part, chunks, H, dgamma, dbeta := m.f32(a.p(0)), a.i(1), a.i(2), m.f32(a.p(3)), m.f32(a.p(4))
+func lnColsumFinalTwin(m *emu, a emuArgs, grid [3]uint32) {
+	chunks, H := a.i(1), a.i(2)
+	// the kernel's mapping: column j = 32·blockIdx.x + threadIdx.x over the 2H
+	// partial columns (γ's, then β's); its 16 y-lanes cover any chunk count
+	if int(grid[0])*32 < 2*H || grid[1] != 1 || grid[2] != 1 {
+		panic(fmt.Sprintf("emulator: ln_colsum_final grid %v does not cover the %d partial columns", grid, 2*H))
+	}
+	part, dgamma, dbeta := m.f32(a.p(0)), m.f32(a.p(3)), m.f32(a.p(4))
 	for j := 0; j < 2*H; j++ {
 		var lanes [16]float32
 		for y := range lanes {
@@ -437,5 +451,50 @@ func runDryStep(t *testing.T, e *Engine) {
 	}
 	if _, _, err := e.Evaluate(b); err != nil {
 		t.Fatalf("Evaluate: %v", err)
+	}
+}
+
+// The twins of ln_bwd_colsum_K and ln_colsum_final refuse a launch that
+// leaves rows or columns to no thread (a host bug the twin would otherwise
+// hide by looping over everything), as the FFN twins do; the engine's own
+// launches pass (every emulated fused-LN test).
+func TestLNTwinsCheckLaunchCoverage(t *testing.T) {
+	panics := func(name string, f func()) (msg string) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = fmt.Sprint(r)
+			}
+		}()
+		f()
+		return ""
+	}
+	bwd := func(K, rows, H, rpc int, grid [3]uint32) func() {
+		args := emuArgs{DevPtr(0), DevPtr(0), DevPtr(0), DevPtr(0), int32(rows), int32(H), int32(rpc)}
+		return func() { emuKernels["ln_bwd_colsum_"+strconv.Itoa(K)](nil, args, grid) }
+	}
+	final := func(chunks, H int, grid [3]uint32) func() {
+		args := emuArgs{DevPtr(0), int32(chunks), int32(H), DevPtr(0), DevPtr(0)}
+		return func() { emuKernels["ln_colsum_final"](nil, args, grid) }
+	}
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"ln_bwd_colsum rows: 3 chunks of 32 for 97 rows", bwd(8, 97, 200, 32, [3]uint32{3, 1, 1})},
+		{"ln_bwd_colsum columns: K 8 for H 300", bwd(8, 64, 300, 32, [3]uint32{2, 1, 1})},
+		{"ln_bwd_colsum no rows per chunk", bwd(8, 64, 200, 0, [3]uint32{2, 1, 1})},
+		{"ln_bwd_colsum a 2-D grid", bwd(8, 64, 200, 32, [3]uint32{2, 2, 1})},
+		{"ln_colsum_final columns: 12 blocks for 2·200", final(5, 200, [3]uint32{12, 1, 1})},
+		{"ln_colsum_final a 2-D grid", final(5, 200, [3]uint32{13, 2, 1})},
+	} {
+		if msg := panics(tc.name, tc.f); !strings.Contains(msg, "does not cover") {
+			t.Errorf("%s: %q, want a coverage panic", tc.name, msg)
+		}
+	}
+	// exactly covering launches get past the check (to the nil emulator)
+	for _, f := range []func(){bwd(8, 96, 256, 32, [3]uint32{3, 1, 1}), final(5, 200, [3]uint32{13, 1, 1})} {
+		if msg := panics("covered", f); strings.Contains(msg, "does not cover") {
+			t.Errorf("a covering launch refused: %s", msg)
+		}
 	}
 }
