@@ -73,6 +73,9 @@ func TestFFNKernelsOnHostSIMT(t *testing.T) {
 			if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "PASS") {
 				t.Errorf("host run: %v", err)
 			}
+			if bf16 == "1" {
+				checkSIMTSelftest(t, bin)
+			}
 		})
 	}
 }

@@ -94,6 +94,51 @@ func TestFusedKernelsOnHostSIMT(t *testing.T) {
 			if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "PASS") {
 				t.Errorf("host run: %v", err)
 			}
+			if bf16 == "1" {
+				checkSIMTSelftest(t, bin)
+			}
 		})
+	}
+}
+
+// checkSIMTSelftest runs a SIMT harness binary's own check of its
+// runtime: a __syncthreads after some threads of the block returned and a
+// full-warp shuffle after one lane returned (both undefined on a GPU) must
+// abort naming the kernel; threads returning after their last barrier and
+// shuffle, a whole warp before the other's shuffles, must not.
+func checkSIMTSelftest(t *testing.T, bin string) {
+	t.Helper()
+	for _, c := range []struct{ arg, want string }{
+		{"sync", "kernel simt_selftest_sync, block (0,0,0): __syncthreads reached after 24 thread(s) of the block exited"},
+		{"shfl", "kernel simt_selftest_shfl, block (0,0,0): a full-warp shuffle reached after 1 thread(s) of warp 0 exited"},
+	} {
+		out, err := exec.Command(bin, c.arg).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "SIMT ABORT: "+c.want) {
+			t.Errorf("the SIMT runtime let %s pass: %v\n%s", c.arg, err, out)
+		}
+	}
+	if out, err := exec.Command(bin, "ok").CombinedOutput(); err != nil || !strings.Contains(string(out), "simt_selftest ok: no abort") {
+		t.Errorf("the SIMT runtime refused a defined kernel: %v\n%s", err, out)
+	}
+}
+
+// The two SIMT harnesses carry the same runtime (threads, barriers, the
+// exited-thread abort), so a fix to one reaches the other.
+func TestSIMTRuntimeCopiesAgree(t *testing.T) {
+	var blocks []string
+	for _, name := range []string{"simt_ln_check.cpp", "simt_ffn_check.cpp"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		i, j := strings.Index(s, "// --- SIMT runtime"), strings.Index(s, "// --- end SIMT runtime ---")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no SIMT runtime block", name)
+		}
+		blocks = append(blocks, s[i:j])
+	}
+	if blocks[0] != blocks[1] {
+		t.Error("testdata/simt_ln_check.cpp and simt_ffn_check.cpp carry different SIMT runtimes")
 	}
 }

@@ -8,12 +8,14 @@
 // defined to compute the bf16 path's tanh.approx as the host's tanh.
 //
 // The SIMT runtime below (a block's threads as std::threads, barriers for
-// __syncthreads and the warp shuffles) is testdata/simt_ln_check.cpp's.
+// __syncthreads and the warp shuffles, an abort when one is reached after
+// a thread of the block or warp exited) is testdata/simt_ln_check.cpp's.
 // The comparisons are bit for bit: both kernels compute each element with
 // the same inline functions and add the partials in the same order, and the
 // test compiles with -ffp-contract=off. Prints one line per comparison and
 // exits 1 on any difference.
 
+#include <atomic>
 #include <barrier>
 #include <cstdio>
 #include <cstdlib>
@@ -23,18 +25,46 @@
 #include <thread>
 #include <vector>
 
-#include <barrier>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
-#include <random>
-#include <string>
-#include <thread>
-#include <vector>
+// --- SIMT runtime (the same in simt_ln_check.cpp and simt_ffn_check.cpp;
+// TestSIMTRuntimeCopiesAgree checks that; checkSIMTSelftest runs its check) ---
+//
+// A thread that returns drops out of its block's and its warp's barriers,
+// as an exited GPU thread no longer counts, but a __syncthreads or a
+// full-mask shuffle reached after a thread of the block (warp) exited is
+// undefined on a GPU, while std::barrier would let it pass here. So each
+// barrier's phase counts the threads that wait at it and the threads that
+// exit into it, and a phase that completes with both aborts the run naming
+// the kernel. (A thread's exit lands in the phase after the last barrier it
+// waited at; a phase of exits only is the end of the block.)
+struct SimtPhase {
+    std::atomic<int> waits{0}, drops{0};
+    const char* kernel = "";
+    unsigned warp = ~0u; // ~0u: the block's __syncthreads barrier
+};
+struct SimtCheck {
+    SimtPhase* ph;
+    void operator()() noexcept {
+        if (ph->waits.load() > 0 && ph->drops.load() > 0) {
+            if (ph->warp == ~0u)
+                std::fprintf(stderr, "SIMT ABORT: kernel %s, block (%u,%u,%u): __syncthreads reached after %d thread(s) of the block exited (undefined on a GPU)\n",
+                             ph->kernel, blockIdx.x, blockIdx.y, blockIdx.z, ph->drops.load());
+            else
+                std::fprintf(stderr, "SIMT ABORT: kernel %s, block (%u,%u,%u): a full-warp shuffle reached after %d thread(s) of warp %u exited (undefined on a GPU)\n",
+                             ph->kernel, blockIdx.x, blockIdx.y, blockIdx.z, ph->drops.load(), ph->warp);
+            std::fflush(stderr);
+            std::abort();
+        }
+        ph->waits = 0;
+        ph->drops = 0;
+    }
+};
+using SimtBarrier = std::barrier<SimtCheck>;
 
 struct Block {
-    std::unique_ptr<std::barrier<>> bar;
-    std::vector<std::unique_ptr<std::barrier<>>> warpBar;
+    SimtPhase barPh;
+    std::unique_ptr<SimtBarrier> bar;
+    std::vector<std::unique_ptr<SimtPhase>> warpPh;
+    std::vector<std::unique_ptr<SimtBarrier>> warpBar;
     float slot[32][32];
     int islot[32][32];
 };
@@ -42,22 +72,31 @@ thread_local Block* simt_block;
 
 static unsigned flat_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 
-void __syncthreads() { simt_block->bar->arrive_and_wait(); }
+void __syncthreads() {
+    simt_block->barPh.waits++;
+    simt_block->bar->arrive_and_wait();
+}
+
+static void warp_wait(unsigned w) {
+    simt_block->warpPh[w]->waits++;
+    simt_block->warpBar[w]->arrive_and_wait();
+}
 
 template <class T>
 static T shfl_xor(T (*slots)[32], T v, int o) {
     unsigned t = flat_tid(), w = t / 32, l = t % 32;
     slots[w][l] = v;
-    simt_block->warpBar[w]->arrive_and_wait();
+    warp_wait(w);
     T r = slots[w][l ^ o];
-    simt_block->warpBar[w]->arrive_and_wait();
+    warp_wait(w);
     return r;
 }
 float __shfl_xor_sync(unsigned, float v, int o) { return shfl_xor(simt_block->slot, v, o); }
 int __shfl_xor_sync(unsigned, int v, int o) { return shfl_xor(simt_block->islot, v, o); }
 
+// launch runs kernel (named in an abort) over grid, a block at a time.
 template <class F>
-static void launch(dim3s grid, dim3s block, F kernel) {
+static void launch(const char* name, dim3s grid, dim3s block, F kernel) {
     gridDim = grid;
     blockDim = block;
     unsigned nt = block.x * block.y * block.z;
@@ -65,9 +104,14 @@ static void launch(dim3s grid, dim3s block, F kernel) {
         for (unsigned by = 0; by < grid.y; by++)
             for (unsigned bx = 0; bx < grid.x; bx++) {
                 Block b;
-                b.bar = std::make_unique<std::barrier<>>(nt);
-                for (unsigned w = 0; w < (nt + 31) / 32; w++)
-                    b.warpBar.push_back(std::make_unique<std::barrier<>>(std::min(32u, nt - 32 * w)));
+                b.barPh.kernel = name;
+                b.bar = std::make_unique<SimtBarrier>(nt, SimtCheck{&b.barPh});
+                for (unsigned w = 0; w < (nt + 31) / 32; w++) {
+                    b.warpPh.push_back(std::make_unique<SimtPhase>());
+                    b.warpPh[w]->kernel = name;
+                    b.warpPh[w]->warp = w;
+                    b.warpBar.push_back(std::make_unique<SimtBarrier>(std::min(32u, nt - 32 * w), SimtCheck{b.warpPh[w].get()}));
+                }
                 std::vector<std::thread> ts;
                 for (unsigned t = 0; t < nt; t++)
                     ts.emplace_back([&, t] {
@@ -75,12 +119,53 @@ static void launch(dim3s grid, dim3s block, F kernel) {
                         blockIdx = {bx, by, bz};
                         threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
                         kernel();
+                        b.warpPh[t / 32]->drops++;
                         b.warpBar[t / 32]->arrive_and_drop();
+                        b.barPh.drops++;
                         b.bar->arrive_and_drop();
                     });
                 for (auto& th : ts) th.join();
             }
 }
+
+// simt_selftest runs one kernel of the runtime's own check (the harness's
+// main with an argument): "sync" and "shfl" are undefined on a GPU and must
+// abort; "ok" exits threads only after their last barrier and shuffle (a
+// whole warp before the others' shuffles) and must not.
+static float simt_selftest_out[64];
+static int simt_selftest(const std::string& which) {
+    if (which == "sync")
+        launch("simt_selftest_sync", {2, 1, 1}, {64, 1, 1}, [] {
+            if (threadIdx.x >= 40) return;
+            __syncthreads();
+        });
+    else if (which == "shfl")
+        launch("simt_selftest_shfl", {1, 1, 1}, {32, 1, 1}, [] {
+            if (threadIdx.x == 5) return;
+            simt_selftest_out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (float)threadIdx.x, 1);
+        });
+    else if (which == "ok")
+        launch("simt_selftest_ok", {2, 1, 1}, {64, 1, 1}, [] {
+            unsigned t = threadIdx.x;
+            __syncthreads();
+            if (t >= 32) return;
+            float v = __shfl_xor_sync(0xffffffffu, (float)t, 1);
+            if (t % 2) return;
+            simt_selftest_out[t] = v;
+        });
+    else {
+        std::printf("simt_selftest: no kernel %s\n", which.c_str());
+        return 2;
+    }
+    for (int t = 0; which == "ok" && t < 32; t += 2)
+        if (simt_selftest_out[t] != (float)(t ^ 1)) {
+            std::printf("simt_selftest ok: lane %d read %g\n", t, simt_selftest_out[t]);
+            return 1;
+        }
+    std::printf("simt_selftest %s: no abort\n", which.c_str());
+    return 0;
+}
+// --- end SIMT runtime ---
 
 // 16-byte aligned buffers, poisoned with NaN: an element a kernel fails to write stays NaN
 template <class T>
@@ -138,8 +223,8 @@ static void ffn_case(int rows, int C) {
     Buf<gemm_t> h0(u.n), h1(u.n);
     poison(h0);
     poison(h1);
-    launch({(unsigned)(C + 255) / 256, (unsigned)std::min(rows, 4096), 1}, {256, 1, 1}, [&] { bias_gelu(u.p, b.p, rows, C, h0.p); });
-    launch({(unsigned)(cv + 127) / 128, (unsigned)std::min(rows, 4096), 1}, {128, 1, 1}, [&] { bias_gelu_v16(u.p, b.p, rows, C, h1.p); });
+    launch("bias_gelu", {(unsigned)(C + 255) / 256, (unsigned)std::min(rows, 4096), 1}, {256, 1, 1}, [&] { bias_gelu(u.p, b.p, rows, C, h0.p); });
+    launch("bias_gelu_v16", {(unsigned)(cv + 127) / 128, (unsigned)std::min(rows, 4096), 1}, {128, 1, 1}, [&] { bias_gelu_v16(u.p, b.p, rows, C, h1.p); });
     same("bias_gelu_v16" + shape, h1, h0);
 
     // the engine's colsumChunks
@@ -151,13 +236,14 @@ static void ffn_case(int rows, int C) {
     poison(du1);
     poison(p0);
     poison(p1);
-    launch({(unsigned)(C + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1}, [&] { gelu_bwd_colsum(dh.p, u.p, b.p, rows, C, rpc, du0.p, p0.p); });
-    launch({(unsigned)(cv + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1}, [&] { gelu_bwd_colsum_v16(dh.p, u.p, b.p, rows, C, rpc, du1.p, p1.p); });
+    launch("gelu_bwd_colsum", {(unsigned)(C + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1}, [&] { gelu_bwd_colsum(dh.p, u.p, b.p, rows, C, rpc, du0.p, p0.p); });
+    launch("gelu_bwd_colsum_v16", {(unsigned)(cv + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1}, [&] { gelu_bwd_colsum_v16(dh.p, u.p, b.p, rows, C, rpc, du1.p, p1.p); });
     same("gelu_bwd_colsum_v16 du" + shape, du1, du0);
     same("gelu_bwd_colsum_v16 partials" + shape + " chunks " + std::to_string(chunks), p1, p0);
 }
 
-int main() {
+int main(int argc, char** argv) {
+    if (argc > 1) return simt_selftest(argv[1]); // the runtime's own check
     // FNet-Base's F = 3072 (three blocks of 128 vectors forward, twelve
     // warps backward), widths whose vector count fills no block or warp,
     // odd rows, and several chunks of rows (rows > 32)

@@ -9,13 +9,16 @@
 //     is a std::barrier over the block, __shfl_xor_sync an exchange through
 //     per-warp slots between two barriers of the warp's 32 threads; a thread
 //     that returns drops out of both barriers (as an exited GPU thread no
-//     longer counts);
+//     longer counts), and a __syncthreads or shuffle reached after a
+//     thread of its block or warp exited (undefined on a GPU) aborts the
+//     run naming the kernel;
 //   - blocks run one after another, so __shared__ (a static) is per block.
 //
 // It checks the CUDA C, not the GPU: the floating-point results differ
 // from a device's only where the compilers contract or order differently.
 // Prints one line per comparison and exits 1 if any exceeds its bound.
 
+#include <atomic>
 #include <barrier>
 #include <cstdio>
 #include <cstdlib>
@@ -25,9 +28,46 @@
 #include <thread>
 #include <vector>
 
+// --- SIMT runtime (the same in simt_ln_check.cpp and simt_ffn_check.cpp;
+// TestSIMTRuntimeCopiesAgree checks that; checkSIMTSelftest runs its check) ---
+//
+// A thread that returns drops out of its block's and its warp's barriers,
+// as an exited GPU thread no longer counts, but a __syncthreads or a
+// full-mask shuffle reached after a thread of the block (warp) exited is
+// undefined on a GPU, while std::barrier would let it pass here. So each
+// barrier's phase counts the threads that wait at it and the threads that
+// exit into it, and a phase that completes with both aborts the run naming
+// the kernel. (A thread's exit lands in the phase after the last barrier it
+// waited at; a phase of exits only is the end of the block.)
+struct SimtPhase {
+    std::atomic<int> waits{0}, drops{0};
+    const char* kernel = "";
+    unsigned warp = ~0u; // ~0u: the block's __syncthreads barrier
+};
+struct SimtCheck {
+    SimtPhase* ph;
+    void operator()() noexcept {
+        if (ph->waits.load() > 0 && ph->drops.load() > 0) {
+            if (ph->warp == ~0u)
+                std::fprintf(stderr, "SIMT ABORT: kernel %s, block (%u,%u,%u): __syncthreads reached after %d thread(s) of the block exited (undefined on a GPU)\n",
+                             ph->kernel, blockIdx.x, blockIdx.y, blockIdx.z, ph->drops.load());
+            else
+                std::fprintf(stderr, "SIMT ABORT: kernel %s, block (%u,%u,%u): a full-warp shuffle reached after %d thread(s) of warp %u exited (undefined on a GPU)\n",
+                             ph->kernel, blockIdx.x, blockIdx.y, blockIdx.z, ph->drops.load(), ph->warp);
+            std::fflush(stderr);
+            std::abort();
+        }
+        ph->waits = 0;
+        ph->drops = 0;
+    }
+};
+using SimtBarrier = std::barrier<SimtCheck>;
+
 struct Block {
-    std::unique_ptr<std::barrier<>> bar;
-    std::vector<std::unique_ptr<std::barrier<>>> warpBar;
+    SimtPhase barPh;
+    std::unique_ptr<SimtBarrier> bar;
+    std::vector<std::unique_ptr<SimtPhase>> warpPh;
+    std::vector<std::unique_ptr<SimtBarrier>> warpBar;
     float slot[32][32];
     int islot[32][32];
 };
@@ -35,22 +75,31 @@ thread_local Block* simt_block;
 
 static unsigned flat_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 
-void __syncthreads() { simt_block->bar->arrive_and_wait(); }
+void __syncthreads() {
+    simt_block->barPh.waits++;
+    simt_block->bar->arrive_and_wait();
+}
+
+static void warp_wait(unsigned w) {
+    simt_block->warpPh[w]->waits++;
+    simt_block->warpBar[w]->arrive_and_wait();
+}
 
 template <class T>
 static T shfl_xor(T (*slots)[32], T v, int o) {
     unsigned t = flat_tid(), w = t / 32, l = t % 32;
     slots[w][l] = v;
-    simt_block->warpBar[w]->arrive_and_wait();
+    warp_wait(w);
     T r = slots[w][l ^ o];
-    simt_block->warpBar[w]->arrive_and_wait();
+    warp_wait(w);
     return r;
 }
 float __shfl_xor_sync(unsigned, float v, int o) { return shfl_xor(simt_block->slot, v, o); }
 int __shfl_xor_sync(unsigned, int v, int o) { return shfl_xor(simt_block->islot, v, o); }
 
+// launch runs kernel (named in an abort) over grid, a block at a time.
 template <class F>
-static void launch(dim3s grid, dim3s block, F kernel) {
+static void launch(const char* name, dim3s grid, dim3s block, F kernel) {
     gridDim = grid;
     blockDim = block;
     unsigned nt = block.x * block.y * block.z;
@@ -58,9 +107,14 @@ static void launch(dim3s grid, dim3s block, F kernel) {
         for (unsigned by = 0; by < grid.y; by++)
             for (unsigned bx = 0; bx < grid.x; bx++) {
                 Block b;
-                b.bar = std::make_unique<std::barrier<>>(nt);
-                for (unsigned w = 0; w < (nt + 31) / 32; w++)
-                    b.warpBar.push_back(std::make_unique<std::barrier<>>(std::min(32u, nt - 32 * w)));
+                b.barPh.kernel = name;
+                b.bar = std::make_unique<SimtBarrier>(nt, SimtCheck{&b.barPh});
+                for (unsigned w = 0; w < (nt + 31) / 32; w++) {
+                    b.warpPh.push_back(std::make_unique<SimtPhase>());
+                    b.warpPh[w]->kernel = name;
+                    b.warpPh[w]->warp = w;
+                    b.warpBar.push_back(std::make_unique<SimtBarrier>(std::min(32u, nt - 32 * w), SimtCheck{b.warpPh[w].get()}));
+                }
                 std::vector<std::thread> ts;
                 for (unsigned t = 0; t < nt; t++)
                     ts.emplace_back([&, t] {
@@ -68,12 +122,53 @@ static void launch(dim3s grid, dim3s block, F kernel) {
                         blockIdx = {bx, by, bz};
                         threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
                         kernel();
+                        b.warpPh[t / 32]->drops++;
                         b.warpBar[t / 32]->arrive_and_drop();
+                        b.barPh.drops++;
                         b.bar->arrive_and_drop();
                     });
                 for (auto& th : ts) th.join();
             }
 }
+
+// simt_selftest runs one kernel of the runtime's own check (the harness's
+// main with an argument): "sync" and "shfl" are undefined on a GPU and must
+// abort; "ok" exits threads only after their last barrier and shuffle (a
+// whole warp before the others' shuffles) and must not.
+static float simt_selftest_out[64];
+static int simt_selftest(const std::string& which) {
+    if (which == "sync")
+        launch("simt_selftest_sync", {2, 1, 1}, {64, 1, 1}, [] {
+            if (threadIdx.x >= 40) return;
+            __syncthreads();
+        });
+    else if (which == "shfl")
+        launch("simt_selftest_shfl", {1, 1, 1}, {32, 1, 1}, [] {
+            if (threadIdx.x == 5) return;
+            simt_selftest_out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (float)threadIdx.x, 1);
+        });
+    else if (which == "ok")
+        launch("simt_selftest_ok", {2, 1, 1}, {64, 1, 1}, [] {
+            unsigned t = threadIdx.x;
+            __syncthreads();
+            if (t >= 32) return;
+            float v = __shfl_xor_sync(0xffffffffu, (float)t, 1);
+            if (t % 2) return;
+            simt_selftest_out[t] = v;
+        });
+    else {
+        std::printf("simt_selftest: no kernel %s\n", which.c_str());
+        return 2;
+    }
+    for (int t = 0; which == "ok" && t < 32; t += 2)
+        if (simt_selftest_out[t] != (float)(t ^ 1)) {
+            std::printf("simt_selftest ok: lane %d read %g\n", t, simt_selftest_out[t]);
+            return 1;
+        }
+    std::printf("simt_selftest %s: no abort\n", which.c_str());
+    return 0;
+}
+// --- end SIMT runtime ---
 
 static std::mt19937_64 rng(12345);
 static std::vector<float> randn(size_t n, float sd) {
@@ -130,13 +225,13 @@ static void ln_backward_case(int K, int rows, int H, int dB, int capChunks) {
     auto dxg0 = poisonedG((size_t)rows * H);
     auto part0 = poisoned((size_t)chunks * 2 * H);
     auto grad0 = g0;
-    launch({(unsigned)(rows + 7) / 8, 1, 1}, {256, 1, 1}, [&] {
+    launch("ln_bwd_reg", {(unsigned)(rows + 7) / 8, 1, 1}, {256, 1, 1}, [&] {
         ln_bwd_reg(dy.data(), xhat.data(), rstd.data(), gamma.data(), rows, H, dx0.data(), dxg0.data(), seed, dstep, site,
                    thr, dscale, dB);
     });
-    launch({(unsigned)(H + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1},
+    launch("colsum_ln_partial", {(unsigned)(H + 31) / 32, (unsigned)chunks, 1}, {32, 8, 1},
            [&] { colsum_ln_partial(dy.data(), xhat.data(), rows, H, rpc, part0.data()); });
-    launch({(unsigned)(2 * H + 255) / 256, 1, 1}, {256, 1, 1},
+    launch("colsum_final", {(unsigned)(2 * H + 255) / 256, 1, 1}, {256, 1, 1},
            [&] { colsum_final(part0.data(), chunks, 2 * H, H, 1.f, grad0.data(), H, grad0.data() + H); });
     // fused: lnColsumChunks' split with at most capChunks chunks
     int fc = std::max(1, std::min((rows + 31) / 32, capChunks)), frpc = (rows + fc - 1) / fc;
@@ -151,8 +246,8 @@ static void ln_backward_case(int K, int rows, int H, int dB, int capChunks) {
         k(dy.data(), xhat.data(), rstd.data(), gamma.data(), rows, H, frpc, dx.data(), dxg.data(), seed, dstep, site, thr,
           dscale, dB, part.data());
     };
-    launch({(unsigned)fc, 1, 1}, {256, 1, 1}, body);
-    launch({(unsigned)(2 * H + 31) / 32, 1, 1}, {32, 16, 1},
+    launch(K == 8 ? "ln_bwd_colsum_8" : K == 16 ? "ln_bwd_colsum_16" : K == 24 ? "ln_bwd_colsum_24" : "ln_bwd_colsum_32", {(unsigned)fc, 1, 1}, {256, 1, 1}, body);
+    launch("ln_colsum_final", {(unsigned)(2 * H + 31) / 32, 1, 1}, {32, 16, 1},
            [&] { ln_colsum_final(part.data(), fc, H, grad.data(), grad.data() + H); });
     char name[160];
     std::snprintf(name, sizeof name, "ln_bwd_colsum_%d rows=%d H=%d dB=%d chunks=%dx%d", K, rows, H, dB, fc, frpc);
@@ -171,7 +266,7 @@ static void ln_forward_case(int rows, int H, bool full) {
     };
     auto run = [&](bool vec) {
         Out o{poisoned((size_t)rows * H), poisoned(rows), poisoned((size_t)rows * H), poisonedG((size_t)rows * H)};
-        launch({(unsigned)(rows + 7) / 8, 1, 1}, {256, 1, 1}, [&] {
+        launch(vec ? "ln_fwd_vec" : "ln_fwd_reg", {(unsigned)(rows + 7) / 8, 1, 1}, {256, 1, 1}, [&] {
             auto k = vec ? ln_fwd_vec : ln_fwd_reg;
             k(full ? res.data() : nullptr, add.data(), full ? bias.data() : nullptr, seed, dstep, site, full ? thr : 0, dscale,
               gamma.data(), beta.data(), rows, H, 1e-12f, o.xhat.data(), o.rstd.data(), full ? o.out.data() : nullptr,
@@ -202,10 +297,10 @@ static void optimizer_case(long long n, bool nanGrad) {
     auto run = [&](bool vec, const std::vector<float>* parts) {
         State s{p, g, m, v, poisoned(7), poisoned(1), std::vector<gemm_t>(n)};
         for (long long i = 0; i < n; i++) s.pg[i] = f2g(p[i]);
-        launch({7, 1, 1}, {256, 1, 1}, [&] { (vec ? sumsq_vec : sumsq_partial)(s.g.data(), n, s.parts.data()); });
+        launch(vec ? "sumsq_vec" : "sumsq_partial", {7, 1, 1}, {256, 1, 1}, [&] { (vec ? sumsq_vec : sumsq_partial)(s.g.data(), n, s.parts.data()); });
         std::vector<float> own = s.parts;
         if (parts) s.parts = *parts;
-        launch({3, 1, 1}, {256, 1, 1}, [&] {
+        launch(vec ? "adamw_vec" : "adamw", {3, 1, 1}, {256, 1, 1}, [&] {
             (vec ? adamw_vec : adamw)(s.p.data(), s.g.data(), s.m.data(), s.v.data(), GEMM_BF16 ? s.pg.data() : nullptr, n, b1, b2,
                                       eps, decay, stepSize, isb, s.parts.data(), 7, maxNorm, s.norm.data());
         });
@@ -226,7 +321,8 @@ static void optimizer_case(long long n, bool nanGrad) {
     if (GEMM_BF16) check(std::string(name) + " weight copy", gToF(s.pg), gToF(w.pg), 0);
 }
 
-int main() {
+int main(int argc, char** argv) {
+    if (argc > 1) return simt_selftest(argv[1]); // the runtime's own check
     // backward: every instance, H not a multiple of 8 or 4, rows not a
     // multiple of the 32-row chunk or of 8 warps, seq-major dropout rows,
     // a tight scratch (few long chunks)
