@@ -28,7 +28,7 @@ type Collective interface {
 	// (ncclCommAbort): a rank that failed, after recording its error. Its
 	// peers' pending and later reductions fail rather than complete (on
 	// one node, with NCCL, only when their timeout, stop request or the
-	// launcher ends them). Close after Abort does nothing more.
+	// launcher ends them). Close or Abort after Abort does nothing more.
 	Abort() error
 }
 

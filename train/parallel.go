@@ -351,7 +351,8 @@ func (p *parallel) gatherGPU(eng fnet.Engine, vals map[string]float64) error {
 // follow is the closing of a rank other than 0: the engine and the job,
 // the same loop, and a log of its own in the run directory rank 0 owns.
 // A failure is written to ranks/<N>.error and the rank's log before the
-// caller (Pretrain, Finetune: leaveOnError) aborts the Collective.
+// Collective is aborted (sess.left in the loop, else the caller's
+// leaveOnError).
 func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *parallel, runDir string) (string, error) {
 	cfg, rp := op.cfg, op.rp
 	eng, err := newEngine(cfg, p.mc, p.heads, p.params, par.size(), func(f string, a ...any) { op.say("[rank %d] "+f, append([]any{par.rank()}, a...)...) })
@@ -396,7 +397,7 @@ func (op *opening) follow(ctx context.Context, stopAfter int, p plan, par *paral
 		op.recordFollowerError(runDir, par.rank(), err)
 		return runDir, err
 	}
-	sess := &session{dir: runDir, run: run, eng: eng}
+	sess := &session{dir: runDir, run: run, eng: eng, left: par.leave}
 	defer j.close()
 	run.Logf("%s (rank %d of %d)", p.describe(runDir, eng), par.rank(), par.size())
 	l := sess.newLoop(cfg, j, p.tok, p.ls, p.tokensPerBatch, stopAfter)

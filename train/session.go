@@ -215,11 +215,13 @@ type plan struct {
 
 // train is the shared closing of Pretrain and Finetune: it owns the run
 // directory, builds the engine (restoring the optimizer when resuming),
-// runs the loop and records how it ended. Every failure is recorded
-// (sess.finish, sess.fail, ranks/N.error) before it returns; the caller
-// (Pretrain, Finetune: leaveOnError) then aborts the Collective, never
-// closing it cleanly: NCCL's destroy would wait for peers sitting in
-// their next reduction.
+// runs the loop and records how it ended. A data-parallel rank that fails
+// aborts the Collective once the failure is recorded (status.json and
+// train.log, or ranks/N.error and its log): in the loop through
+// sess.left, before the engine's buffers are freed; before it, the caller
+// (Pretrain, Finetune: leaveOnError). It never closes it cleanly after a
+// failure: NCCL's destroy would wait for peers sitting in their next
+// reduction.
 func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, error) {
 	cfg, rp, par := op.cfg, op.rp, op.par
 	if err := checkParallel(par, p.batch); err != nil {
@@ -270,6 +272,11 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 		return runDir, err
 	}
 	defer j.close()
+	if par != nil {
+		// from here a failure aborts once recorded, before the engine goes
+		// (not before the agreement above: the peers wait in it)
+		sess.left = par.leave
+	}
 	sess.run.Logf("%s", p.describe(runDir, sess.eng))
 	if par != nil {
 		sess.run.Logf("data parallel: %d ranks, %d examples each of every batch of %d; rank 0 writes this directory, rank N its %s/N.log",
@@ -287,7 +294,7 @@ func (op *opening) train(ctx context.Context, stopAfter int, p plan) (string, er
 	err = l.runLoop(ctx)
 	// a peer's own error first (ranks/N.error), when this rank failed through the Collective
 	err = par.withPeerErrors(runDir, err)
-	return runDir, sess.finish(l, err, onDone) // then the caller aborts, if it failed
+	return runDir, sess.finish(l, err, onDone) // a failure: recorded, then aborted (sess.left), then the engine released
 }
 
 // ownsRunDir reports whether this process took runDir: its session

@@ -20,6 +20,11 @@ type session struct {
 	dir string
 	run *Run
 	eng fnet.Engine
+	// left, when set, is told a failure once it is recorded (status.json,
+	// the log), before the engine is released: a data-parallel rank aborts
+	// its Collective there (parallel.leave), so that no NCCL kernel still
+	// uses the engine's buffers when they are freed.
+	left func(error)
 }
 
 // newRunDir names a new run's directory: run.name, else
@@ -80,8 +85,16 @@ func (s *session) fail(err error) error {
 	now := time.Now().UTC()
 	s.run.SetStatus(func(st *rundir.Status) { st.State, st.Error, st.EndedAt = rundir.StateFailed, err.Error(), &now })
 	s.run.Logf("error: %v", err)
+	s.leave(err)
 	s.close()
 	return err
+}
+
+// leave tells s.left of a recorded failure.
+func (s *session) leave(err error) {
+	if s.left != nil {
+		s.left(err)
+	}
 }
 
 // finish records how the loop ended: stopped by a signal, failed, or done
@@ -98,6 +111,7 @@ func (s *session) finish(l *loop, err error, onDone func() error) error {
 		now := time.Now().UTC()
 		s.run.SetStatus(func(st *rundir.Status) { st.State, st.Error, st.EndedAt = rundir.StateFailed, err.Error(), &now })
 		s.run.Logf("error: %v", err)
+		s.leave(err)
 		return err
 	}
 	if onDone != nil {
@@ -107,6 +121,7 @@ func (s *session) finish(l *loop, err error, onDone func() error) error {
 				st.State, st.Error, st.EndedAt, st.Step = rundir.StateFailed, err.Error(), &now, l.st.step
 			})
 			s.run.Logf("error: %v", err)
+			s.leave(err)
 			return err
 		}
 	}
