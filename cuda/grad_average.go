@@ -192,8 +192,10 @@ func (e *Engine) ArmGradientAverage(c dist.Collective) (bool, error) {
 // ForwardBackward it checks that every group was enqueued; unarmed, it
 // enqueues them all now (no overlap). Then the compute stream waits for
 // the last reduction, and the host waits for it too, polling NCCL's
-// asynchronous error, so a dead peer fails this call rather than hanging
-// the next one. ok is false when c is not an NCCL Collective.
+// asynchronous error, the collective's timeout and the stop request (a
+// dead peer on another node fails here through the async error; on one
+// node NCCL reports nothing, and the timeout or a stop request ends the
+// wait). ok is false when c is not an NCCL Collective.
 func (e *Engine) AverageGradients(c dist.Collective) (bool, error) {
 	nc := ncclOf(c)
 	if nc == nil {
