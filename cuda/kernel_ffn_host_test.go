@@ -58,7 +58,7 @@ func TestFFNKernelsOnHostSIMT(t *testing.T) {
 				t.Fatal(err)
 			}
 			// -ffp-contract=off: "bit for bit" compares the kernels' arithmetic, not the compiler's contractions
-			out, err := exec.Command(cxx, "-std=c++20", "-O1", "-ffp-contract=off", "-fno-strict-aliasing", "-pthread", "-o", bin, cpp).CombinedOutput()
+			out, err := exec.Command(cxx, "-std=c++20", "-O1", "-ffp-contract=off", "-fno-strict-aliasing", "-pthread", "-I", testdataDir(t), "-o", bin, cpp).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", cxx, err, out)
 			}
