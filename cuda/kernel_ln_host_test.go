@@ -47,16 +47,26 @@ inline int min(int a, int b) { return a < b ? a : b; }
 // This runs the kernels' own source (unlike the emulator's Go twins), but
 // not on a GPU: the kernel tests (kernel_ln_test.go) do that.
 func TestFusedKernelsOnHostSIMT(t *testing.T) {
+	runSIMTHarness(t, "simt_ln_check.cpp", simtStub, "fnet.cu", "layernorm.cu", "optimizer.cu")
+}
+
+// runSIMTHarness compiles kernel files (from kernels/, in order) under stub
+// with a host harness from testdata, in both GEMM_BF16 modes (-short: bf16
+// only, each build runs a thread per CUDA thread for 10-15 s), runs it, and
+// fails on a FAIL line or a run that does not end in PASS; the bf16 build
+// also checks the runtime's own exited-thread aborts (checkSIMTSelftest).
+func runSIMTHarness(t *testing.T, harnessName, stub string, kernels ...string) {
+	t.Helper()
 	cxx, err := exec.LookPath("g++")
 	if err != nil {
 		t.Skip("no g++ to run the kernel source on the host with")
 	}
-	harness, err := os.ReadFile(filepath.Join("testdata", "simt_ln_check.cpp"))
+	harness, err := os.ReadFile(filepath.Join("testdata", harnessName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var src strings.Builder
-	for _, name := range []string{"fnet.cu", "layernorm.cu", "optimizer.cu"} {
+	for _, name := range kernels {
 		b, err := kernelFiles.ReadFile("kernels/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -65,15 +75,15 @@ func TestFusedKernelsOnHostSIMT(t *testing.T) {
 		src.Write(b)
 		src.WriteString("\n")
 	}
-	dir := t.TempDir()
+	dir, base := t.TempDir(), strings.TrimSuffix(harnessName, ".cpp")
 	for _, bf16 := range []string{"1", "0"} {
 		if testing.Short() && bf16 == "0" {
-			continue // ~15 s each (a thread per CUDA thread); -short keeps the bf16 build
+			continue
 		}
 		t.Run("GEMM_BF16="+bf16, func(t *testing.T) {
-			cpp := filepath.Join(dir, "simt_"+bf16+".cpp")
-			bin := filepath.Join(dir, "simt_"+bf16)
-			code := "#define GEMM_BF16 " + bf16 + "\n" + simtStub + src.String() + "#line 1 \"simt_ln_check.cpp\"\n" + string(harness)
+			cpp := filepath.Join(dir, base+"_"+bf16+".cpp")
+			bin := filepath.Join(dir, base+"_"+bf16)
+			code := "#define GEMM_BF16 " + bf16 + "\n" + stub + src.String() + "#line 1 \"" + harnessName + "\"\n" + string(harness)
 			if err := os.WriteFile(cpp, []byte(code), 0o644); err != nil {
 				t.Fatal(err)
 			}
