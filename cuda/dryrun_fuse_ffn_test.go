@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -67,17 +65,7 @@ func TestDryRunGoldenFusedFFN(t *testing.T) {
 						t.Fatalf("%s: Evaluate: %v", name, err)
 					}
 					checkFFNPath(t, f, d, true)
-					sum := sha256.New()
-					for _, op := range d.ops {
-						fmt.Fprintln(sum, rawOp(op))
-					}
-					fmt.Fprintf(&digests, "%-48s %4d ops  sha256 %s\n", name, len(d.ops), hex.EncodeToString(sum.Sum(nil))[:32])
-					if listed[name] {
-						fmt.Fprintf(&listings, "\n== %s\n", name)
-						for _, op := range d.ops {
-							fmt.Fprintln(&listings, namedFFNOp(e, op))
-						}
-					}
+					addGoldenEntry(&digests, &listings, 48, name, d.ops, listed[name], func(op dryOp) string { return namedFFNOp(e, op) })
 				}
 			}
 		}

@@ -1,9 +1,6 @@
 package cuda
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -66,17 +63,7 @@ func TestDryRunGoldenFusedLayerNorm(t *testing.T) {
 				if _, _, err := e.Evaluate(b); err != nil {
 					t.Fatalf("%s: Evaluate: %v", name, err)
 				}
-				sum := sha256.New()
-				for _, op := range d.ops {
-					fmt.Fprintln(sum, rawOp(op))
-				}
-				fmt.Fprintf(&digests, "%-46s %4d ops  sha256 %s\n", name, len(d.ops), hex.EncodeToString(sum.Sum(nil))[:32])
-				if listed[name] {
-					fmt.Fprintf(&listings, "\n== %s\n", name)
-					for _, op := range d.ops {
-						fmt.Fprintln(&listings, namedOp(e, op))
-					}
-				}
+				addGoldenEntry(&digests, &listings, 46, name, d.ops, listed[name], func(op dryOp) string { return namedOp(e, op) })
 			}
 		}
 	}

@@ -74,17 +74,7 @@ func TestDryRunGolden(t *testing.T) {
 				if _, _, err := e.Evaluate(b); err != nil {
 					t.Fatalf("%s: Evaluate: %v", name, err)
 				}
-				sum := sha256.New()
-				for _, op := range d.ops {
-					fmt.Fprintln(sum, rawOp(op))
-				}
-				fmt.Fprintf(&digests, "%-30s %4d ops  sha256 %s\n", name, len(d.ops), hex.EncodeToString(sum.Sum(nil))[:32])
-				if listed[name] {
-					fmt.Fprintf(&listings, "\n== %s\n", name)
-					for _, op := range d.ops {
-						fmt.Fprintln(&listings, namedOp(e, op))
-					}
-				}
+				addGoldenEntry(&digests, &listings, 30, name, d.ops, listed[name], func(op dryOp) string { return namedOp(e, op) })
 			}
 		}
 	}
@@ -127,17 +117,7 @@ func TestDryRunGoldenArchitectures(t *testing.T) {
 					if _, _, err := e.Evaluate(b); err != nil {
 						t.Fatalf("%s: Evaluate: %v", name, err)
 					}
-					sum := sha256.New()
-					for _, op := range d.ops {
-						fmt.Fprintln(sum, rawOp(op))
-					}
-					fmt.Fprintf(&digests, "%-46s %4d ops  sha256 %s\n", name, len(d.ops), hex.EncodeToString(sum.Sum(nil))[:32])
-					if listed[name] {
-						fmt.Fprintf(&listings, "\n== %s\n", name)
-						for _, op := range d.ops {
-							fmt.Fprintln(&listings, namedOp(e, op))
-						}
-					}
+					addGoldenEntry(&digests, &listings, 46, name, d.ops, listed[name], func(op dryOp) string { return namedOp(e, op) })
 				}
 			}
 		}
@@ -148,6 +128,23 @@ func TestDryRunGoldenArchitectures(t *testing.T) {
 		"# Regenerate: go test ./cuda/ -run TestDryRunGoldenArchitectures -update\n\n" +
 		digests.String() + listings.String()
 	checkGolden(t, filepath.Join("testdata", "dryrun_archs.golden"), got)
+}
+
+// addGoldenEntry adds one dry run's operations to a golden file's text: a
+// line with the digest of the exact sequence (name padded to width), and,
+// when listed, every operation spelled by spell (addresses named by buffer).
+func addGoldenEntry(digests, listings *strings.Builder, width int, name string, ops []dryOp, listed bool, spell func(dryOp) string) {
+	sum := sha256.New()
+	for _, op := range ops {
+		fmt.Fprintln(sum, rawOp(op))
+	}
+	fmt.Fprintf(digests, "%-*s %4d ops  sha256 %s\n", width, name, len(ops), hex.EncodeToString(sum.Sum(nil))[:32])
+	if listed {
+		fmt.Fprintf(listings, "\n== %s\n", name)
+		for _, op := range ops {
+			fmt.Fprintln(listings, spell(op))
+		}
+	}
 }
 
 // checkGolden compares got with the file at path (rewriting it with -update).
