@@ -796,24 +796,48 @@ extern "C" __global__ void sumsq_partial(const float* g, long long n, float* par
     if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
+// adamw_clip: every block adds the nparts sum-of-squares partials (in a
+// fixed order) into the gradient norm; thread 0 sets the clip factor and
+// whether to skip, block 0 writes the norm. A NaN or Inf gradient norm
+// skips the update (weights and moments stay as they were; the host
+// reports the norm as an error), as the CPU engine refuses it: one bad
+// micro-batch must not poison them. The caller synchronises before reading
+// *sclip, *sskip (shared).
+__device__ __forceinline__ void adamw_clip(const float* part, int nparts, float max_norm, float* norm_out, float* scratch,
+                                           float* sclip, int* sskip) {
+    float s = 0.f;
+    for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += part[i];
+    s = block_sum(s, scratch);
+    if (threadIdx.x == 0) {
+        float norm = sqrtf(s);
+        *sclip = (max_norm > 0.f && norm > max_norm) ? max_norm / norm : 1.f;
+        *sskip = !isfinite(norm);
+        if (blockIdx.x == 0) norm_out[0] = norm;
+    }
+}
+
+// adamw_update is AdamW's per-element update on the clipped gradient g,
+// shared by adamw and adamw_vec (kernels/optimizer.cu) so that both are the
+// same arithmetic.
+__device__ __forceinline__ float adamw_update(float& p, float g, float& m, float& v, float b1, float b2, float eps,
+                                              float decay, float step_size, float inv_sqrt_bc2) {
+    float mi = b1 * m + (1.f - b1) * g;
+    float vi = b2 * v + (1.f - b2) * g * g;
+    m = mi;
+    v = vi;
+    float pi = p;
+    pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps) + decay * pi;
+    p = pi;
+    return pi;
+}
+
 extern "C" __global__ void adamw(float* p, float* g, float* m, float* v, gemm_t* pg, long long n, float b1, float b2,
                                  float eps, float decay, float step_size, float inv_sqrt_bc2, const float* part,
                                  int nparts, float max_norm, float* norm_out) {
     __shared__ float scratch[32];
     __shared__ float sclip;
     __shared__ int sskip;
-    float s = 0.f;
-    for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += part[i];
-    s = block_sum(s, scratch);
-    if (threadIdx.x == 0) {
-        float norm = sqrtf(s);
-        sclip = (max_norm > 0.f && norm > max_norm) ? max_norm / norm : 1.f;
-        // A NaN or Inf gradient norm skips the update (weights and moments
-        // stay as they were; the host reports the norm as an error), as the
-        // CPU engine refuses it: one bad micro-batch must not poison them.
-        sskip = !isfinite(norm);
-        if (blockIdx.x == 0) norm_out[0] = norm;
-    }
+    adamw_clip(part, nparts, max_norm, norm_out, scratch, &sclip, &sskip);
     __syncthreads();
     float clip = sclip;
     if (sskip) {
@@ -822,13 +846,10 @@ extern "C" __global__ void adamw(float* p, float* g, float* m, float* v, gemm_t*
         return;
     }
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float gi = g[i] * clip;
-        float mi = b1 * m[i] + (1.f - b1) * gi;
-        float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+        float pi = p[i], mi = m[i], vi = v[i];
+        adamw_update(pi, g[i] * clip, mi, vi, b1, b2, eps, decay, step_size, inv_sqrt_bc2);
         m[i] = mi;
         v[i] = vi;
-        float pi = p[i];
-        pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps) + decay * pi;
         p[i] = pi;
         g[i] = 0.f;
         if (pg) pg[i] = f2g(pi);

@@ -1,7 +1,8 @@
 // The optimizer step with 16-byte accesses (issue 16; cuda.FuseOptimizer):
 // sumsq_vec and adamw_vec compute what sumsq_partial and adamw in fnet.cu
-// compute, reading and writing four floats per access. Concatenated after
-// fnet.cu and layernorm.cu (block_sum, f2g from fnet.cu; ln_vec4 and
+// compute, reading and writing four floats per access, with the same
+// adamw_clip and adamw_update. Concatenated after fnet.cu and layernorm.cu
+// (block_sum, f2g, adamw_clip, adamw_update from fnet.cu; ln_vec4 and
 // ln_store4_g from layernorm.cu, which sorts before this file).
 //
 // Why still two kernels: the clip factor min(1, maxNorm/‖g‖) scales every
@@ -39,20 +40,6 @@ extern "C" __global__ void sumsq_vec(const float* g, long long n, float* part) {
     if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
-// adamw_update is adamw's per-element update, shared by the vector body
-// and the tail so both are the same arithmetic.
-__device__ __forceinline__ float adamw_update(float& p, float g, float& m, float& v, float b1, float b2, float eps,
-                                              float decay, float step_size, float inv_sqrt_bc2) {
-    float mi = b1 * m + (1.f - b1) * g;
-    float vi = b2 * v + (1.f - b2) * g * g;
-    m = mi;
-    v = vi;
-    float pi = p;
-    pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps) + decay * pi;
-    p = pi;
-    return pi;
-}
-
 // adamw_vec: adamw with four elements per access. Every block first adds
 // the nparts sum-of-squares partials (in the same order as adamw) into the
 // norm, from which the clip factor follows; a NaN or Inf norm skips the
@@ -65,15 +52,7 @@ extern "C" __global__ void adamw_vec(float* p, float* g, float* m, float* v, gem
     __shared__ float scratch[32];
     __shared__ float sclip;
     __shared__ int sskip;
-    float s = 0.f;
-    for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += part[i];
-    s = block_sum(s, scratch);
-    if (threadIdx.x == 0) {
-        float norm = sqrtf(s);
-        sclip = (max_norm > 0.f && norm > max_norm) ? max_norm / norm : 1.f;
-        sskip = !isfinite(norm);
-        if (blockIdx.x == 0) norm_out[0] = norm;
-    }
+    adamw_clip(part, nparts, max_norm, norm_out, scratch, &sclip, &sskip);
     __syncthreads();
     float clip = sclip;
     long long n4 = n >> 2;
