@@ -166,26 +166,37 @@ func ncclOf(c dist.Collective) *Collective {
 // false (and nothing changes) when c is not an NCCL Collective.
 // AverageGradients must follow before Step.
 func (e *Engine) ArmGradientAverage(c dist.Collective) (bool, error) {
-	nc := ncclOf(c)
-	if nc == nil {
-		return false, nil
-	}
-	if err := nc.usable(); err != nil {
-		return true, err
-	}
-	unlock, err := e.enter()
-	if err != nil {
-		return true, err
+	nc, unlock, err := e.beginAverage(c)
+	if nc == nil || err != nil {
+		return nc != nil, err
 	}
 	defer unlock()
-	if err := e.setupAverage(nc); err != nil {
-		return true, err
-	}
 	if e.avg.armed || e.avg.issued > 0 {
 		return true, fmt.Errorf("cuda engine: rank %d: a gradient average is still pending (AverageGradients was not called after the last armed micro-batch)", nc.rank)
 	}
 	e.avg.armed = true
 	return true, nil
+}
+
+// beginAverage is how ArmGradientAverage and AverageGradients start: c's
+// NCCL Collective (nil, and nothing done, when c is not one), refused once
+// it failed; the engine entered (the caller defers unlock when err is nil);
+// the average's streams and groups set up.
+func (e *Engine) beginAverage(c dist.Collective) (nc *Collective, unlock func(), err error) {
+	if nc = ncclOf(c); nc == nil {
+		return nil, nil, nil
+	}
+	if err := nc.usable(); err != nil {
+		return nc, nil, err
+	}
+	if unlock, err = e.enter(); err != nil {
+		return nc, nil, err
+	}
+	if err := e.setupAverage(nc); err != nil {
+		unlock()
+		return nc, nil, err
+	}
+	return nc, unlock, nil
 }
 
 // AverageGradients completes the average over c's ranks: after an armed
@@ -197,21 +208,11 @@ func (e *Engine) ArmGradientAverage(c dist.Collective) (bool, error) {
 // node NCCL reports nothing, and the timeout or a stop request ends the
 // wait). ok is false when c is not an NCCL Collective.
 func (e *Engine) AverageGradients(c dist.Collective) (bool, error) {
-	nc := ncclOf(c)
-	if nc == nil {
-		return false, nil
-	}
-	if err := nc.usable(); err != nil {
-		return true, err
-	}
-	unlock, err := e.enter()
-	if err != nil {
-		return true, err
+	nc, unlock, err := e.beginAverage(c)
+	if nc == nil || err != nil {
+		return nc != nil, err
 	}
 	defer unlock()
-	if err := e.setupAverage(nc); err != nil {
-		return true, err
-	}
 	a := e.avg
 	if a.armed && a.issued != len(a.groups) {
 		n := a.issued
